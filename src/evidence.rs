@@ -1,0 +1,272 @@
+//! The plain data a diagnosis rests on.
+//!
+//! `gather/` fills these types from the AWS SDK and `input.rs` fills them from JSON
+//! documents (`aws ecs describe-tasks` output, EventBridge events). They serialise, so a
+//! whole case can be recorded as a JSON file and explained later without AWS. Nothing in
+//! here talks to the network or reads the clock.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything known about one stopped task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Evidence {
+    /// The task as DescribeTasks (or an event) reported it.
+    pub task: Task,
+    /// The task definition the task ran, when it could be read.
+    pub task_definition: Option<TaskDefinition>,
+    /// The last log lines of each container, already redacted.
+    pub logs: Vec<ContainerLogs>,
+    /// CloudTrail's answer to "who called StopTask on this task".
+    pub stop_lookup: StopLookup,
+    /// The service's most recent events, newest first (empty for standalone tasks).
+    pub service_events: Vec<ServiceEvent>,
+    /// What could not be fetched and why, in words for the reader (with the fix).
+    pub notes: Vec<String>,
+}
+
+/// A task, reduced to what matters for explaining why it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Task {
+    pub arn: String,
+    /// Cluster ARN (or name when only the name is known).
+    pub cluster: String,
+    /// `service:NAME` for service tasks, `family:NAME` for standalone ones.
+    pub group: Option<String>,
+    /// Task definition ARN.
+    pub task_definition: String,
+    /// Region the task ran in, from its ARN.
+    pub region: Option<String>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub last_status: Option<String>,
+    pub desired_status: Option<String>,
+    pub health_status: Option<String>,
+    pub launch_type: Option<String>,
+    pub capacity_provider: Option<String>,
+    pub platform_version: Option<String>,
+    pub availability_zone: Option<String>,
+    /// `ecs-svc/...` for service tasks, a principal or tool name otherwise.
+    pub started_by: Option<String>,
+    pub container_instance_arn: Option<String>,
+    /// Task-level CPU units and memory MiB, as strings as ECS reports them.
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// `ecs.cpu-architecture` attribute, when reported.
+    pub cpu_architecture: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub pull_started_at: Option<DateTime<Utc>>,
+    pub pull_stopped_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopping_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub execution_stopped_at: Option<DateTime<Utc>>,
+    pub containers: Vec<Container>,
+}
+
+/// One container of a task, as the task reported it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Container {
+    pub name: String,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    pub last_status: Option<String>,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub health_status: Option<String>,
+    /// Hard memory limit in MiB reported on the task's container, when set.
+    pub memory: Option<String>,
+    pub memory_reservation: Option<String>,
+    pub cpu: Option<String>,
+}
+
+/// The parts of a task definition a diagnosis needs. Environment variable *values* are
+/// never stored: only their names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub revision: i32,
+    /// `awsvpc`, `bridge`, `host` or `none`.
+    pub network_mode: Option<String>,
+    pub requires_compatibilities: Vec<String>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// `X86_64` or `ARM64` from `runtimePlatform`, when set.
+    pub cpu_architecture: Option<String>,
+    pub operating_system_family: Option<String>,
+    pub execution_role_arn: Option<String>,
+    pub task_role_arn: Option<String>,
+    pub containers: Vec<ContainerDefinition>,
+}
+
+/// One container definition. `environment_names` and `secret_names` hold names only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerDefinition {
+    pub name: String,
+    pub image: String,
+    pub essential: Option<bool>,
+    pub cpu: Option<i32>,
+    /// Hard limit in MiB.
+    pub memory: Option<i32>,
+    /// Soft limit in MiB.
+    pub memory_reservation: Option<i32>,
+    pub port_mappings: Vec<PortMapping>,
+    pub health_check: Option<HealthCheck>,
+    pub environment_names: Vec<String>,
+    /// Secrets from Secrets Manager or SSM: the variable name and where it comes from
+    /// (the ARN or parameter name is a reference, not a secret value).
+    pub secrets: Vec<SecretRef>,
+    /// Variables loaded from S3 env files: the file ARNs.
+    pub environment_files: Vec<String>,
+    pub log_configuration: Option<LogConfiguration>,
+    pub entry_point: Vec<String>,
+    pub command: Vec<String>,
+    pub stop_timeout: Option<i32>,
+    /// Private registry credentials secret ARN (`repositoryCredentials`).
+    pub repository_credentials: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortMapping {
+    pub container_port: Option<i32>,
+    pub host_port: Option<i32>,
+    pub protocol: Option<String>,
+}
+
+/// A container health check. Durations are seconds, as in the task definition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthCheck {
+    pub command: Vec<String>,
+    pub interval: Option<i32>,
+    pub timeout: Option<i32>,
+    pub retries: Option<i32>,
+    pub start_period: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretRef {
+    pub name: String,
+    pub value_from: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfiguration {
+    pub log_driver: String,
+    /// Driver options such as `awslogs-group`; values here are configuration, not secrets.
+    pub options: BTreeMap<String, String>,
+}
+
+impl ContainerDefinition {
+    /// The awslogs group and stream prefix, when the container logs to CloudWatch.
+    pub fn awslogs(&self) -> Option<(&str, Option<&str>)> {
+        let config = self.log_configuration.as_ref()?;
+        if config.log_driver != "awslogs" {
+            return None;
+        }
+        let group = config.options.get("awslogs-group")?;
+        let prefix = config
+            .options
+            .get("awslogs-stream-prefix")
+            .map(String::as_str);
+        Some((group.as_str(), prefix))
+    }
+}
+
+/// Recent log lines of one container (oldest first), already redacted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerLogs {
+    pub container: String,
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub lines: Vec<LogLine>,
+    /// Token to fetch older lines ("more logs").
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogLine {
+    pub timestamp: Option<DateTime<Utc>>,
+    pub message: String,
+}
+
+/// What the CloudTrail look-up for StopTask found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StopLookup {
+    /// No look-up was made (the task was not stopped by a StopTask call, or offline).
+    #[default]
+    NotAttempted,
+    /// The StopTask call that stopped this task.
+    Found(StoppedBy),
+    /// No matching event yet; CloudTrail delivers events 5 to 15 minutes late.
+    NotFoundYet,
+    /// The look-up failed; the note on the evidence says why.
+    Failed,
+}
+
+/// The CloudTrail record of who stopped the task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StoppedBy {
+    /// The caller's ARN (assumed-role session, IAM user, or service principal).
+    pub arn: Option<String>,
+    /// `userIdentity.type`: `AssumedRole`, `IAMUser`, `Root`, `AWSService`, ...
+    #[serde(rename = "type")]
+    pub identity_type: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub time: Option<DateTime<Utc>>,
+    /// The `reason` the caller passed to StopTask, if any.
+    pub reason: Option<String>,
+    pub event_id: Option<String>,
+}
+
+/// One entry from DescribeServices' `events`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceEvent {
+    pub created_at: Option<DateTime<Utc>>,
+    pub message: String,
+}
+
+impl Task {
+    /// The 32-hex (or older UUID) task id: the last segment of the ARN.
+    pub fn id(&self) -> &str {
+        self.arn.rsplit('/').next().unwrap_or(&self.arn)
+    }
+
+    /// The cluster name, whether `cluster` holds an ARN or a name.
+    pub fn cluster_name(&self) -> &str {
+        self.cluster.rsplit('/').next().unwrap_or(&self.cluster)
+    }
+
+    /// The service name when the task belongs to a service (`group` = `service:NAME`).
+    pub fn service_name(&self) -> Option<&str> {
+        self.group.as_deref()?.strip_prefix("service:")
+    }
+
+    /// Region from the task ARN (`arn:aws:ecs:REGION:...`), or the stored region.
+    pub fn region(&self) -> Option<&str> {
+        if let Some(region) = self.region.as_deref() {
+            return Some(region);
+        }
+        let mut parts = self.arn.split(':');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("arn"), Some(_), Some("ecs"), Some(region)) if !region.is_empty() => Some(region),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! cloudtrail: to be written.

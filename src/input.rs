@@ -1,0 +1,1 @@
+//! Input documents for explain: to be written.

@@ -1,0 +1,16 @@
+//! ecs-why: explains why an Amazon ECS task stopped.
+//!
+//! Data flows one way: a [`task_ref::Target`] parsed at the edge, [`gather`] turns AWS
+//! answers into [`evidence::Evidence`], [`diagnose`] turns evidence into a
+//! [`diagnose::Diagnosis`] without I/O, and [`render`] prints it for a terminal, as JSON,
+//! or as a Slack message.
+
+pub mod diagnose;
+pub mod evidence;
+pub mod follow_up;
+pub mod gather;
+pub mod input;
+pub mod redact;
+pub mod render;
+pub mod slack;
+pub mod task_ref;

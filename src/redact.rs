@@ -1,0 +1,1 @@
+//! Secret redaction: to be written.

@@ -1,0 +1,1 @@
+//! blocks rendering: to be written.

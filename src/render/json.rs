@@ -1,0 +1,1 @@
+//! json rendering: to be written.

@@ -1,0 +1,1 @@
+//! text rendering: to be written.
