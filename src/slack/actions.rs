@@ -1,0 +1,225 @@
+//! Parsing button presses (`block_actions` interactions) on the diagnosis card.
+//!
+//! Slack posts `payload=<json>` over HTTP and sends the same JSON in Socket Mode. A press
+//! is parsed into a [`ButtonPress`]: who pressed, on which message, and the follow-up it
+//! asks for with its [`ButtonRef`] already decoded and validated (values are untrusted).
+
+use super::commands::PayloadError;
+use crate::follow_up::{ButtonRef, FollowUp};
+use serde::Deserialize;
+
+/// An interaction the bot understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interaction {
+    Button(Box<ButtonPress>),
+    /// Anything else (shortcuts, view submissions): acknowledged and ignored.
+    Other(String),
+}
+
+/// One button press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ButtonPress {
+    pub user_id: String,
+    pub channel_id: Option<String>,
+    /// The card the button sits on.
+    pub message_ts: Option<String>,
+    /// The thread the card is in (or the card itself when it is not a reply).
+    pub thread_ts: Option<String>,
+    pub response_url: Option<String>,
+    pub request: Result<(FollowUp, ButtonRef), String>,
+    /// The "Open in console" URL button: nothing to do but ack.
+    pub is_link: bool,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    user: Option<Id>,
+    #[serde(default)]
+    channel: Option<Id>,
+    #[serde(default)]
+    container: Option<RawContainer>,
+    #[serde(default)]
+    message: Option<RawMessage>,
+    #[serde(default)]
+    response_url: Option<String>,
+    #[serde(default)]
+    actions: Vec<RawAction>,
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct RawContainer {
+    #[serde(default)]
+    message_ts: Option<String>,
+    #[serde(default)]
+    channel_id: Option<String>,
+    #[serde(default)]
+    thread_ts: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage {
+    #[serde(default)]
+    ts: Option<String>,
+    #[serde(default)]
+    thread_ts: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAction {
+    #[serde(default)]
+    action_id: String,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// From an HTTP form body: `payload=<json>`.
+pub fn from_form(body: &[u8]) -> Result<Interaction, PayloadError> {
+    let payload = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| PayloadError("no payload field".into()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&payload).map_err(|e| PayloadError(e.to_string()))?;
+    from_json(value)
+}
+
+/// From the interaction JSON (HTTP payload or Socket Mode `interactive` payload).
+pub fn from_json(value: serde_json::Value) -> Result<Interaction, PayloadError> {
+    let raw: Raw = serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))?;
+    if raw.kind != "block_actions" {
+        return Ok(Interaction::Other(raw.kind));
+    }
+    let user_id = raw
+        .user
+        .map(|u| u.id)
+        .ok_or_else(|| PayloadError("block_actions without a user".into()))?;
+    let container = raw.container.unwrap_or(RawContainer {
+        message_ts: None,
+        channel_id: None,
+        thread_ts: None,
+    });
+    let message_ts = container
+        .message_ts
+        .or_else(|| raw.message.as_ref().and_then(|m| m.ts.clone()));
+    let thread_ts = container
+        .thread_ts
+        .or_else(|| raw.message.as_ref().and_then(|m| m.thread_ts.clone()))
+        .or_else(|| message_ts.clone());
+    let channel_id = raw.channel.map(|c| c.id).or(container.channel_id);
+    let action = raw
+        .actions
+        .into_iter()
+        .next()
+        .ok_or_else(|| PayloadError("block_actions without an action".into()))?;
+    let follow_up = FollowUp::from_action_id(&action.action_id);
+    let is_link = follow_up == Some(FollowUp::OpenConsole) || action.url.is_some();
+    let request = match follow_up {
+        None => Err(format!(
+            "the button `{}` is not an ecs-why button; run `/ecs why` again for a new card",
+            shorten(&action.action_id)
+        )),
+        Some(kind) => match action.value.as_deref() {
+            Some(value) => ButtonRef::decode(value)
+                .map(|r| (kind, r))
+                .map_err(|e| e.to_string()),
+            None if is_link => Err("link button".into()),
+            None => Err("the button carries no reference; run `/ecs why` again".into()),
+        },
+    };
+    Ok(Interaction::Button(Box::new(ButtonPress {
+        user_id,
+        channel_id,
+        message_ts,
+        thread_ts,
+        response_url: raw.response_url,
+        request,
+        is_link,
+    })))
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reference() -> ButtonRef {
+        ButtonRef {
+            region: "eu-west-1".into(),
+            cluster: "prod".into(),
+            task_arn:
+                "arn:aws:ecs:eu-west-1:123456789012:task/prod/0123456789abcdef0123456789abcdef"
+                    .into(),
+            container: None,
+            page_token: None,
+        }
+    }
+
+    fn press(action_id: &str, value: &str) -> serde_json::Value {
+        json!({
+            "type": "block_actions",
+            "user": {"id": "U1"},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": "111.222", "channel_id": "C1"},
+            "message": {"ts": "111.222"},
+            "response_url": "https://hooks.slack.com/actions/x",
+            "actions": [{"action_id": action_id, "value": value, "type": "button"}]
+        })
+    }
+
+    #[test]
+    fn decodes_a_press() {
+        let v = press(FollowUp::WhoStopped.action_id(), &reference().encode());
+        let Interaction::Button(p) = from_json(v).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.user_id, "U1");
+        assert_eq!(p.thread_ts.as_deref(), Some("111.222"));
+        assert_eq!(p.request, Ok((FollowUp::WhoStopped, reference())));
+    }
+
+    #[test]
+    fn form_encoding() {
+        let v = press(FollowUp::Rerun.action_id(), &reference().encode());
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &v.to_string())
+            .finish();
+        assert!(matches!(
+            from_form(body.as_bytes()),
+            Ok(Interaction::Button(_))
+        ));
+        assert!(from_form(b"nothing=1").is_err());
+    }
+
+    #[test]
+    fn tampered_and_unknown_values_are_errors_not_panics() {
+        let v = press(FollowUp::MoreLogs.action_id(), "{\"r\":\"mars\"}");
+        let Interaction::Button(p) = from_json(v).unwrap() else {
+            panic!()
+        };
+        assert!(p.request.is_err());
+        let v = press("somebody_elses_button", "x");
+        let Interaction::Button(p) = from_json(v).unwrap() else {
+            panic!()
+        };
+        assert!(p.request.unwrap_err().contains("not an ecs-why button"));
+        let other = json!({"type": "shortcut", "user": {"id": "U1"}});
+        assert_eq!(
+            from_json(other).unwrap(),
+            Interaction::Other("shortcut".into())
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The bot's handle on the diagnosis engine: gather, diagnose, render, as one trait.
+//!
+//! The Slack side only needs "a card and its thread replies for this target" and "the
+//! messages for this follow-up". Keeping that behind [`Engine`] lets the handlers be
+//! tested with a fake engine, and keeps every bit of diagnosis logic out of `slack/`.
+//! The production implementation over `Gatherer`, `diagnose` and `render::blocks` is
+//! [`super::aws_engine::AwsEngine`].
+
+use crate::follow_up::{ButtonRef, FollowUp};
+use crate::gather::GatherError;
+use crate::task_ref::Target;
+use futures::future::BoxFuture;
+use slack_morphism::prelude::SlackMessageContent;
+
+/// A diagnosis ready to post.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The task that was explained (a service target resolves to one of its tasks).
+    pub task_arn: String,
+    /// The card, with its follow-up buttons.
+    pub card: SlackMessageContent,
+    /// Thread replies: log tail, who stopped it, task definition summary; each within
+    /// Block Kit's limits already.
+    pub details: Vec<SlackMessageContent>,
+}
+
+/// What kind of failure, so the bot can word the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    BadInput,
+    TaskMissing,
+    AccessDenied,
+    Aws,
+}
+
+/// Why there is no answer. The message is for the asker: it names the cause and the fix.
+/// Not escaped: the bot escapes it before posting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EngineError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl From<GatherError> for EngineError {
+    fn from(e: GatherError) -> Self {
+        let kind = match &e {
+            GatherError::BadInput(_) => FailureKind::BadInput,
+            GatherError::TaskMissing(_) => FailureKind::TaskMissing,
+            GatherError::AccessDenied(_) => FailureKind::AccessDenied,
+            GatherError::Aws(_) => FailureKind::Aws,
+        };
+        EngineError {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Gather, diagnose and render. `role_arn` is the channel's role to assume, if any.
+pub trait Engine: Send + Sync + 'static {
+    /// Diagnose one target: the card and its thread replies.
+    fn diagnose<'a>(
+        &'a self,
+        target: &'a Target,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Answer, EngineError>>;
+
+    /// Answer a follow-up button (not `Rerun` or `OpenConsole`, which the bot handles):
+    /// the thread replies to post, in order.
+    fn follow_up<'a>(
+        &'a self,
+        kind: FollowUp,
+        button: &'a ButtonRef,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>>;
+}
+
+/// The target a button refers to (its values were validated by `ButtonRef::decode`).
+pub fn target_of(button: &ButtonRef) -> Result<Target, EngineError> {
+    Target::parse(
+        &button.task_arn,
+        Some(&button.cluster),
+        Some(&button.region),
+    )
+    .map_err(|e| EngineError {
+        kind: FailureKind::BadInput,
+        message: format!("{e}; run `/ecs why` again for a new card"),
+    })
+}

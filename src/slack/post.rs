@@ -1,0 +1,292 @@
+//! The Slack Web API client: post, update, ephemeral, and `response_url` replies.
+//!
+//! Built on slack-morphism's hyper client with an `https_or_http` rustls connector, so
+//! `SLACK_API_URL` can point at a local fake in tests. A 429 is retried after its
+//! `Retry-After` (nothing is dropped); `not_in_channel` and `channel_not_found` come back
+//! as [`PostError::NotInChannel`] so the bot can answer through `response_url` instead.
+//! `response_url` replies go only to Slack's own hosts (or the configured API host).
+
+use super::config::Settings;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::Serialize;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use slack_morphism::{ClientResult, SlackClientApiCallContext, SlackClientHttpConnector};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// The slack-morphism client type the bot uses.
+pub type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+pub type Client = SlackClient<Connector>;
+
+/// Why a post failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The bot is not a member of the channel (or cannot see it).
+    #[error("Slack answered {0}: the bot is not in this channel")]
+    NotInChannel(String),
+    #[error("Slack kept answering 429 (rate limited) after {0} retries")]
+    RateLimited(u32),
+    #[error("Slack refused the call: {0}")]
+    Api(String),
+    #[error("could not reach Slack: {0}")]
+    Transport(String),
+    #[error("response_url {0} is not a Slack URL; refusing to post to it")]
+    ForeignResponseUrl(String),
+}
+
+/// Posts messages with the bot token.
+#[derive(Clone)]
+pub struct Poster {
+    client: Arc<Client>,
+    token: SlackApiToken,
+    api_url: Url,
+    max_retries: u32,
+    max_retry_after: Duration,
+}
+
+/// Install the rustls crypto provider once (the AWS SDK and slack-morphism pull in
+/// different ones; without a choice rustls refuses to build a client).
+pub fn install_crypto_provider() {
+    // Err means one is already installed: that is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A hyper-rustls connector that speaks HTTPS and, for local tests, plain HTTP.
+pub fn connector() -> Connector {
+    install_crypto_provider();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = match builder.with_native_roots() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "no system CA certificates found; HTTPS calls to Slack will fail until ca-certificates is installed");
+            let config = rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config)
+        }
+    };
+    SlackClientHyperConnector::with_connector(builder.https_or_http().enable_http1().build())
+}
+
+#[derive(Serialize)]
+struct ResponseUrlMessage<'a> {
+    #[serde(flatten)]
+    content: &'a SlackMessageContent,
+    response_type: &'a str,
+    replace_original: bool,
+}
+
+impl Poster {
+    pub fn new(settings: &Settings) -> anyhow::Result<Poster> {
+        let api_url = Url::parse(&settings.api_url)?;
+        let client = Arc::new(SlackClient::new(
+            connector().with_slack_api_url(&settings.api_url),
+        ));
+        Ok(Poster {
+            client,
+            token: SlackApiToken::new(settings.bot_token.clone().into()),
+            api_url,
+            max_retries: settings.limits.max_slack_retries,
+            max_retry_after: settings.limits.max_retry_after,
+        })
+    }
+
+    /// The underlying client (Socket Mode shares it).
+    pub fn client(&self) -> Arc<Client> {
+        self.client.clone()
+    }
+
+    /// `auth.test`: proves the token works. Returns the bot's user id.
+    pub async fn auth_test(&self) -> Result<String, PostError> {
+        let session = self.client.open_session(&self.token);
+        let response = self.retrying(|| session.auth_test()).await?;
+        Ok(response.user_id.to_string())
+    }
+
+    /// `chat.postMessage`; returns the new message's ts.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        content: &SlackMessageContent,
+    ) -> Result<String, PostError> {
+        let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content.clone())
+            .with_unfurl_links(false)
+            .with_unfurl_media(false);
+        request.thread_ts = thread_ts.map(|ts| ts.into());
+        let session = self.client.open_session(&self.token);
+        let response = self
+            .retrying(|| session.chat_post_message(&request))
+            .await?;
+        Ok(response.ts.to_string())
+    }
+
+    /// `chat.update` of a message the bot posted.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: &SlackMessageContent,
+    ) -> Result<(), PostError> {
+        let request = SlackApiChatUpdateRequest::new(channel.into(), content.clone(), ts.into());
+        let session = self.client.open_session(&self.token);
+        self.retrying(|| session.chat_update(&request)).await?;
+        Ok(())
+    }
+
+    /// `chat.postEphemeral`: visible to one user only.
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        thread_ts: Option<&str>,
+        content: &SlackMessageContent,
+    ) -> Result<(), PostError> {
+        let mut request =
+            SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content.clone());
+        request.thread_ts = thread_ts.map(|ts| ts.into());
+        let session = self.client.open_session(&self.token);
+        self.retrying(|| session.chat_post_ephemeral(&request))
+            .await?;
+        Ok(())
+    }
+
+    /// Reply through a command's or button's `response_url`.
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        content: &SlackMessageContent,
+        in_channel: bool,
+    ) -> Result<(), PostError> {
+        let url = self.checked_response_url(response_url)?;
+        let message = ResponseUrlMessage {
+            content,
+            response_type: if in_channel {
+                "in_channel"
+            } else {
+                "ephemeral"
+            },
+            replace_original: false,
+        };
+        let span = tracing::Span::current();
+        self.retrying(|| {
+            let context = SlackClientApiCallContext {
+                rate_control_params: None,
+                token: None,
+                tracing_span: &span,
+                is_sensitive_url: true,
+            };
+            self.client
+                .http_api
+                .connector
+                .http_post_uri::<_, serde_json::Value>(url.clone(), &message, context)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Slack's hosts, or the configured API host (a local fake in tests).
+    fn checked_response_url(&self, response_url: &str) -> Result<Url, PostError> {
+        let foreign = || PostError::ForeignResponseUrl(response_url.chars().take(80).collect());
+        let url = Url::parse(response_url).map_err(|_| foreign())?;
+        let host = url.host_str().unwrap_or_default();
+        let slack =
+            url.scheme() == "https" && (host == "slack.com" || host.ends_with(".slack.com"));
+        let configured = url.scheme() == self.api_url.scheme()
+            && url.host_str() == self.api_url.host_str()
+            && url.port_or_known_default() == self.api_url.port_or_known_default();
+        if slack || configured {
+            Ok(url)
+        } else {
+            Err(foreign())
+        }
+    }
+
+    async fn retrying<T, F, Fut>(&self, mut call: F) -> Result<T, PostError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ClientResult<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(SlackClientError::RateLimitError(e)) => {
+                    if attempt >= self.max_retries {
+                        return Err(PostError::RateLimited(attempt));
+                    }
+                    attempt += 1;
+                    let wait = e
+                        .retry_after
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(self.max_retry_after);
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        attempt,
+                        "Slack rate limited us; waiting as Retry-After asks"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(classify(e)),
+            }
+        }
+    }
+}
+
+fn classify(e: SlackClientError) -> PostError {
+    match e {
+        SlackClientError::ApiError(api) => match api.code.as_str() {
+            "not_in_channel" | "channel_not_found" => PostError::NotInChannel(api.code),
+            _ => PostError::Api(api.code),
+        },
+        SlackClientError::HttpError(h) => PostError::Api(format!(
+            "HTTP {} {}",
+            h.status_code,
+            h.http_response_body
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect::<String>()
+        )),
+        other => PostError::Transport(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poster(api: &str) -> Poster {
+        let settings = Settings::from_vars(|name| match name {
+            "SLACK_SIGNING_SECRET" => Some("s".into()),
+            "SLACK_BOT_TOKEN" => Some("xoxb-1".into()),
+            "SLACK_API_URL" => Some(api.into()),
+            _ => None,
+        })
+        .unwrap();
+        Poster::new(&settings).unwrap()
+    }
+
+    #[test]
+    fn response_urls_must_be_slacks() {
+        let p = poster("http://127.0.0.1:9999/api");
+        assert!(p
+            .checked_response_url("https://hooks.slack.com/commands/T1/1/x")
+            .is_ok());
+        assert!(p
+            .checked_response_url("http://127.0.0.1:9999/resp/1")
+            .is_ok());
+        assert!(p
+            .checked_response_url("http://127.0.0.1:80/resp/1")
+            .is_err());
+        assert!(p
+            .checked_response_url("https://evil.example/slack.com")
+            .is_err());
+        assert!(p.checked_response_url("http://hooks.slack.com/x").is_err());
+        assert!(p.checked_response_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! The HTTP side of the bot: routes, the signature check, and start-up.
+//!
+//! Routes (a contract, see DESIGN.md): `POST /slack/commands`, `POST /slack/interactivity`,
+//! `POST /slack/events`, `GET /healthz`, plus `GET /readyz` (ready once the Slack token
+//! was verified with `auth.test`, and any other check registered on [`Readiness`]).
+//! Every Slack route verifies the signature before it parses anything; a refused
+//! request gets 400 or 401 and causes no work. Like zero-to-production's `startup.rs`,
+//! [`build`] binds the listener (port 0 in tests) and returns an [`App`] that knows its
+//! port; [`App::run_until`] serves until a shutdown future resolves.
+
+use super::actions;
+use super::bot::Bot;
+use super::commands::SlashCommand;
+use super::config::Settings;
+use super::engine::Engine;
+use super::events;
+use super::post::{install_crypto_provider, Poster};
+use super::signature::{self, SignatureError};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+
+/// Largest request body accepted (block_actions payloads carry the whole card).
+const MAX_BODY: usize = 256 * 1024;
+
+/// Named start-up checks; ready when every registered check has passed.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Arc<Mutex<BTreeMap<String, Option<String>>>>,
+}
+
+impl Readiness {
+    /// Register a check that has not passed yet; `why` says what is awaited.
+    pub fn require(&self, name: &str, why: &str) {
+        self.lock().insert(name.to_string(), Some(why.to_string()));
+    }
+
+    /// Mark a check as passed.
+    pub fn pass(&self, name: &str) {
+        self.lock().insert(name.to_string(), None);
+    }
+
+    /// Mark a check as failing, with the reason.
+    pub fn fail(&self, name: &str, why: &str) {
+        self.lock().insert(name.to_string(), Some(why.to_string()));
+    }
+
+    /// `Ok` when ready, otherwise what is still failing.
+    pub fn status(&self) -> Result<(), Vec<String>> {
+        let waiting: Vec<String> = self
+            .lock()
+            .iter()
+            .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
+            .collect();
+        if waiting.is_empty() {
+            Ok(())
+        } else {
+            Err(waiting)
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<String>>> {
+        self.checks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    bot: Arc<Bot>,
+    readiness: Readiness,
+}
+
+/// A bound, not yet running server.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    bot: Arc<Bot>,
+    readiness: Readiness,
+}
+
+/// Build the app with the production engine (AWS).
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let engine = super::aws_engine::AwsEngine::new(&settings).await;
+    build_with_engine(settings, Arc::new(engine)).await
+}
+
+/// Build the app around any engine (tests use a fake one). Binds `settings.listen`.
+pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> anyhow::Result<App> {
+    install_crypto_provider();
+    let settings = Arc::new(settings);
+    let poster = Poster::new(&settings)?;
+    let bot = Arc::new(Bot::new(settings.clone(), engine, poster.clone()));
+    let readiness = Readiness::default();
+    readiness.require("slack", "auth.test has not succeeded yet");
+    {
+        let readiness = readiness.clone();
+        tokio::spawn(async move { check_slack(poster, readiness).await });
+    }
+    let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {} ({e}); set ECS_WHY_LISTEN to a free address such as 0.0.0.0:3000",
+            settings.listen
+        )
+    })?;
+    let state = AppState {
+        bot: bot.clone(),
+        readiness: readiness.clone(),
+    };
+    let router = Router::new()
+        .route("/slack/commands", post(commands))
+        .route("/slack/interactivity", post(interactivity))
+        .route("/slack/events", post(events))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state);
+    Ok(App {
+        listener,
+        router,
+        bot,
+        readiness,
+    })
+}
+
+/// Verify the bot token once, retrying with backoff until it works.
+async fn check_slack(poster: Poster, readiness: Readiness) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match poster.auth_test().await {
+            Ok(user) => {
+                tracing::info!(bot_user = user, "Slack token verified");
+                readiness.pass("slack");
+                return;
+            }
+            Err(e) => {
+                let why = format!("auth.test failed: {e}; check SLACK_BOT_TOKEN and SLACK_API_URL");
+                tracing::warn!("{why}");
+                readiness.fail("slack", &why);
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
+    }
+}
+
+impl App {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn bot(&self) -> Arc<Bot> {
+        self.bot.clone()
+    }
+
+    /// Checks behind `/readyz`; register more (AWS credentials) before running.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    /// Add routes (for example `/metrics`) next to the Slack ones.
+    pub fn with_routes(mut self, routes: Router) -> App {
+        self.router = self.router.merge(routes);
+        self
+    }
+
+    /// Serve until `shutdown` resolves, then stop accepting requests and return. Call
+    /// [`Bot::in_flight`]`().wait_idle(..)` afterwards to let background posts finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serve until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+/// Check the signature; `Err` is the response to send (and no work happens).
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), StatusRefusal> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    signature::verify(
+        state.bot.settings().signing_secret.as_deref(),
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        body,
+        now,
+    )
+    .map_err(|e| {
+        tracing::warn!(error = %e, "refused a request that Slack did not sign");
+        let status = match e {
+            e if e.is_malformed() => StatusCode::BAD_REQUEST,
+            SignatureError::NoSecret => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        (status, e.to_string())
+    })
+}
+
+/// A refused request: the status and the reason sent back.
+type StatusRefusal = (StatusCode, String);
+
+fn bad_payload(e: impl std::fmt::Display) -> Response {
+    (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+}
+
+async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refusal) = verified(&state, &headers, &body) {
+        return refusal.into_response();
+    }
+    match SlashCommand::from_form(&body) {
+        Ok(command) => Json(state.bot.command(command)).into_response(),
+        Err(e) => bad_payload(e),
+    }
+}
+
+async fn interactivity(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refusal) = verified(&state, &headers, &body) {
+        return refusal.into_response();
+    }
+    match actions::from_form(&body) {
+        Ok(interaction) => match state.bot.interaction(interaction) {
+            Some(ack) => Json(ack).into_response(),
+            None => StatusCode::OK.into_response(),
+        },
+        Err(e) => bad_payload(e),
+    }
+}
+
+async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refusal) = verified(&state, &headers, &body) {
+        return refusal.into_response();
+    }
+    let retry = headers
+        .get("x-slack-retry-num")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    match events::from_body(&body) {
+        Ok(delivery) => Json(state.bot.event(delivery, retry)).into_response(),
+        Err(e) => bad_payload(e),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.readiness.status() {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(waiting) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}", waiting.join("; ")),
+        )
+            .into_response(),
+    }
+}
+
+/// Run the bot: HTTP always (health and, with a signing secret, Slack routes), Socket
+/// Mode as well when `SLACK_APP_TOKEN` is set. Returns after SIGTERM or Ctrl-C once
+/// in-flight diagnoses and posts have finished (at most 25 s).
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app_token = settings.app_token.clone();
+    let app = build(settings).await?;
+    tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
+    let bot = app.bot();
+    if let Some(token) = app_token {
+        let bot = bot.clone();
+        tokio::spawn(async move {
+            if let Err(e) = super::socket_mode::run(bot, token).await {
+                tracing::error!(error = %e, "Socket Mode stopped");
+            }
+        });
+    }
+    app.run_until(shutdown_signal()).await?;
+    tracing::info!(
+        in_flight = bot.in_flight().count(),
+        "stopping: finishing work in flight"
+    );
+    if !bot.in_flight().wait_idle(Duration::from_secs(25)).await {
+        tracing::warn!(
+            in_flight = bot.in_flight().count(),
+            "stopped with work still in flight"
+        );
+    }
+    Ok(())
+}
+
+/// SIGTERM (ECS stopping the task) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
