@@ -1,0 +1,776 @@
+//! The Slack bot end to end: the real server on a loopback port, requests signed as
+//! Slack signs them, and a fake Slack Web API recording what the bot posts.
+//!
+//! The diagnosis engine here is a fake ([`FakeEngine`]) so these tests pin down the
+//! Slack behaviour: signatures, acks, cards and threads, buttons, mentions, fallbacks,
+//! rate limits, coalescing and Socket Mode dispatch.
+
+mod support;
+
+use ecs_why::follow_up::{ButtonRef, FollowUp};
+use ecs_why::slack::{self, Answer, Engine, EngineError, FailureKind, Settings};
+use ecs_why::task_ref::{Target, TaskRef};
+use futures::future::BoxFuture;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use slack_morphism::prelude::SlackMessageContent;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::fake_slack::FakeSlack;
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const TASK: &str = "0123456789abcdef0123456789abcdef";
+const DENIED_TASK: &str = "dead0000000000000000000000000000";
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Answers every target with a small card and two thread replies.
+#[derive(Default)]
+struct FakeEngine {
+    diagnoses: AtomicUsize,
+    follow_ups: Mutex<Vec<FollowUp>>,
+    delay: Mutex<Duration>,
+}
+
+fn text(s: String) -> SlackMessageContent {
+    SlackMessageContent::new().with_text(s)
+}
+
+fn task_id(target: &Target) -> String {
+    match &target.task {
+        TaskRef::Task { task_id } => task_id.clone(),
+        TaskRef::Service { service } => service.clone(),
+    }
+}
+
+impl Engine for FakeEngine {
+    fn diagnose<'a>(
+        &'a self,
+        target: &'a Target,
+        _role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Answer, EngineError>> {
+        Box::pin(async move {
+            let delay = *self.delay.lock().unwrap();
+            tokio::time::sleep(delay).await;
+            self.diagnoses.fetch_add(1, Ordering::SeqCst);
+            let id = task_id(target);
+            if id == DENIED_TASK {
+                return Err(EngineError {
+                    kind: FailureKind::AccessDenied,
+                    message: "ecs:DescribeTasks is not allowed for role ecs-why; add it to the task role (deploy/iam-policy.json)".into(),
+                });
+            }
+            Ok(Answer {
+                task_arn: format!("arn:aws:ecs:eu-west-1:123456789012:task/prod/{id}"),
+                card: text(format!("card for {id}")),
+                details: vec![
+                    text(format!("log tail of {id}")),
+                    text(format!("stopped by of {id}")),
+                ],
+            })
+        })
+    }
+
+    fn follow_up<'a>(
+        &'a self,
+        kind: FollowUp,
+        button: &'a ButtonRef,
+        _role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
+        Box::pin(async move {
+            self.follow_ups.lock().unwrap().push(kind);
+            Ok(vec![text(format!(
+                "{} for {}",
+                kind.action_id(),
+                button.task_arn
+            ))])
+        })
+    }
+}
+
+struct TestApp {
+    base: String,
+    fake: FakeSlack,
+    engine: Arc<FakeEngine>,
+    bot: Arc<slack::bot::Bot>,
+    http: reqwest::Client,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Sign as Slack does: `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")).
+fn sign(secret: &str, ts: i64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v0={hex}")
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
+    let fake = FakeSlack::start().await;
+    let api_url = fake.api_url();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
+        ("SLACK_BOT_TOKEN", "xoxb-test".to_string()),
+        ("SLACK_API_URL", api_url),
+        ("ECS_WHY_LISTEN", "127.0.0.1:0".to_string()),
+        ("ECS_WHY_DEFAULT_CLUSTER", "prod".to_string()),
+        ("AWS_REGION", "eu-west-1".to_string()),
+    ]);
+    let mut settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
+    tune(&mut settings);
+    let engine = Arc::new(FakeEngine::default());
+    let app = slack::build_with_engine(settings, engine.clone())
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let bot = app.bot();
+    tokio::spawn(app.run());
+    TestApp {
+        base,
+        fake,
+        engine,
+        bot,
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+impl TestApp {
+    async fn post_signed(
+        &self,
+        route: &str,
+        content_type: &str,
+        body: String,
+        ts: i64,
+        secret: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}{route}", self.base))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sign(secret, ts, &body))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn command_body(&self, text: &str, user: &str, channel: &str) -> String {
+        form(&[
+            ("token", "deprecated"),
+            ("team_id", "T1"),
+            ("channel_id", channel),
+            ("channel_name", "ops"),
+            ("user_id", user),
+            ("command", "/ecs"),
+            ("text", text),
+            (
+                "response_url",
+                &self.fake.response_url(&format!("{user}-{channel}")),
+            ),
+            ("trigger_id", "1.2.3"),
+        ])
+    }
+
+    async fn command_as(&self, text: &str, user: &str, channel: &str) -> reqwest::Response {
+        let body = self.command_body(text, user, channel);
+        self.post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            SECRET,
+        )
+        .await
+    }
+
+    async fn command(&self, text: &str) -> Value {
+        let response = self.command_as(text, "U1", "C1").await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    async fn press(&self, action_id: &str, value: &str) -> reqwest::Response {
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": "U1"},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C1"},
+            "message": {"ts": "1700000000.000100", "text": "card"},
+            "response_url": self.fake.response_url("press"),
+            "actions": [{"action_id": action_id, "value": value, "type": "button", "block_id": "b"}]
+        });
+        let body = form(&[("payload", &payload.to_string())]);
+        self.post_signed(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            SECRET,
+        )
+        .await
+    }
+
+    async fn event(&self, event: Value, retry: Option<&str>) -> reqwest::Response {
+        let body = event.to_string();
+        let ts = now();
+        let mut request = self
+            .http
+            .post(format!("{}/slack/events", self.base))
+            .header("content-type", "application/json")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sign(SECRET, ts, &body))
+            .body(body);
+        if let Some(n) = retry {
+            request = request
+                .header("x-slack-retry-num", n)
+                .header("x-slack-retry-reason", "http_timeout");
+        }
+        request.send().await.unwrap()
+    }
+}
+
+fn button() -> ButtonRef {
+    ButtonRef {
+        region: "eu-west-1".into(),
+        cluster: "prod".into(),
+        task_arn: format!("arn:aws:ecs:eu-west-1:123456789012:task/prod/{TASK}"),
+        container: Some("web".into()),
+        page_token: Some("f/123".into()),
+    }
+}
+
+fn mention(event_id: &str, text: &str, thread_ts: Option<&str>) -> Value {
+    let mut event = json!({
+        "type": "app_mention", "user": "U2", "channel": "C7", "text": text,
+        "ts": "1700000500.000200", "event_ts": "1700000500.000200"
+    });
+    if let Some(t) = thread_ts {
+        event["thread_ts"] = json!(t);
+    }
+    json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+           "event_id": event_id, "event_time": 1700000500, "event": event})
+}
+
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn forged_and_stale_signatures_are_refused_and_nothing_happens() {
+    let app = spawn_app().await;
+    let body = app.command_body(&format!("why {TASK}"), "U1", "C1");
+    let forged = app
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+            now(),
+            "not-the-secret",
+        )
+        .await;
+    assert_eq!(forged.status(), 401);
+    let stale = app
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body.clone(),
+            now() - 301,
+            SECRET,
+        )
+        .await;
+    assert_eq!(stale.status(), 401);
+    let unsigned = app
+        .http
+        .post(format!("{}/slack/commands", app.base))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 400);
+    // A body altered after signing.
+    let ts = now();
+    let tampered = app
+        .http
+        .post(format!("{}/slack/events", app.base))
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sign(SECRET, ts, "{}"))
+        .body(mention("Ev0", &format!("<@UBOT> why {TASK}"), None).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 401);
+    for route in ["/slack/interactivity", "/slack/events"] {
+        let r = app
+            .post_signed(route, "application/json", "{}".into(), now(), "wrong")
+            .await;
+        assert_eq!(r.status(), 401, "{route}");
+    }
+    settle().await;
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 0);
+    assert!(app.fake.calls("chat.postMessage").await.is_empty());
+    assert!(app.fake.calls("response").await.is_empty());
+}
+
+#[tokio::test]
+async fn why_acks_at_once_then_posts_the_card_and_threads_the_details() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(800);
+    let started = Instant::now();
+    let ack = app.command(&format!("why {TASK}")).await;
+    let ack_time = started.elapsed();
+    assert!(
+        ack_time < Duration::from_millis(500),
+        "ack took {ack_time:?}"
+    );
+    assert_eq!(ack["response_type"], "ephemeral");
+    let ack_text = ack["text"].as_str().unwrap();
+    assert!(ack_text.starts_with("Looking at task"), "{ack_text}");
+    assert!(
+        ack_text.contains("prod") && ack_text.contains("eu-west-1"),
+        "channel defaults applied: {ack_text}"
+    );
+
+    let posts = app.fake.wait_for("chat.postMessage", 3, WAIT).await;
+    let card = &posts[0];
+    assert_eq!(card["channel"], "C1");
+    assert_eq!(card["text"], format!("card for {TASK}"));
+    assert!(
+        card.get("thread_ts").is_none(),
+        "the card goes in the channel"
+    );
+    let card_ts = "1700000000.000100";
+    for reply in &posts[1..] {
+        assert_eq!(reply["channel"], "C1");
+        assert_eq!(
+            reply["thread_ts"], card_ts,
+            "details are thread replies: {reply}"
+        );
+    }
+    assert_eq!(posts[1]["text"], format!("log tail of {TASK}"));
+}
+
+#[tokio::test]
+async fn every_button() {
+    let app = spawn_app().await;
+    let value = button().encode();
+    for kind in [
+        FollowUp::MoreLogs,
+        FollowUp::WhoStopped,
+        FollowUp::TaskDefinition,
+        FollowUp::ServiceEvents,
+    ] {
+        let r = app.press(kind.action_id(), &value).await;
+        assert_eq!(r.status(), 200);
+    }
+    let posts = app.fake.wait_for("chat.postMessage", 4, WAIT).await;
+    for kind in [
+        FollowUp::MoreLogs,
+        FollowUp::WhoStopped,
+        FollowUp::TaskDefinition,
+        FollowUp::ServiceEvents,
+    ] {
+        let post = posts
+            .iter()
+            .find(|p| p["text"].as_str().unwrap().starts_with(kind.action_id()))
+            .unwrap_or_else(|| panic!("no answer for {kind:?}: {posts:#?}"));
+        assert_eq!(
+            post["thread_ts"], "1700000000.000100",
+            "answers go in the card's thread"
+        );
+        assert_eq!(post["channel"], "C1");
+    }
+
+    // Re-run updates the card in place.
+    assert_eq!(
+        app.press(FollowUp::Rerun.action_id(), &value)
+            .await
+            .status(),
+        200
+    );
+    let updates = app.fake.wait_for("chat.update", 1, WAIT).await;
+    assert_eq!(updates[0]["ts"], "1700000000.000100");
+    assert_eq!(updates[0]["channel"], "C1");
+    assert_eq!(updates[0]["text"], format!("card for {TASK}"));
+
+    // Open in console is a link: ack, nothing else.
+    let before = app.fake.all_calls().await.len();
+    assert_eq!(
+        app.press(FollowUp::OpenConsole.action_id(), "")
+            .await
+            .status(),
+        200
+    );
+    settle().await;
+    assert_eq!(app.fake.all_calls().await.len(), before);
+
+    // A tampered value: an ephemeral error, no AWS work.
+    let follow_ups = app.engine.follow_ups.lock().unwrap().len();
+    let r = app
+        .press(
+            FollowUp::WhoStopped.action_id(),
+            r#"{"r":"eu-west-1","c":"prod<!channel>","t":"x"}"#,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let responses = app.fake.wait_for("response", 1, WAIT).await;
+    assert_eq!(responses[0]["response_type"], "ephemeral");
+    assert!(
+        responses[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("could not be used"),
+        "{}",
+        responses[0]
+    );
+    assert_eq!(app.engine.follow_ups.lock().unwrap().len(), follow_ups);
+}
+
+#[tokio::test]
+async fn a_mention_in_a_thread_is_answered_in_that_thread() {
+    let app = spawn_app().await;
+    let r = app
+        .event(
+            mention(
+                "Ev1",
+                &format!("<@UBOT> why {TASK}"),
+                Some("1699999999.000001"),
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let posts = app.fake.wait_for("chat.postMessage", 3, WAIT).await;
+    for post in &posts {
+        assert_eq!(post["channel"], "C7");
+        assert_eq!(post["thread_ts"], "1699999999.000001", "{post}");
+    }
+    // Slack retries the same event: it is not answered twice.
+    let r = app
+        .event(
+            mention(
+                "Ev1",
+                &format!("<@UBOT> why {TASK}"),
+                Some("1699999999.000001"),
+            ),
+            Some("1"),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    settle().await;
+    assert_eq!(app.fake.calls("chat.postMessage").await.len(), 3);
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 1);
+
+    // Not in a thread: the answer starts a thread under the mention.
+    app.event(
+        mention("Ev2", "<@UBOT> why 11111111111111111111111111111111", None),
+        None,
+    )
+    .await;
+    let posts = app.fake.wait_for("chat.postMessage", 6, WAIT).await;
+    assert!(posts[3..]
+        .iter()
+        .all(|p| p["thread_ts"] == "1700000500.000200"));
+
+    // Bots' own messages are ignored.
+    let mut from_bot = mention("Ev3", &format!("<@UBOT> why {TASK}"), None);
+    from_bot["event"]["bot_id"] = json!("BBOT");
+    app.event(from_bot, None).await;
+    settle().await;
+    assert_eq!(app.fake.calls("chat.postMessage").await.len(), 6);
+}
+
+#[tokio::test]
+async fn url_verification_answers_the_challenge() {
+    let app = spawn_app().await;
+    let r = app
+        .event(json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}), None)
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+}
+
+#[tokio::test]
+async fn not_in_channel_falls_back_to_response_url_with_an_invite_hint() {
+    let app = spawn_app().await;
+    app.fake.not_in_channel("CPRIVATE").await;
+    let r = app
+        .command_as(&format!("why {TASK}"), "U1", "CPRIVATE")
+        .await;
+    assert_eq!(r.status(), 200);
+    let responses = app.fake.wait_for("response", 2, WAIT).await;
+    assert_eq!(responses[0]["response_type"], "in_channel");
+    assert_eq!(responses[0]["text"], format!("card for {TASK}"));
+    assert_eq!(responses[1]["response_type"], "ephemeral");
+    assert!(responses[1]["text"]
+        .as_str()
+        .unwrap()
+        .contains("/invite @ecs-why"));
+}
+
+#[tokio::test]
+async fn rate_limited_posts_are_retried_after_retry_after() {
+    let app = spawn_app().await;
+    app.fake.rate_limit("chat.postMessage", 1).await;
+    let started = Instant::now();
+    app.command(&format!("why {TASK}")).await;
+    let posts = app.fake.wait_for("chat.postMessage", 4, WAIT).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
+    // The refused attempt and its retry carry the same card.
+    assert_eq!(posts[0]["text"], posts[1]["text"]);
+    assert_eq!(posts[1]["text"], format!("card for {TASK}"));
+    assert!(posts[2..].iter().all(|p| p["thread_ts"].is_string()));
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_clearly() {
+    let app = spawn_app().await;
+    let empty = app.command("").await;
+    assert!(empty["text"].as_str().unwrap().contains("/ecs why TASK"));
+    assert_eq!(empty["response_type"], "ephemeral");
+    let help = app.command("help").await;
+    assert_eq!(help["text"], empty["text"]);
+
+    let garbage = app.command("frobnicate <!channel>").await;
+    let text = garbage["text"].as_str().unwrap();
+    assert!(
+        text.contains("is not a command") && text.contains("/ecs why TASK"),
+        "{text}"
+    );
+
+    let no_task = app.command("why").await;
+    assert!(no_task["text"].as_str().unwrap().contains("needs a task"));
+
+    let huge = app.command(&"x".repeat(5000)).await;
+    assert!(huge["text"].as_str().unwrap().contains("5000 characters"));
+
+    let not_a_task = app.command("why <!channel> <@U999>").await;
+    let text = not_a_task["text"].as_str().unwrap();
+    assert!(
+        !text.contains("<!channel>") && !text.contains("<@U999>"),
+        "user input is escaped: {text}"
+    );
+
+    settle().await;
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 0);
+    assert!(app.fake.calls("chat.postMessage").await.is_empty());
+}
+
+#[tokio::test]
+async fn aws_errors_reach_the_asker_with_the_fix() {
+    let app = spawn_app().await;
+    app.command(&format!("why {DENIED_TASK}")).await;
+    let responses = app.fake.wait_for("response", 1, WAIT).await;
+    assert_eq!(responses[0]["response_type"], "ephemeral");
+    let text = responses[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("ecs:DescribeTasks") && text.contains("deploy/iam-policy.json"),
+        "{text}"
+    );
+    assert!(app.fake.calls("chat.postMessage").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_storm_of_identical_requests_is_diagnosed_once_and_everyone_answered() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    let asks = (0..8).map(|i| {
+        let app = &app;
+        async move {
+            app.command_as(&format!("why {TASK}"), &format!("U{i}"), &format!("C{i}"))
+                .await
+        }
+    });
+    for r in futures::future::join_all(asks).await {
+        assert_eq!(r.status(), 200);
+    }
+    let posts = app.fake.wait_for("chat.postMessage", 8 * 3, WAIT).await;
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 1);
+    let cards = posts
+        .iter()
+        .filter(|p| p.get("thread_ts").is_none())
+        .count();
+    assert_eq!(cards, 8, "every asker's channel gets the card");
+}
+
+#[tokio::test]
+async fn one_user_asking_too_often_is_told_to_wait() {
+    let app = spawn_app_with(|s| s.limits.per_user_per_minute = 2).await;
+    app.command(&format!("why {TASK}")).await;
+    app.command(&format!("why {TASK}")).await;
+    let third = app.command(&format!("why {TASK}")).await;
+    assert!(
+        third["text"].as_str().unwrap().contains("please wait"),
+        "{third}"
+    );
+    // Another user is not affected.
+    let r = app.command_as(&format!("why {TASK}"), "U2", "C1").await;
+    let body: Value = r.json().await.unwrap();
+    assert!(body["text"].as_str().unwrap().starts_with("Looking at"));
+}
+
+#[tokio::test]
+async fn socket_mode_envelopes_use_the_same_handlers() {
+    let app = spawn_app().await;
+    let envelope = json!({
+        "envelope_id": "e1",
+        "type": "slash_commands",
+        "accepts_response_payload": true,
+        "payload": {
+            "team_id": "T1", "channel_id": "C5", "channel_name": "ops", "user_id": "U5",
+            "command": "/ecs", "text": format!("why {TASK}"),
+            "response_url": app.fake.response_url("socket"), "trigger_id": "1.2"
+        }
+    });
+    let ack = slack::socket_mode::dispatch_envelope(&app.bot, &envelope.to_string())
+        .unwrap()
+        .unwrap();
+    assert!(ack["text"].as_str().unwrap().starts_with("Looking at task"));
+    let posts = app.fake.wait_for("chat.postMessage", 3, WAIT).await;
+    assert_eq!(posts[0]["channel"], "C5");
+
+    let event = json!({"envelope_id": "e2", "type": "events_api", "retry_attempt": 0,
+                       "payload": mention("EvS", &format!("<@UBOT> why {TASK}"), Some("1.5"))});
+    assert_eq!(
+        slack::socket_mode::dispatch_envelope(&app.bot, &event.to_string()).unwrap(),
+        None
+    );
+    let posts = app.fake.wait_for("chat.postMessage", 6, WAIT).await;
+    assert!(posts[3..].iter().all(|p| p["thread_ts"] == "1.5"));
+
+    let press = json!({"envelope_id": "e3", "type": "interactive", "payload": {
+        "type": "block_actions", "user": {"id": "U5"}, "channel": {"id": "C5"},
+        "container": {"message_ts": "9.9"}, "response_url": app.fake.response_url("sp"),
+        "actions": [{"action_id": FollowUp::ServiceEvents.action_id(), "value": button().encode()}]}});
+    slack::socket_mode::dispatch_envelope(&app.bot, &press.to_string()).unwrap();
+    let posts = app.fake.wait_for("chat.postMessage", 7, WAIT).await;
+    assert_eq!(posts[6]["thread_ts"], "9.9");
+    assert!(slack::socket_mode::dispatch_envelope(&app.bot, "not json").is_err());
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let start = Instant::now();
+    loop {
+        let r = app
+            .http
+            .get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "never ready: {}",
+            r.text().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn in_flight_work_can_be_drained() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    app.command(&format!("why {TASK}")).await;
+    assert!(app.bot.in_flight().count() >= 1);
+    assert!(app.bot.in_flight().wait_idle(WAIT).await);
+    assert_eq!(app.fake.calls("chat.postMessage").await.len(), 3);
+}
+
+/// The Socket Mode listener hands us slack-morphism's typed events; they go back to
+/// JSON and through the same dispatch. Check that round trip keeps what we need.
+#[tokio::test]
+async fn socket_mode_typed_events_round_trip_into_dispatch() {
+    use slack_morphism::prelude::{
+        SlackCommandEvent, SlackInteractionEvent, SlackPushEventCallback,
+    };
+    let app = spawn_app().await;
+    let command: SlackCommandEvent = serde_json::from_value(json!({
+        "team_id": "T1", "channel_id": "C8", "user_id": "U8", "command": "/ecs",
+        "text": format!("why {TASK}"), "response_url": app.fake.response_url("typed"), "trigger_id": "1.2"
+    }))
+    .unwrap();
+    let ack = slack::socket_mode::dispatch(
+        &app.bot,
+        "slash_commands",
+        serde_json::to_value(&command).unwrap(),
+        None,
+    )
+    .unwrap()
+    .unwrap();
+    assert!(ack["text"].as_str().unwrap().starts_with("Looking at"));
+    app.fake.wait_for("chat.postMessage", 3, WAIT).await;
+
+    let press: SlackInteractionEvent = serde_json::from_value(json!({
+        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U8"},
+        "api_app_id": "A1", "channel": {"id": "C8"},
+        "container": {"type": "message", "message_ts": "4.4", "channel_id": "C8", "is_ephemeral": false},
+        "response_url": app.fake.response_url("typed-press"), "trigger_id": "1.2",
+        "actions": [{"action_id": FollowUp::TaskDefinition.action_id(), "block_id": "b",
+                     "type": "button", "value": button().encode(), "action_ts": "5.5"}]
+    }))
+    .unwrap();
+    slack::socket_mode::dispatch(
+        &app.bot,
+        "interactive",
+        serde_json::to_value(&press).unwrap(),
+        None,
+    )
+    .unwrap();
+    let posts = app.fake.wait_for("chat.postMessage", 4, WAIT).await;
+    assert_eq!(posts[3]["thread_ts"], "4.4");
+
+    let push: SlackPushEventCallback =
+        serde_json::from_value(mention("EvT", &format!("<@UBOT> why {TASK}"), Some("6.6")))
+            .unwrap();
+    let mut payload = serde_json::to_value(&push).unwrap();
+    payload["type"] = json!("event_callback");
+    slack::socket_mode::dispatch(&app.bot, "events_api", payload, None).unwrap();
+    let posts = app.fake.wait_for("chat.postMessage", 7, WAIT).await;
+    assert!(
+        posts[4..].iter().all(|p| p["thread_ts"] == "6.6"),
+        "{posts:#?}"
+    );
+}

@@ -1,0 +1,178 @@
+//! A fake Slack Web API for tests: records every call and answers like Slack does.
+//!
+//! Point the bot at it with `SLACK_API_URL = fake.api_url()`. It answers `auth.test`,
+//! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`
+//! and `response_url` posts under `/response/...`. Tests can make a channel answer
+//! `not_in_channel`, or a method answer 429 with `Retry-After` a few times first.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use wiremock::matchers::{body_partial_json, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub struct FakeSlack {
+    pub server: MockServer,
+}
+
+/// Answers chat.postMessage with the channel it was given and a fresh ts.
+struct PostMessage {
+    next: AtomicU64,
+}
+
+impl Respond for PostMessage {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let channel = body["channel"].as_str().unwrap_or("C0").to_string();
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let ts = format!("1700000000.{n:06}");
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "channel": channel, "ts": ts,
+            "message": {"ts": ts, "text": body["text"].clone()}
+        }))
+    }
+}
+
+/// Echoes chat.update's channel and ts.
+struct Update;
+
+impl Respond for Update {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "channel": body["channel"].clone(), "ts": body["ts"].clone(),
+            "message": {"text": body["text"].clone()}
+        }))
+    }
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/auth.test"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ok": true, "url": "https://example.slack.com/", "team": "Example",
+                "user": "ecs-why", "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/chat.postMessage"))
+            .respond_with(PostMessage {
+                next: AtomicU64::new(100),
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/chat.update"))
+            .respond_with(Update)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/chat.postEphemeral"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ok": true, "message_ts": "1700000000.999999"})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/response/.*"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&server)
+            .await;
+        FakeSlack { server }
+    }
+
+    /// The value for `SLACK_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.server.uri())
+    }
+
+    /// A `response_url` that lands here.
+    pub fn response_url(&self, id: &str) -> String {
+        format!("{}/response/{id}", self.server.uri())
+    }
+
+    /// Posts to `channel` answer `not_in_channel`.
+    pub async fn not_in_channel(&self, channel: &str) {
+        Mock::given(method("POST"))
+            .and(path("/api/chat.postMessage"))
+            .and(body_partial_json(json!({ "channel": channel })))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ok": false, "error": "not_in_channel"})),
+            )
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The next `times` calls of `api_method` answer 429 with `Retry-After: 1`.
+    pub async fn rate_limit(&self, api_method: &str, times: u64) {
+        Mock::given(method("POST"))
+            .and(path(format!("/api/{api_method}")))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", "1")
+                    .set_body_json(json!({"ok": false, "error": "ratelimited"})),
+            )
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Bodies of every call to `api_method` (e.g. `chat.postMessage`), or to
+    /// `response_url`s when `api_method` is `response`.
+    pub async fn calls(&self, api_method: &str) -> Vec<Value> {
+        let prefix = if api_method == "response" {
+            "/response/".to_string()
+        } else {
+            format!("/api/{api_method}")
+        };
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path().starts_with(&prefix))
+            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Wait until at least `n` calls of `api_method` arrived (or panic after `timeout`).
+    pub async fn wait_for(&self, api_method: &str, n: usize, timeout: Duration) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let calls = self.calls(api_method).await;
+            if calls.len() >= n {
+                return calls;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "expected {n} calls to {api_method} within {timeout:?}, got {}: {calls:#?}",
+                    calls.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every Web API call so far, as `(method, body)`.
+    pub async fn all_calls(&self) -> Vec<(String, Value)> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.url.path().to_string(),
+                    serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+}
