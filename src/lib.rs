@@ -10,7 +10,9 @@ pub mod evidence;
 pub mod follow_up;
 pub mod gather;
 pub mod input;
+
 pub mod redact;
 pub mod render;
 pub mod slack;
 pub mod task_ref;
+pub mod time;
