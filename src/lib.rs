@@ -10,9 +10,11 @@ pub mod evidence;
 pub mod follow_up;
 pub mod gather;
 pub mod input;
-
+pub mod metrics;
 pub mod redact;
 pub mod render;
+pub mod shutdown;
 pub mod slack;
 pub mod task_ref;
+pub mod telemetry;
 pub mod time;
