@@ -170,11 +170,8 @@ fn card_blocks(d: &Diagnosis, scale: f32) -> Vec<SlackBlock> {
         cluster_field.push_str(&format!(" · {}", escape::untrusted(region)));
     }
     fields.push(cluster_field);
-    let summary = format!(
-        "*Likely cause:* {}\n{}",
-        escape::untrusted(&d.title),
-        escape::untrusted(&d.summary)
-    );
+    // The header already carries the title; the summary says what happened to this task.
+    let summary = escape::untrusted(&d.summary);
     blocks.push(section_with_fields(&summary, b.of(2000), fields));
 
     // Reasons from AWS, quoted.
@@ -455,6 +452,7 @@ pub fn log_tail(logs: &ContainerLogs, target: Option<&ButtonRef>) -> Vec<SlackMe
     if !current.is_empty() {
         sections.push(current);
     }
+    sections.reverse(); // oldest section first
     let code_blocks: Vec<String> = sections
         .into_iter()
         .map(|mut s| {
@@ -794,15 +792,35 @@ pub fn service_events(events: &[ServiceEvent]) -> SlackMessageContent {
         })
         .collect();
     let shown = events.len().min(SERVICE_EVENTS);
-    message(
-        format!("Last {shown} service events"),
-        vec![section(&list_text(
-            &format!("*Service events* (last {shown}, newest first)"),
-            lines,
-            limits::SECTION_TEXT,
-            "events",
-        ))],
-    )
+    let heading = format!("*Service events* (last {shown}, newest first)");
+    let blocks = list_sections(&heading, lines, limits::SECTION_TEXT)
+        .iter()
+        .map(|text| section(text))
+        .collect();
+    message(format!("Last {shown} service events"), blocks)
+}
+
+/// `heading` then one line per item, spread over as many sections as needed, each at
+/// most `max` characters. Items are already escaped; an item too long for a section
+/// on its own is cut.
+fn list_sections(heading: &str, items: Vec<String>, max: usize) -> Vec<String> {
+    let mut sections = Vec::new();
+    let mut current = heading.to_string();
+    for item in items {
+        let item = truncate_escaped(&item, max.saturating_sub(1)).into_owned();
+        let sep = usize::from(!current.is_empty());
+        if !current.is_empty() && chars(&current) + sep + chars(&item) > max {
+            sections.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(&item);
+    }
+    if !current.is_empty() {
+        sections.push(current);
+    }
+    sections
 }
 
 // ---------------------------------------------------------------------------

@@ -162,10 +162,7 @@ mod tests {
         assert_eq!(truncate_escaped(&escaped, 7), "aaaa…");
         assert_eq!(truncate_escaped(&escaped, 9), "aaaa&lt;b");
         assert_eq!(truncate_escaped(&escaped, 8), "aaaa…");
-        assert_eq!(
-            truncate_escaped(&mrkdwn("a<bcd").into_owned(), 7),
-            "a&lt;b…"
-        );
+        assert_eq!(truncate_escaped(&mrkdwn("a<bcd"), 7), "a&lt;b…");
     }
 
     #[test]

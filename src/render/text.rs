@@ -34,9 +34,9 @@ pub fn to_text(d: &Diagnosis, colour: bool) -> String {
     }
     notes(&mut out, &p, d);
     if let Some(url) = &d.console_url {
-        out.push('\n');
-        let label = p.paint(dim(), &pad("Console", LABEL));
-        let _ = writeln!(out, "{label}{}", escape::terminal(url, false));
+        // On a line of its own and never wrapped, so terminals can make it a link.
+        section(&mut out, &p, "Open in the AWS console");
+        let _ = writeln!(out, "{}", escape::terminal(url, false));
     }
     out
 }
@@ -177,12 +177,13 @@ fn what_stopped_it(out: &mut String, p: &Painter, t: &TaskSummary) {
 
 fn cause(out: &mut String, p: &Painter, d: &Diagnosis) {
     let category = super::json::category(d);
-    section(
+    out.push('\n');
+    let _ = writeln!(
         out,
-        p,
-        &format!("Likely cause: {}", escape::terminal(&d.title, false)),
+        "{}  {}",
+        p.paint(heading(), "Likely cause"),
+        p.paint(dim(), &format!("[{category}]"))
     );
-    let _ = writeln!(out, "  {}", p.paint(dim(), &format!("[{category}]")));
     for line in wrap(&escape::terminal(&d.summary, false), WIDTH - 2) {
         let _ = writeln!(out, "  {line}");
     }
@@ -329,7 +330,7 @@ fn strip_ansi(s: &str) -> String {
 fn pad(s: &str, width: usize) -> String {
     let n = escape::chars(s);
     if n >= width {
-        format!("{s} ")
+        s.to_string()
     } else {
         format!("{s}{}", " ".repeat(width - n))
     }
