@@ -341,7 +341,10 @@ fn stopped_by_text(by: &StoppedBy) -> String {
         ));
     }
     if let Some(reason) = &by.reason {
-        text.push_str(&format!("\n{}", quote(&escape::untrusted(reason))));
+        text.push_str(&format!(
+            "\n*Reason given:* {}",
+            escape::untrusted(reason).replace('\n', " ")
+        ));
     }
     text
 }
@@ -516,7 +519,7 @@ pub fn log_tail(logs: &ContainerLogs, target: Option<&ButtonRef>) -> Vec<SlackMe
             if i == 0 {
                 let mut first = head.clone();
                 first.push_str(&format!(
-                    " · last {} lines",
+                    " · last {} lines, times in UTC",
                     logs.lines.len() - omitted_lines
                 ));
                 if omitted_lines > 0 {
