@@ -1,1 +1,96 @@
-//! json rendering: to be written.
+//! `--format json`: a [`Diagnosis`] as the JSON object DESIGN.md promises.
+//!
+//! The shape is a contract that scripts and checks outside the repo rely on, so it is
+//! built field by field here rather than derived from the Rust types (which may grow or
+//! rename fields). Required keys: `task` {`arn`, `cluster`, `group`, `task_definition`,
+//! `stop_code`, `stopped_reason`, `started_at`, `stopped_at`, `containers` [{`name`,
+//! `exit_code`, `reason`}]}, `category`, `title`, `summary`, `evidence`, `fixes`,
+//! `findings` [{`kind`, `detail`, `container`, `line`}], `stopped_by` {`arn`, `type`,
+//! `source_ip`, `user_agent`, `time`} or null, `notes`. Extra keys (`region`,
+//! `reason`, `console_url`, ...) are allowed. Times are RFC 3339 in UTC.
+
+use crate::diagnose::{Diagnosis, Finding, TaskSummary};
+use crate::evidence::StoppedBy;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+/// The `--format json` object for one diagnosis.
+pub fn to_json(d: &Diagnosis) -> Value {
+    json!({
+        "task": task(&d.task),
+        "category": category(d),
+        "title": d.title,
+        "summary": redacted(&d.summary),
+        "evidence": d.evidence.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
+        "fixes": d.fixes,
+        "findings": d.findings.iter().map(finding).collect::<Vec<_>>(),
+        "stopped_by": d.stopped_by.as_ref().map_or(Value::Null, stopped_by),
+        "notes": d.notes,
+        "console_url": d.console_url,
+    })
+}
+
+/// The catalog id as its contract string (`out-of-memory`).
+pub fn category(d: &Diagnosis) -> String {
+    match serde_json::to_value(d.category) {
+        Ok(Value::String(s)) => s,
+        _ => "other".to_string(),
+    }
+}
+
+/// A time as RFC 3339 in UTC (`2024-05-01T12:00:00Z`), fractions only when present.
+pub fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
+    t.as_ref().map_or(Value::Null, |t| Value::String(time(t)))
+}
+
+fn redacted(s: &str) -> String {
+    crate::redact::redact(s).into_owned()
+}
+
+fn task(t: &TaskSummary) -> Value {
+    json!({
+        "arn": t.arn,
+        "cluster": t.cluster,
+        "group": t.group,
+        "task_definition": t.task_definition,
+        "region": t.region,
+        "stop_code": t.stop_code,
+        "stopped_reason": t.stopped_reason.as_deref().map(redacted),
+        "started_at": opt_time(&t.started_at),
+        "stopped_at": opt_time(&t.stopped_at),
+        "containers": t.containers.iter().map(|c| json!({
+            "name": c.name,
+            "exit_code": c.exit_code,
+            "reason": c.reason.as_deref().map(redacted),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn finding(f: &Finding) -> Value {
+    let kind = match serde_json::to_value(f.kind) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    json!({
+        "kind": kind,
+        "detail": redacted(&f.detail),
+        "container": f.container,
+        "line": f.line.as_deref().map(redacted),
+    })
+}
+
+fn stopped_by(s: &StoppedBy) -> Value {
+    json!({
+        "arn": s.arn,
+        "type": s.identity_type,
+        "source_ip": s.source_ip,
+        "user_agent": s.user_agent,
+        "time": opt_time(&s.time),
+        "reason": s.reason.as_deref().map(redacted),
+        "event_id": s.event_id,
+    })
+}

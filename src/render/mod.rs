@@ -1,6 +1,21 @@
 //! Rendering: the same [`crate::diagnose::Diagnosis`] as terminal text, JSON or a
 //! Slack Block Kit message.
+//!
+//! - [`text::to_text`]: the terminal card (`--format text`);
+//! - [`json::to_json`]: the `--format json` contract of DESIGN.md;
+//! - [`blocks::card`] and [`blocks::to_blocks_json`]: the Slack card (`--format blocks`),
+//!   plus the thread replies the bot posts under it ([`blocks::log_tail`],
+//!   [`blocks::stopped_by`], [`blocks::task_definition`], [`blocks::service_events`]);
+//! - [`escape`]: mrkdwn escaping, terminal sanitising and truncation shared by all three.
+//!
+//! Renderers are pure: no I/O, no clock. Untrusted text is redacted with
+//! [`crate::redact::redact`] and escaped for where it is going.
 
 pub mod blocks;
+pub mod escape;
 pub mod json;
 pub mod text;
+
+pub use blocks::{card, to_blocks_json};
+pub use json::to_json;
+pub use text::to_text;

@@ -1,1 +1,448 @@
-//! text rendering: to be written.
+//! `--format text`: a [`Diagnosis`] as a card for the terminal.
+//!
+//! Order follows what the on-call reader needs: the headline (title, task, cluster),
+//! what stopped it (stop code, reason, each container's exit code), the likely cause
+//! with its evidence, findings from the logs, numbered fixes, who stopped it, notes, and
+//! the console link. Lines wrap at [`WIDTH`] columns so the card reads in an 80 to 100
+//! column terminal. Colour (anstyle) only when the caller says so: the CLI decides from
+//! the TTY and `NO_COLOR`. Untrusted text is redacted and has its control characters
+//! shown as text, so a log line cannot drive the terminal.
+
+use super::escape;
+use super::json::time;
+use crate::diagnose::{Diagnosis, TaskSummary};
+use crate::evidence::StoppedBy;
+use anstyle::{AnsiColor, Style};
+use std::fmt::Write as _;
+
+/// Target line width.
+pub const WIDTH: usize = 88;
+/// Width of the label column in "what stopped it" and "stopped by".
+const LABEL: usize = 16;
+
+/// The terminal card for one diagnosis. Ends with a newline.
+pub fn to_text(d: &Diagnosis, colour: bool) -> String {
+    let p = Painter { colour };
+    let mut out = String::new();
+    headline(&mut out, &p, d);
+    what_stopped_it(&mut out, &p, &d.task);
+    cause(&mut out, &p, d);
+    findings(&mut out, &p, d);
+    fixes(&mut out, &p, d);
+    if let Some(by) = &d.stopped_by {
+        stopped_by(&mut out, &p, by);
+    }
+    notes(&mut out, &p, d);
+    if let Some(url) = &d.console_url {
+        // On a line of its own and never wrapped, so terminals can make it a link.
+        section(&mut out, &p, "Open in the AWS console");
+        let _ = writeln!(out, "{}", escape::terminal(url, false));
+    }
+    out
+}
+
+struct Painter {
+    colour: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.colour && !text.is_empty() {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn bold() -> Style {
+    Style::new().bold()
+}
+fn dim() -> Style {
+    Style::new().dimmed()
+}
+fn heading() -> Style {
+    AnsiColor::Cyan.on_default().bold()
+}
+fn red() -> Style {
+    AnsiColor::Red.on_default().bold()
+}
+fn green() -> Style {
+    AnsiColor::Green.on_default()
+}
+fn yellow() -> Style {
+    AnsiColor::Yellow.on_default()
+}
+fn magenta() -> Style {
+    AnsiColor::Magenta.on_default()
+}
+
+fn section(out: &mut String, p: &Painter, title: &str) {
+    out.push('\n');
+    let _ = writeln!(out, "{}", p.paint(heading(), title));
+}
+
+fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
+    let title = escape::terminal(&d.title, false);
+    for (i, line) in wrap(&title, WIDTH).into_iter().enumerate() {
+        let line = if i == 0 {
+            p.paint(red(), &format!("✖ {line}"))
+        } else {
+            p.paint(red(), &format!("  {line}"))
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let t = &d.task;
+    let mut parts = vec![format!("task {}", escape::terminal(task_id(&t.arn), false))];
+    if !t.cluster.is_empty() {
+        parts.push(format!(
+            "cluster {}",
+            escape::terminal(cluster_name(&t.cluster), false)
+        ));
+    }
+    if let Some(group) = &t.group {
+        let group = match group.strip_prefix("service:") {
+            Some(service) => format!("service {service}"),
+            None => group.replacen(':', " ", 1),
+        };
+        parts.push(escape::terminal(&group, false));
+    }
+    if let Some(region) = t.region.as_deref().or_else(|| region_of(&t.arn)) {
+        parts.push(escape::terminal(region, false));
+    }
+    let _ = writeln!(out, "  {}", p.paint(dim(), &parts.join(" · ")));
+}
+
+fn what_stopped_it(out: &mut String, p: &Painter, t: &TaskSummary) {
+    section(out, p, "What stopped it");
+    if let Some(code) = &t.stop_code {
+        labelled(out, p, "Stop code", &escape::terminal(code, false));
+    }
+    if let Some(reason) = &t.stopped_reason {
+        labelled(out, p, "Stopped reason", &escape::terminal(reason, false));
+    }
+    if !t.containers.is_empty() {
+        let name_width = t
+            .containers
+            .iter()
+            .map(|c| escape::chars(&c.name))
+            .max()
+            .unwrap_or(0)
+            .min(24);
+        for (i, c) in t.containers.iter().enumerate() {
+            let label = if i == 0 { "Containers" } else { "" };
+            let name = pad(&escape::terminal(&c.name, false), name_width);
+            let (code, style) = match c.exit_code {
+                Some(0) => ("exit 0".to_string(), green()),
+                Some(n) => (format!("exit {n}"), red()),
+                None => ("no exit code".to_string(), dim()),
+            };
+            let reason = c
+                .reason
+                .as_deref()
+                .map(|r| escape::terminal(r, false))
+                .unwrap_or_default();
+            // The reason wraps under itself, after the name and exit code.
+            let indent = name_width + 2 + 13;
+            let lines = wrap(&reason, WIDTH.saturating_sub(2 + LABEL + indent).max(24));
+            let first = lines.first().map(String::as_str).unwrap_or("");
+            let code = if first.is_empty() {
+                p.paint(style, &code)
+            } else {
+                p.paint(style, &pad(&code, 13))
+            };
+            let head = format!("{name}  {code}{first}");
+            let _ = write!(out, "  {}", p.paint(dim(), &pad(label, LABEL)));
+            let _ = writeln!(out, "{}", head.trim_end());
+            for line in lines.iter().skip(1) {
+                let _ = writeln!(out, "  {}{line}", " ".repeat(LABEL + indent));
+            }
+        }
+    }
+    match (t.started_at, t.stopped_at) {
+        (Some(start), Some(stop)) => {
+            let ran = format!(
+                "{} → {} ({})",
+                time(&start),
+                time(&stop),
+                duration((stop - start).num_seconds())
+            );
+            labelled(out, p, "Ran", &ran);
+        }
+        (None, Some(stop)) => labelled(out, p, "Stopped at", &time(&stop)),
+        (Some(start), None) => labelled(out, p, "Started at", &time(&start)),
+        (None, None) => {}
+    }
+}
+
+fn cause(out: &mut String, p: &Painter, d: &Diagnosis) {
+    let category = super::json::category(d);
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        p.paint(heading(), "Likely cause"),
+        p.paint(dim(), &format!("[{category}]"))
+    );
+    for line in wrap(&escape::terminal(&d.summary, false), WIDTH - 2) {
+        let _ = writeln!(out, "  {line}");
+    }
+    if !d.evidence.is_empty() {
+        out.push('\n');
+        let _ = writeln!(out, "  {}", p.paint(bold(), "Evidence"));
+        for e in &d.evidence {
+            bullet(out, "  • ", &escape::terminal(e, false));
+        }
+    }
+}
+
+fn findings(out: &mut String, p: &Painter, d: &Diagnosis) {
+    if d.findings.is_empty() {
+        return;
+    }
+    section(out, p, &format!("Findings ({})", d.findings.len()));
+    for f in &d.findings {
+        let kind = match serde_json::to_value(f.kind) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => String::new(),
+        };
+        let container = f
+            .container
+            .as_deref()
+            .map(|c| format!(" ({})", escape::terminal(c, false)))
+            .unwrap_or_default();
+        let head = format!("{}{container}: ", p.paint(magenta(), &kind));
+        let plain_head_len = escape::chars(&kind) + escape::chars(&container) + 2;
+        let detail = escape::terminal(&f.detail, false);
+        let lines = wrap(&detail, (WIDTH - 4).saturating_sub(plain_head_len).max(24));
+        let _ = writeln!(
+            out,
+            "  • {head}{}",
+            lines.first().map(String::as_str).unwrap_or("")
+        );
+        for line in lines.iter().skip(1) {
+            let _ = writeln!(out, "    {line}");
+        }
+        if let Some(line) = &f.line {
+            for l in wrap(&escape::terminal(line, false), WIDTH - 8) {
+                let _ = writeln!(out, "    {} {}", p.paint(dim(), "│"), p.paint(dim(), &l));
+            }
+        }
+    }
+}
+
+fn fixes(out: &mut String, p: &Painter, d: &Diagnosis) {
+    if d.fixes.is_empty() {
+        return;
+    }
+    section(out, p, "What to do");
+    let width = d.fixes.len().to_string().len();
+    for (i, fix) in d.fixes.iter().enumerate() {
+        let number = format!("{:>width$}. ", i + 1);
+        bullet(
+            out,
+            &format!("  {}", p.paint(bold(), &number)),
+            &escape::terminal(fix, false),
+        );
+    }
+}
+
+fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy) {
+    section(out, p, "Stopped by");
+    let who = match (&by.arn, &by.identity_type) {
+        (Some(arn), Some(kind)) => format!("{arn} ({kind})"),
+        (Some(arn), None) => arn.clone(),
+        (None, Some(kind)) => kind.clone(),
+        (None, None) => "unknown caller".to_string(),
+    };
+    labelled(out, p, "Caller", &escape::terminal(&who, false));
+    if let Some(t) = &by.time {
+        labelled(out, p, "At", &time(t));
+    }
+    if let Some(ip) = &by.source_ip {
+        labelled(out, p, "From", &escape::terminal(ip, false));
+    }
+    if let Some(agent) = &by.user_agent {
+        labelled(out, p, "User agent", &escape::terminal(agent, false));
+    }
+    if let Some(reason) = &by.reason {
+        labelled(out, p, "Reason given", &escape::terminal(reason, false));
+    }
+}
+
+fn notes(out: &mut String, p: &Painter, d: &Diagnosis) {
+    if d.notes.is_empty() {
+        return;
+    }
+    section(out, p, "Notes");
+    for n in &d.notes {
+        bullet(
+            out,
+            &format!("  {} ", p.paint(yellow(), "!")),
+            &escape::terminal(n, false),
+        );
+    }
+}
+
+/// `  Label           value`, with the value wrapped under itself.
+fn labelled(out: &mut String, p: &Painter, label: &str, value: &str) {
+    let lines = wrap(value, WIDTH - 2 - LABEL);
+    let _ = writeln!(
+        out,
+        "  {}{}",
+        p.paint(dim(), &pad(label, LABEL)),
+        lines.first().map(String::as_str).unwrap_or("")
+    );
+    for line in lines.iter().skip(1) {
+        let _ = writeln!(out, "  {}{line}", " ".repeat(LABEL));
+    }
+}
+
+/// A bulleted paragraph: `marker` then the text, continuation lines indented to match.
+/// `marker` may carry colour codes; its visible width is measured without them.
+fn bullet(out: &mut String, marker: &str, text: &str) {
+    let visible = escape::chars(&strip_ansi(marker));
+    let lines = wrap(text, WIDTH.saturating_sub(visible).max(24));
+    let _ = writeln!(
+        out,
+        "{marker}{}",
+        lines.first().map(String::as_str).unwrap_or("")
+    );
+    for line in lines.iter().skip(1) {
+        let _ = writeln!(out, "{}{line}", " ".repeat(visible));
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_escape = false;
+    for c in s.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (false, c) => out.push(c),
+            (true, c) if c.is_ascii_alphabetic() => in_escape = false,
+            (true, _) => {}
+        }
+    }
+    out
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let n = escape::chars(s);
+    if n >= width {
+        s.to_string()
+    } else {
+        format!("{s}{}", " ".repeat(width - n))
+    }
+}
+
+/// Greedy word wrap to `width` characters; words longer than a line are split.
+/// Always returns at least one (possibly empty) line.
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        let mut len = 0;
+        for word in paragraph.split_whitespace() {
+            let mut word: String = word.to_string();
+            let mut word_len = escape::chars(&word);
+            while word_len > width {
+                if len > 0 {
+                    lines.push(std::mem::take(&mut line));
+                    len = 0;
+                }
+                let split = word
+                    .char_indices()
+                    .nth(width)
+                    .map_or(word.len(), |(i, _)| i);
+                let rest = word.split_off(split);
+                lines.push(word);
+                word = rest;
+                word_len = escape::chars(&word);
+            }
+            if word.is_empty() {
+                continue;
+            }
+            if len > 0 && len + 1 + word_len > width {
+                lines.push(std::mem::take(&mut line));
+                len = 0;
+            }
+            if len > 0 {
+                line.push(' ');
+                len += 1;
+            }
+            line.push_str(&word);
+            len += word_len;
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
+}
+
+/// `3m 12s`, `2h 5m`, `1d 4h`, `45s`.
+fn duration(seconds: i64) -> String {
+    if seconds < 0 {
+        return "clock skew".to_string();
+    }
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        (seconds % 86_400) / 3600,
+        (seconds % 3600) / 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+pub(crate) fn task_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+pub(crate) fn cluster_name(cluster: &str) -> &str {
+    cluster.rsplit('/').next().unwrap_or(cluster)
+}
+
+/// Region from an ARN (`arn:aws:ecs:REGION:...`).
+pub(crate) fn region_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some(_), Some(region)) if !region.is_empty() => Some(region),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_and_splits_long_words() {
+        assert_eq!(wrap("a b c", 10), vec!["a b c"]);
+        assert_eq!(wrap("aaaa bbbb cccc", 9), vec!["aaaa bbbb", "cccc"]);
+        let long = "x".repeat(20);
+        assert_eq!(wrap(&long, 8), vec!["xxxxxxxx", "xxxxxxxx", "xxxx"]);
+        assert_eq!(wrap("", 10), vec![""]);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(45), "45s");
+        assert_eq!(duration(192), "3m 12s");
+        assert_eq!(duration(7500), "2h 5m");
+        assert_eq!(duration(100_000), "1d 3h");
+    }
+
+    #[test]
+    fn strips_colour_codes_for_width() {
+        let style = Style::new().bold();
+        assert_eq!(strip_ansi(&format!("{style}1. {style:#}")), "1. ");
+    }
+}
