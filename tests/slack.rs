@@ -95,6 +95,7 @@ struct TestApp {
     fake: FakeSlack,
     engine: Arc<FakeEngine>,
     bot: Arc<slack::bot::Bot>,
+    shutdown: ecs_why::shutdown::Shutdown,
     http: reqwest::Client,
 }
 
@@ -145,12 +146,14 @@ async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
         .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let bot = app.bot();
+    let shutdown = app.shutdown();
     tokio::spawn(app.run());
     TestApp {
         base,
         fake,
         engine,
         bot,
+        shutdown,
         http: reqwest::Client::new(),
     }
 }
@@ -710,13 +713,57 @@ async fn health_and_readiness() {
 }
 
 #[tokio::test]
-async fn in_flight_work_can_be_drained() {
+async fn in_flight_work_is_drained_on_shutdown_and_new_commands_are_told_to_retry() {
     let app = spawn_app().await;
     *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
     app.command(&format!("why {TASK}")).await;
-    assert!(app.bot.in_flight().count() >= 1);
-    assert!(app.bot.in_flight().wait_idle(WAIT).await);
-    assert_eq!(app.fake.calls("chat.postMessage").await.len(), 3);
+    assert!(app.shutdown.in_flight() >= 1);
+    app.shutdown.begin();
+    // Socket Mode can still deliver while HTTP has stopped accepting.
+    let envelope = json!({"type": "slash_commands", "payload": {
+        "channel_id": "C1", "user_id": "U1", "text": format!("why {TASK}")}});
+    let ack = slack::socket_mode::dispatch_envelope(&app.bot, &envelope.to_string())
+        .unwrap()
+        .unwrap();
+    assert!(
+        ack["text"].as_str().unwrap().contains("restarting"),
+        "{ack}"
+    );
+    let drained = app.shutdown.drain(WAIT).await;
+    assert!(
+        matches!(drained, ecs_why::shutdown::Drained::Complete { .. }),
+        "{drained:?}"
+    );
+    assert_eq!(
+        app.fake.calls("chat.postMessage").await.len(),
+        3,
+        "the card and its thread were posted"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_commands_and_slack_calls() {
+    let app = spawn_app().await;
+    app.command("help").await;
+    app.command(&format!("why {TASK}")).await;
+    app.fake.wait_for("chat.postMessage", 3, WAIT).await;
+    settle().await;
+    let r = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    for needle in [
+        "ecs_why_commands_total{outcome=\"help\"}",
+        "ecs_why_commands_total{outcome=\"answered\"}",
+        "ecs_why_slack_calls_total{method=\"chat.postMessage\"}",
+        "ecs_why_diagnosis_duration_seconds_bucket",
+    ] {
+        assert!(body.contains(needle), "{needle} missing from:\n{body}");
+    }
 }
 
 /// The Socket Mode listener hands us slack-morphism's typed events; they go back to

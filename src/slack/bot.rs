@@ -2,24 +2,28 @@
 //!
 //! The HTTP routes and Socket Mode both call [`Bot::command`], [`Bot::interaction`] and
 //! [`Bot::event`] with parsed requests and send back the returned ack. Everything slow
-//! (AWS, Slack posts) runs in a spawned job that is counted in [`InFlight`], bounded by a
-//! semaphore, coalesced per target and rate-limited per user.
+//! (AWS, Slack posts) runs in a job spawned through [`Shutdown`] (so SIGTERM drains it),
+//! inside a request span, bounded by a semaphore, coalesced per target and rate-limited
+//! per user. Outcomes are counted in [`crate::metrics`].
 
 use super::actions::{ButtonPress, Interaction};
 use super::commands::{self, escape, Command, SlashCommand};
 use super::config::Settings;
 use super::engine::{self, Answer, Engine, EngineError, FailureKind};
 use super::events::{Delivery, Mention};
-use super::limits::{Coalescer, InFlight, RateLimiter, Seen};
+use super::limits::{Coalescer, RateLimiter, Seen};
 use super::post::{PostError, Poster};
 use crate::follow_up::FollowUp;
+use crate::shutdown::Shutdown;
 use crate::task_ref::{Target, TaskRef};
+use crate::{metrics, telemetry};
 use serde_json::{json, Value};
 use slack_morphism::prelude::SlackMessageContent;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 type Diagnosed = Result<Arc<Answer>, EngineError>;
 
@@ -35,7 +39,7 @@ pub struct Bot {
     diagnoses: Coalescer<String, Diagnosed>,
     users: RateLimiter,
     seen_events: Seen,
-    in_flight: InFlight,
+    shutdown: Shutdown,
 }
 
 /// Where an answer goes and who asked.
@@ -58,14 +62,19 @@ fn ephemeral_ack(message: impl Into<String>) -> Value {
 }
 
 impl Bot {
-    pub fn new(settings: Arc<Settings>, engine: Arc<dyn Engine>, poster: Poster) -> Bot {
+    pub fn new(
+        settings: Arc<Settings>,
+        engine: Arc<dyn Engine>,
+        poster: Poster,
+        shutdown: Shutdown,
+    ) -> Bot {
         let limits = &settings.limits;
         Bot {
             permits: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             diagnoses: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::new(limits.per_user_per_minute, Duration::from_secs(60)),
             seen_events: Seen::new(Duration::from_secs(3600)),
-            in_flight: InFlight::default(),
+            shutdown,
             settings,
             engine,
             poster,
@@ -80,22 +89,40 @@ impl Bot {
         &self.poster
     }
 
-    /// Background jobs still running (for graceful shutdown).
-    pub fn in_flight(&self) -> InFlight {
-        self.in_flight.clone()
+    /// Tracks background jobs, for graceful shutdown.
+    pub fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
     }
 
     /// A slash command: returns the ack body (an ephemeral message to the asker).
     pub fn command(self: &Arc<Self>, request: SlashCommand) -> Value {
+        let span = request_span();
+        let _entered = span.enter();
+        tracing::info!(
+            user = request.user_id,
+            channel = request.channel_id,
+            "slash command"
+        );
+        if self.shutdown.is_shutting_down() {
+            metrics::command("shutting_down");
+            return ephemeral_ack(RESTARTING);
+        }
         match commands::parse(&request.text) {
-            Command::Help => ephemeral_ack(commands::usage()),
-            Command::Invalid(problem) => ephemeral_ack(format!(
-                ":warning: {}\n\n{}",
-                escape(&problem),
-                commands::usage()
-            )),
+            Command::Help => {
+                metrics::command("help");
+                ephemeral_ack(commands::usage())
+            }
+            Command::Invalid(problem) => {
+                metrics::command("bad_input");
+                ephemeral_ack(format!(
+                    ":warning: {}\n\n{}",
+                    escape(&problem),
+                    commands::usage()
+                ))
+            }
             Command::Why(target) => {
                 if let Err(wait) = self.users.check(&request.user_id) {
+                    metrics::command("rate_limited");
                     return ephemeral_ack(slow_down(wait));
                 }
                 let defaults = self
@@ -110,7 +137,11 @@ impl Bot {
                     user: request.user_id,
                     response_url: request.response_url,
                 };
-                self.spawn(self.clone().answer(reply, target, defaults.role_arn));
+                let bot = self.clone();
+                self.spawn(span.clone(), async move {
+                    let outcome = bot.answer(reply, target, defaults.role_arn).await;
+                    metrics::command(outcome);
+                });
                 ack
             }
         }
@@ -121,28 +152,37 @@ impl Bot {
         let Interaction::Button(press) = interaction else {
             return None;
         };
+        let span = request_span();
+        let _entered = span.enter();
+        tracing::info!(user = press.user_id, channel = ?press.channel_id, "button press");
         let bot = self.clone();
         match press.request.clone() {
-            Err(_) if press.is_link => {}
-            Ok((FollowUp::OpenConsole, _)) => {}
+            Err(_) if press.is_link => metrics::button(FollowUp::OpenConsole.action_id(), "link"),
+            Ok((FollowUp::OpenConsole, _)) => {
+                metrics::button(FollowUp::OpenConsole.action_id(), "link")
+            }
             Err(problem) => {
-                self.spawn(async move {
-                    bot.tell_presser(
-                        &press,
-                        &format!(
-                            ":warning: That button could not be used: {}",
-                            escape(&problem)
-                        ),
-                    )
-                    .await;
+                metrics::button("invalid", "bad_input");
+                let message = format!(
+                    ":warning: That button could not be used: {}",
+                    escape(&problem)
+                );
+                self.spawn(span.clone(), async move {
+                    bot.tell_presser(&press, &message).await;
                 });
             }
             Ok((kind, button)) => {
                 if let Err(wait) = self.users.check(&press.user_id) {
-                    self.spawn(async move { bot.tell_presser(&press, &slow_down(wait)).await });
+                    metrics::button(kind.action_id(), "rate_limited");
+                    self.spawn(span.clone(), async move {
+                        bot.tell_presser(&press, &slow_down(wait)).await
+                    });
                     return None;
                 }
-                self.spawn(async move { bot.follow_up(*press, kind, button).await });
+                self.spawn(span.clone(), async move {
+                    let outcome = bot.follow_up(*press, kind, button).await;
+                    metrics::button(kind.action_id(), outcome);
+                });
             }
         }
         None
@@ -170,6 +210,13 @@ impl Bot {
     }
 
     fn mention(self: &Arc<Self>, mention: Mention) {
+        let span = request_span();
+        let _entered = span.enter();
+        tracing::info!(
+            user = mention.user_id,
+            channel = mention.channel_id,
+            "app mention"
+        );
         let bot = self.clone();
         let thread = mention.reply_thread().to_string();
         let tell = |message: String| {
@@ -192,15 +239,25 @@ impl Bot {
             }
         };
         match commands::parse(commands::strip_mentions(&mention.text)) {
-            Command::Help => self.spawn(tell(commands::usage())),
-            Command::Invalid(problem) => self.spawn(tell(format!(
-                ":warning: {}\n\n{}",
-                escape(&problem),
-                commands::usage()
-            ))),
+            Command::Help => {
+                metrics::command("help");
+                self.spawn(span.clone(), tell(commands::usage()))
+            }
+            Command::Invalid(problem) => {
+                metrics::command("bad_input");
+                self.spawn(
+                    span.clone(),
+                    tell(format!(
+                        ":warning: {}\n\n{}",
+                        escape(&problem),
+                        commands::usage()
+                    )),
+                )
+            }
             Command::Why(target) => {
                 if let Err(wait) = self.users.check(&mention.user_id) {
-                    self.spawn(tell(slow_down(wait)));
+                    metrics::command("rate_limited");
+                    self.spawn(span.clone(), tell(slow_down(wait)));
                     return;
                 }
                 let defaults = self.settings.defaults_for(&mention.channel_id, None);
@@ -213,20 +270,17 @@ impl Bot {
                     response_url: None,
                 };
                 let looking = tell(format!("Looking at {}…", escape(&target.to_string())));
-                self.spawn(async move {
+                self.spawn(span.clone(), async move {
                     let answer = bot.clone().answer(reply, target, defaults.role_arn);
-                    tokio::join!(looking, answer);
+                    let ((), outcome) = tokio::join!(looking, answer);
+                    metrics::command(outcome);
                 });
             }
         }
     }
 
-    fn spawn(&self, job: impl Future<Output = ()> + Send + 'static) {
-        let guard = self.in_flight.start();
-        tokio::spawn(async move {
-            job.await;
-            drop(guard);
-        });
+    fn spawn(&self, span: tracing::Span, job: impl Future<Output = ()> + Send + 'static) {
+        self.shutdown.spawn(job.instrument(span));
     }
 
     /// Diagnose once per target per window, with a bound on AWS work in flight.
@@ -240,19 +294,29 @@ impl Bot {
                 kind: FailureKind::Aws,
                 message: "the bot is shutting down; ask again in a minute".into(),
             })?;
-            engine
-                .diagnose(&target, role_arn.as_deref())
-                .await
-                .map(Arc::new)
+            let _gauge = metrics::diagnosis_in_flight();
+            let started = Instant::now();
+            let result = engine.diagnose(&target, role_arn.as_deref()).await;
+            metrics::diagnosis_latency(started.elapsed().as_secs_f64());
+            result.map(Arc::new)
         });
         shared.await
     }
 
-    /// Post the card (channel or thread), then the details in its thread.
-    async fn answer(self: Arc<Self>, reply: Reply, target: Target, role_arn: Option<String>) {
+    /// Post the card (channel or thread), then the details in its thread. Returns the
+    /// outcome label for the metrics.
+    async fn answer(
+        self: Arc<Self>,
+        reply: Reply,
+        target: Target,
+        role_arn: Option<String>,
+    ) -> &'static str {
         let answer = match self.diagnose(&target, role_arn).await {
             Ok(answer) => answer,
-            Err(e) => return self.tell_asker(&reply, &failure_message(&target, &e)).await,
+            Err(e) => {
+                self.tell_asker(&reply, &failure_message(&target, &e)).await;
+                return outcome_of(&e);
+            }
         };
         let posted = self
             .poster
@@ -263,15 +327,15 @@ impl Bot {
             Err(PostError::NotInChannel(_)) => return self.answer_outside(&reply, &answer).await,
             Err(e) => {
                 tracing::warn!(error = %e, "could not post the card");
-                return self
-                    .tell_asker(
-                        &reply,
-                        &format!(
-                            ":warning: I diagnosed it but could not post the card: {}",
-                            escape(&e.to_string())
-                        ),
-                    )
-                    .await;
+                self.tell_asker(
+                    &reply,
+                    &format!(
+                        ":warning: I diagnosed it but could not post the card: {}",
+                        escape(&e.to_string())
+                    ),
+                )
+                .await;
+                return "post_failed";
             }
         };
         for detail in &answer.details {
@@ -283,24 +347,26 @@ impl Bot {
                 tracing::warn!(error = %e, "could not post a thread reply");
             }
         }
+        "answered"
     }
 
     /// The bot is not in the channel: the card through `response_url`, for everyone.
-    async fn answer_outside(&self, reply: &Reply, answer: &Answer) {
+    async fn answer_outside(&self, reply: &Reply, answer: &Answer) -> &'static str {
         let Some(url) = &reply.response_url else {
             tracing::warn!(
                 channel = reply.channel,
                 "not in the channel and no response_url to answer through"
             );
-            return;
+            return "not_in_channel";
         };
         if let Err(e) = self.poster.respond(url, &answer.card, true).await {
             tracing::warn!(error = %e, "could not answer through response_url");
-            return;
+            return "post_failed";
         }
         if let Err(e) = self.poster.respond(url, &text(INVITE_HINT), false).await {
             tracing::warn!(error = %e, "could not send the invite hint");
         }
+        "answered_via_response_url"
     }
 
     /// An ephemeral message to the asker: via response_url when there is one.
@@ -334,59 +400,17 @@ impl Bot {
         self.tell_asker(&reply, message).await;
     }
 
+    /// Answer a button; returns the outcome label for the metrics.
     async fn follow_up(
         &self,
         press: ButtonPress,
         kind: FollowUp,
         button: crate::follow_up::ButtonRef,
-    ) {
+    ) -> &'static str {
         let channel = press.channel_id.clone().unwrap_or_default();
         let role_arn = self.settings.defaults_for(&channel, None).role_arn;
         if kind == FollowUp::Rerun {
-            let target = match engine::target_of(&button) {
-                Ok(t) => t,
-                Err(e) => {
-                    return self
-                        .tell_presser(&press, &format!(":warning: {}", escape(&e.message)))
-                        .await
-                }
-            };
-            let answer = match self.diagnose(&target, role_arn).await {
-                Ok(a) => a,
-                Err(e) => {
-                    return self
-                        .tell_presser(&press, &failure_message(&target, &e))
-                        .await
-                }
-            };
-            let Some(ts) = press.message_ts.as_deref() else {
-                return self
-                    .tell_presser(
-                        &press,
-                        ":warning: Slack did not say which card to update; run `/ecs why` again",
-                    )
-                    .await;
-            };
-            match self.poster.update(&channel, ts, &answer.card).await {
-                Ok(()) => {}
-                Err(PostError::NotInChannel(_)) if press.response_url.is_some() => {
-                    let url = press.response_url.as_deref().unwrap_or_default();
-                    if let Err(e) = self.poster.respond(url, &answer.card, true).await {
-                        tracing::warn!(error = %e, "could not answer a re-run through response_url");
-                    }
-                }
-                Err(e) => {
-                    self.tell_presser(
-                        &press,
-                        &format!(
-                            ":warning: Could not update the card: {}",
-                            escape(&e.to_string())
-                        ),
-                    )
-                    .await
-                }
-            }
-            return;
+            return self.rerun(&press, &channel, &button, role_arn).await;
         }
         let messages = {
             let permit = self.permits.clone().acquire_owned().await;
@@ -400,12 +424,12 @@ impl Bot {
         let messages = match messages {
             Ok(m) => m,
             Err(e) => {
-                let target = engine::target_of(&button).ok();
-                let message = match target {
-                    Some(t) => failure_message(&t, &e),
-                    None => format!(":warning: {}", escape(&e.message)),
+                let message = match engine::target_of(&button) {
+                    Ok(t) => failure_message(&t, &e),
+                    Err(_) => format!(":warning: {}", escape(&e.message)),
                 };
-                return self.tell_presser(&press, &message).await;
+                self.tell_presser(&press, &message).await;
+                return outcome_of(&e);
             }
         };
         for message in &messages {
@@ -419,24 +443,100 @@ impl Bot {
                     let url = press.response_url.as_deref().unwrap_or_default();
                     if let Err(e) = self.poster.respond(url, message, true).await {
                         tracing::warn!(error = %e, "could not answer a button through response_url");
+                        return "post_failed";
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not post a follow-up");
-                    return self
-                        .tell_presser(
-                            &press,
-                            &format!(
-                                ":warning: Could not post the answer: {}",
-                                escape(&e.to_string())
-                            ),
-                        )
-                        .await;
+                    self.tell_presser(
+                        &press,
+                        &format!(
+                            ":warning: Could not post the answer: {}",
+                            escape(&e.to_string())
+                        ),
+                    )
+                    .await;
+                    return "post_failed";
                 }
+            }
+        }
+        "answered"
+    }
+
+    /// Re-run: diagnose again and update the card in place.
+    async fn rerun(
+        &self,
+        press: &ButtonPress,
+        channel: &str,
+        button: &crate::follow_up::ButtonRef,
+        role_arn: Option<String>,
+    ) -> &'static str {
+        let target = match engine::target_of(button) {
+            Ok(t) => t,
+            Err(e) => {
+                self.tell_presser(press, &format!(":warning: {}", escape(&e.message)))
+                    .await;
+                return "bad_input";
+            }
+        };
+        let answer = match self.diagnose(&target, role_arn).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.tell_presser(press, &failure_message(&target, &e))
+                    .await;
+                return outcome_of(&e);
+            }
+        };
+        let Some(ts) = press.message_ts.as_deref() else {
+            self.tell_presser(
+                press,
+                ":warning: Slack did not say which card to update; run `/ecs why` again",
+            )
+            .await;
+            return "bad_input";
+        };
+        match self.poster.update(channel, ts, &answer.card).await {
+            Ok(()) => "answered",
+            Err(PostError::NotInChannel(_)) if press.response_url.is_some() => {
+                let url = press.response_url.as_deref().unwrap_or_default();
+                match self.poster.respond(url, &answer.card, true).await {
+                    Ok(()) => "answered_via_response_url",
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not answer a re-run through response_url");
+                        "post_failed"
+                    }
+                }
+            }
+            Err(e) => {
+                self.tell_presser(
+                    press,
+                    &format!(
+                        ":warning: Could not update the card: {}",
+                        escape(&e.to_string())
+                    ),
+                )
+                .await;
+                "post_failed"
             }
         }
     }
 }
+
+/// The metrics outcome of a failed diagnosis.
+fn outcome_of(e: &EngineError) -> &'static str {
+    match e.kind {
+        FailureKind::BadInput | FailureKind::TaskMissing => "bad_input",
+        FailureKind::AccessDenied | FailureKind::Aws => "aws_error",
+    }
+}
+
+fn request_span() -> tracing::Span {
+    telemetry::request_span(&telemetry::request_id())
+}
+
+/// What a command gets while the bot is stopping.
+pub const RESTARTING: &str =
+    ":arrows_counterclockwise: ecs-why is restarting; ask again in a few seconds.";
 
 /// The asker's ephemeral message for a failed diagnosis: the cause and the fix.
 pub fn failure_message(target: &Target, e: &EngineError) -> String {

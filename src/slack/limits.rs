@@ -3,18 +3,16 @@
 //! - [`Coalescer`]: identical requests within a few seconds share one diagnosis.
 //! - [`RateLimiter`]: each user gets a number of requests per minute.
 //! - [`Seen`]: Events API deliveries already handled (Slack retries them).
-//! - [`InFlight`]: background work still running, so shutdown can wait for it.
 //!
-//! The bound on AWS work in flight is a plain `tokio::sync::Semaphore` in `bot.rs`.
+//! The bound on AWS work in flight is a plain `tokio::sync::Semaphore` in `bot.rs`;
+//! background jobs are tracked by [`crate::shutdown::Shutdown`] so SIGTERM can drain them.
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain data behind; keep going.
@@ -145,56 +143,11 @@ impl Seen {
     }
 }
 
-/// Counts background jobs so a shutdown can wait until they are done.
-#[derive(Clone, Default)]
-pub struct InFlight {
-    inner: Arc<(AtomicUsize, Notify)>,
-}
-
-/// Held by a running job; dropping it marks the job done.
-pub struct InFlightGuard {
-    inner: Arc<(AtomicUsize, Notify)>,
-}
-
-impl InFlight {
-    pub fn start(&self) -> InFlightGuard {
-        self.inner.0.fetch_add(1, Ordering::SeqCst);
-        InFlightGuard {
-            inner: self.inner.clone(),
-        }
-    }
-
-    pub fn count(&self) -> usize {
-        self.inner.0.load(Ordering::SeqCst)
-    }
-
-    /// Wait until no job runs, or `timeout` passes. True when idle.
-    pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.inner.1.notified();
-            if self.count() == 0 {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.count() == 0;
-            }
-        }
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        if self.inner.0.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.inner.1.notify_waiters();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn identical_requests_run_once() {
@@ -247,17 +200,5 @@ mod tests {
         assert!(s.first_time("Ev1"));
         assert!(!s.first_time("Ev1"));
         assert!(s.first_time("Ev2"));
-    }
-
-    #[tokio::test]
-    async fn waits_for_jobs() {
-        let f = InFlight::default();
-        let g = f.start();
-        assert!(!f.wait_idle(Duration::from_millis(10)).await);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            drop(g);
-        });
-        assert!(f.wait_idle(Duration::from_secs(2)).await);
     }
 }

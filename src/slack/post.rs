@@ -103,7 +103,7 @@ impl Poster {
     /// `auth.test`: proves the token works. Returns the bot's user id.
     pub async fn auth_test(&self) -> Result<String, PostError> {
         let session = self.client.open_session(&self.token);
-        let response = self.retrying(|| session.auth_test()).await?;
+        let response = self.retrying("auth.test", || session.auth_test()).await?;
         Ok(response.user_id.to_string())
     }
 
@@ -120,7 +120,7 @@ impl Poster {
         request.thread_ts = thread_ts.map(|ts| ts.into());
         let session = self.client.open_session(&self.token);
         let response = self
-            .retrying(|| session.chat_post_message(&request))
+            .retrying("chat.postMessage", || session.chat_post_message(&request))
             .await?;
         Ok(response.ts.to_string())
     }
@@ -134,7 +134,8 @@ impl Poster {
     ) -> Result<(), PostError> {
         let request = SlackApiChatUpdateRequest::new(channel.into(), content.clone(), ts.into());
         let session = self.client.open_session(&self.token);
-        self.retrying(|| session.chat_update(&request)).await?;
+        self.retrying("chat.update", || session.chat_update(&request))
+            .await?;
         Ok(())
     }
 
@@ -150,8 +151,10 @@ impl Poster {
             SlackApiChatPostEphemeralRequest::new(channel.into(), user.into(), content.clone());
         request.thread_ts = thread_ts.map(|ts| ts.into());
         let session = self.client.open_session(&self.token);
-        self.retrying(|| session.chat_post_ephemeral(&request))
-            .await?;
+        self.retrying("chat.postEphemeral", || {
+            session.chat_post_ephemeral(&request)
+        })
+        .await?;
         Ok(())
     }
 
@@ -173,7 +176,7 @@ impl Poster {
             replace_original: false,
         };
         let span = tracing::Span::current();
-        self.retrying(|| {
+        self.retrying("response_url", || {
             let context = SlackClientApiCallContext {
                 rate_control_params: None,
                 token: None,
@@ -206,14 +209,18 @@ impl Poster {
         }
     }
 
-    async fn retrying<T, F, Fut>(&self, mut call: F) -> Result<T, PostError>
+    /// Call, retrying after 429 as `Retry-After` asks; each attempt is counted under
+    /// `method` in the metrics.
+    async fn retrying<T, F, Fut>(&self, method: &'static str, mut call: F) -> Result<T, PostError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = ClientResult<T>>,
     {
         let mut attempt = 0;
         loop {
-            match call().await {
+            let result = call().await;
+            crate::metrics::slack_call(method, result.is_ok());
+            match result {
                 Ok(value) => return Ok(value),
                 Err(SlackClientError::RateLimitError(e)) => {
                     if attempt >= self.max_retries {

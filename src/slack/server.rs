@@ -2,7 +2,8 @@
 //!
 //! Routes (a contract, see DESIGN.md): `POST /slack/commands`, `POST /slack/interactivity`,
 //! `POST /slack/events`, `GET /healthz`, plus `GET /readyz` (ready once the Slack token
-//! was verified with `auth.test`, and any other check registered on [`Readiness`]).
+//! was verified with `auth.test`, and any other check registered on [`Readiness`]) and
+//! `GET /metrics` (Prometheus text, see [`crate::metrics`]).
 //! Every Slack route verifies the signature before it parses anything; a refused
 //! request gets 400 or 401 and causes no work. Like zero-to-production's `startup.rs`,
 //! [`build`] binds the listener (port 0 in tests) and returns an [`App`] that knows its
@@ -16,6 +17,8 @@ use super::engine::Engine;
 use super::events;
 use super::post::{install_crypto_provider, Poster};
 use super::signature::{self, SignatureError};
+use crate::metrics::Metrics;
+use crate::shutdown::{self, Shutdown, DRAIN_LIMIT};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -77,6 +80,7 @@ impl Readiness {
 struct AppState {
     bot: Arc<Bot>,
     readiness: Readiness,
+    metrics: Metrics,
 }
 
 /// A bound, not yet running server.
@@ -85,6 +89,7 @@ pub struct App {
     router: Router,
     bot: Arc<Bot>,
     readiness: Readiness,
+    shutdown: Shutdown,
 }
 
 /// Build the app with the production engine (AWS).
@@ -98,7 +103,14 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
     install_crypto_provider();
     let settings = Arc::new(settings);
     let poster = Poster::new(&settings)?;
-    let bot = Arc::new(Bot::new(settings.clone(), engine, poster.clone()));
+    let shutdown = Shutdown::new();
+    let metrics = crate::metrics::install();
+    let bot = Arc::new(Bot::new(
+        settings.clone(),
+        engine,
+        poster.clone(),
+        shutdown.clone(),
+    ));
     let readiness = Readiness::default();
     readiness.require("slack", "auth.test has not succeeded yet");
     {
@@ -114,6 +126,7 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
     let state = AppState {
         bot: bot.clone(),
         readiness: readiness.clone(),
+        metrics,
     };
     let router = Router::new()
         .route("/slack/commands", post(commands))
@@ -121,6 +134,7 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
         .route("/slack/events", post(events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state);
     Ok(App {
@@ -128,6 +142,7 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
         router,
         bot,
         readiness,
+        shutdown,
     })
 }
 
@@ -167,6 +182,11 @@ impl App {
         self.bot.clone()
     }
 
+    /// Tracks the bot's background jobs; `begin` stops the server, `drain` waits.
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
     /// Checks behind `/readyz`; register more (AWS credentials) before running.
     pub fn readiness(&self) -> Readiness {
         self.readiness.clone()
@@ -179,7 +199,7 @@ impl App {
     }
 
     /// Serve until `shutdown` resolves, then stop accepting requests and return. Call
-    /// [`Bot::in_flight`]`().wait_idle(..)` afterwards to let background posts finish.
+    /// [`Shutdown::drain`] on [`App::shutdown`] afterwards to let background posts finish.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -189,9 +209,10 @@ impl App {
             .await
     }
 
-    /// Serve until the process ends.
+    /// Serve until [`Shutdown::begin`] is called on [`App::shutdown`].
     pub async fn run(self) -> std::io::Result<()> {
-        self.run_until(std::future::pending()).await
+        let stop = self.shutdown.cancelled();
+        self.run_until(stop).await
     }
 }
 
@@ -268,6 +289,14 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.readiness.status() {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
@@ -279,54 +308,52 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Run the bot: HTTP always (health and, with a signing secret, Slack routes), Socket
-/// Mode as well when `SLACK_APP_TOKEN` is set. Returns after SIGTERM or Ctrl-C once
-/// in-flight diagnoses and posts have finished (at most 25 s).
+/// Run the bot: HTTP always (health, readiness, metrics and, with a signing secret, the
+/// Slack routes), Socket Mode as well when `SLACK_APP_TOKEN` is set. On SIGTERM or
+/// Ctrl-C it stops accepting requests, lets in-flight diagnoses and posts finish (at most
+/// [`DRAIN_LIMIT`], inside ECS's 30 s stop timeout) and returns `Ok`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Registered before anything else, so an early SIGTERM is not lost.
+    let signal = shutdown::signal();
     let app_token = settings.app_token.clone();
     let app = build(settings).await?;
     tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
-    let bot = app.bot();
+    let stop = app.shutdown();
     if let Some(token) = app_token {
-        let bot = bot.clone();
+        let bot = app.bot();
+        let cancelled = stop.cancelled();
         tokio::spawn(async move {
-            if let Err(e) = super::socket_mode::run(bot, token).await {
-                tracing::error!(error = %e, "Socket Mode stopped");
+            tokio::select! {
+                result = super::socket_mode::run(bot, token) => {
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "Socket Mode stopped");
+                    }
+                }
+                _ = cancelled => {}
             }
         });
     }
-    app.run_until(shutdown_signal()).await?;
-    tracing::info!(
-        in_flight = bot.in_flight().count(),
-        "stopping: finishing work in flight"
-    );
-    if !bot.in_flight().wait_idle(Duration::from_secs(25)).await {
-        tracing::warn!(
-            in_flight = bot.in_flight().count(),
-            "stopped with work still in flight"
-        );
-    }
-    Ok(())
-}
-
-/// SIGTERM (ECS stopping the task) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let mut server = tokio::spawn(app.run_until(stop.cancelled()));
     tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        received = signal => {
+            tracing::info!(?received, in_flight = stop.in_flight(), "stopping: finishing work in flight");
+            stop.begin();
+            match server.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+                Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+            }
+        }
+        ended = &mut server => {
+            stop.drain(DRAIN_LIMIT).await;
+            return match ended {
+                Ok(Ok(())) => Err(anyhow::anyhow!("the HTTP server stopped unexpectedly")),
+                Ok(Err(e)) => Err(anyhow::anyhow!("the HTTP server failed: {e}")),
+                Err(e) => Err(anyhow::anyhow!("the HTTP server task failed: {e}")),
+            };
+        }
     }
+    let outcome = stop.drain(DRAIN_LIMIT).await;
+    tracing::info!(?outcome, "stopped");
+    Ok(())
 }
