@@ -7,7 +7,7 @@
 //! logs. Scanning must stay cheap (`explain` runs thousands of tasks a second), so all
 //! patterns are compiled once and a single literal pre-filter skips ordinary lines.
 
-use crate::evidence::{ContainerDefinition, ContainerLogs, Evidence, TaskDefinition};
+use crate::evidence::{ContainerDefinition, ContainerLogs, Evidence, Task, TaskDefinition};
 use crate::redact::redact;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -50,9 +50,13 @@ const MAX_LINE_CHARS: usize = 300;
 /// Does the task's stop point at failing container health checks?
 pub fn health_checks_failed(evidence: &Evidence) -> bool {
     let reason = evidence.task.stopped_reason.as_deref().unwrap_or_default();
+    health_checks_failed_text(reason, &evidence.task)
+}
+
+/// The stopped reason says so, or an essential container was reported UNHEALTHY.
+pub fn health_checks_failed_text(reason: &str, task: &Task) -> bool {
     reason.contains("failed container health checks")
-        || evidence
-            .task
+        || task
             .containers
             .iter()
             .any(|c| c.health_status.as_deref() == Some("UNHEALTHY"))
