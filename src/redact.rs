@@ -112,14 +112,18 @@ fn replace<'a>(text: Cow<'a, str>, pattern: &Regex, replacement: &str) -> Cow<'a
     }
 }
 
-/// Replace the value of secret-named pairs, leaving empty values and placeholders alone.
+/// Replace the value of secret-named pairs, leaving empty values, placeholders and ARN
+/// segments (`...:secret:NAME`, a reference and not a secret) alone.
 fn replace_pairs<'a>(text: Cow<'a, str>, pattern: &Regex, quoted: bool) -> Cow<'a, str> {
+    let source: &str = &text;
     let rewrite = |caps: &Captures<'_>| -> String {
-        let key = &caps["k"];
+        let whole = &caps[0];
+        let start = caps.get(0).map_or(0, |m| m.start());
         let value = &caps["v"];
-        if value.is_empty() || value == REDACTED {
-            return caps[0].to_string();
+        if value.is_empty() || value == REDACTED || source[..start].ends_with(':') {
+            return whole.to_string();
         }
+        let key = &caps["k"];
         if quoted {
             let quote = &caps["q"];
             format!("{key}{quote}{REDACTED}{quote}")
@@ -127,12 +131,9 @@ fn replace_pairs<'a>(text: Cow<'a, str>, pattern: &Regex, quoted: bool) -> Cow<'
             format!("{key}{REDACTED}")
         }
     };
-    match text {
-        Cow::Borrowed(s) => pattern.replace_all(s, rewrite),
-        Cow::Owned(s) => match pattern.replace_all(&s, rewrite) {
-            Cow::Borrowed(_) => Cow::Owned(s),
-            Cow::Owned(replaced) => Cow::Owned(replaced),
-        },
+    match pattern.replace_all(source, rewrite) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(replaced) => Cow::Owned(replaced),
     }
 }
 
@@ -167,6 +168,7 @@ mod tests {
             "the bearer of bad news",
             "Timezone Asia/Tokyo loaded",
             "token refresh scheduled",
+            "failed to fetch secret arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
         ] {
             assert_eq!(redact(line), line);
         }

@@ -241,7 +241,7 @@ pub fn missing_env_var(line: &str) -> Option<String> {
 }
 
 /// Spring's relaxed binding: `spring.datasource.url` is set by `SPRING_DATASOURCE_URL`.
-fn env_form(name: &str) -> String {
+pub fn env_form(name: &str) -> String {
     name.chars()
         .filter(|c| *c != '-')
         .map(|c| {
@@ -425,7 +425,7 @@ pub fn oom_in_logs(line: &str) -> Option<String> {
 
 static NOT_AUTHORIZED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?P<who>arn:aws[\w-]*:(?:sts|iam)::\d{12}:[^\s]+)? is not authorized to perform:? (?P<action>[\w-]+:[\w*]+)(?: on resource:? (?P<resource>[^\s,]+))?",
+        r#"(?P<who>arn:aws[\w-]*:(?:sts|iam)::\d{12}:[^\s]+)? is not authorized to perform:? (?P<action>[\w-]+:[\w*]+)(?: on resource:? "?(?P<resource>[^\s,"]+))?"#,
     )
     .expect("valid not-authorized regex")
 });

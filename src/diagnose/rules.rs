@@ -650,7 +650,7 @@ fn secrets_or_registry_auth(f: &Facts) -> Option<Verdict> {
         "does not exist",
     ]) {
         verdict = verdict.fix(format!(
-            "Check that {named} exist in {} and in this account; the task definition must name them exactly (full ARN for Secrets Manager, including the suffix, or the parameter name).",
+            "Check that each of {named} exists in {} and in this account; the task definition must name them exactly (full ARN for Secrets Manager, including the suffix, or the parameter name).",
             f.region()
         ));
     }
@@ -1333,16 +1333,7 @@ fn exited_success(f: &Facts, container: &Container) -> Verdict {
     } else {
         "For a one-off job this is the normal end."
     };
-    let command = f
-        .blamed_def
-        .filter(|d| !d.command.is_empty() || !d.entry_point.is_empty())
-        .map(|d| {
-            format!(
-                "Entry point `{}`, command `{}`",
-                d.entry_point.join(" "),
-                d.command.join(" ")
-            )
-        });
+    let command = f.blamed_def.and_then(describe_command);
     let mut verdict = Verdict::new(
         CauseId::ContainerExitedSuccess,
         format!(
@@ -1424,14 +1415,36 @@ fn entrypoint_failed(f: &Facts, container: &Container, code: i32) -> Verdict {
             container.name
         ),
     );
-    if let Some(def) = f.blamed_def {
-        verdict = verdict.evidence(format!(
-            "Entry point `{}`, command `{}`",
-            def.entry_point.join(" "),
-            def.command.join(" ")
-        ));
+    if let Some(line) = f.blamed_def.and_then(describe_command) {
+        verdict = verdict.evidence(line);
     }
     verdict.fixes(general(CauseId::EntrypointFailed).into_iter().take(2))
+}
+
+/// "Entry point `X`, command `Y`" with only the parts the task definition sets.
+fn describe_command(def: &ContainerDefinition) -> Option<String> {
+    let parts: Vec<String> = [("Entry point", &def.entry_point), ("command", &def.command)]
+        .into_iter()
+        .filter(|(_, words)| !words.is_empty())
+        .map(|(label, words)| format!("{label} `{}`", words.join(" ")))
+        .collect();
+    (!parts.is_empty()).then(|| {
+        let line = parts.join(", ");
+        let mut chars = line.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => line,
+        }
+    })
+}
+
+/// `text` with its first letter in lower case, to embed it in a sentence.
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if !text.starts_with('`') => first.to_lowercase().chain(chars).collect(),
+        _ => text.to_string(),
+    }
 }
 
 fn app_error(f: &Facts, container: &Container, code: i32) -> Verdict {
@@ -1446,7 +1459,12 @@ fn app_error(f: &Facts, container: &Container, code: i32) -> Verdict {
             && x.kind != FindingKind::NoLogConfiguration
     });
     let because = first
-        .map(|x| format!(" The logs show: {}.", x.detail.trim_end_matches('.')))
+        .map(|x| {
+            format!(
+                " The logs show: {}.",
+                lowercase_first(x.detail.trim_end_matches('.'))
+            )
+        })
         .unwrap_or_default();
     let mut verdict = Verdict::new(
         CauseId::ContainerExitedAppError,
@@ -1469,8 +1487,13 @@ fn app_error_fixes(f: &Facts, container: &Container) -> Vec<String> {
             FindingKind::MissingEnvVar => {
                 let name = finding.detail.split('`').nth(1).unwrap_or("the variable");
                 if finding.detail.contains("does not define it") {
+                    let variable = if name.contains('.') {
+                        format!("`{}` (the environment form of `{name}`)", findings::env_form(name))
+                    } else {
+                        format!("`{name}`")
+                    };
                     fixes.push(format!(
-                        "Add `{name}` to the `environment` (or, if it is sensitive, `secrets`) of container `{}` in a new revision of `{family}`, then deploy it.",
+                        "Add {variable} to the `environment` (or, if it is sensitive, `secrets`) of container `{}` in a new revision of `{family}`, then deploy it.",
                         container.name
                     ));
                 } else {
