@@ -272,6 +272,28 @@ fn sidecar_sigterm_does_not_take_the_blame() {
 }
 
 #[test]
+fn secrets_in_crash_lines_are_redacted_and_mentions_kept_for_escaping() {
+    let (_, d) = load("container-exited-app-error--secret-and-mention-in-logs");
+    let crash = d
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::Crash)
+        .and_then(|f| f.line.as_deref())
+        .expect("crash line");
+    assert!(crash.contains("postgres://sync:[REDACTED]@"), "{crash}");
+    // Escaping is the renderers' job: the diagnosis keeps the text as the log had it.
+    assert!(crash.contains("<!channel>"), "{crash}");
+}
+
+#[test]
+fn rust_and_go_missing_variables_are_named() {
+    let (_, d) = load("container-exited-app-error--exit-255-rust-panic");
+    assert!(d.summary.contains("`UPSTREAM_URL`"), "{}", d.summary);
+    let (_, d) = load("container-exited-app-error--exit-255-go-envconfig");
+    assert!(d.summary.contains("`SMTP_PASSWORD`"), "{}", d.summary);
+}
+
+#[test]
 fn console_url_uses_region_and_cluster() {
     let (_, d) = load("scaling-event--eventbridge-sample");
     assert_eq!(

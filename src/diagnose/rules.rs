@@ -844,11 +844,32 @@ fn image_pull(f: &Facts) -> Option<Verdict> {
 }
 
 fn exec_format_error_reason(f: &Facts) -> Option<Verdict> {
-    if !f.mentions("exec format error") {
+    if f.mentions("exec format error") {
+        let container = f.container_mentioning(&["exec format error"]);
+        return Some(entrypoint_arch_verdict(f, container));
+    }
+    if !f.mentions_any(&[
+        "executable file not found",
+        "exec: \"",
+        "permission denied: unknown",
+    ]) {
         return None;
     }
-    let container = f.container_mentioning(&["exec format error"]);
-    Some(entrypoint_arch_verdict(f, container))
+    let container = f.container_mentioning(&["exec:", "executable file not found"])?;
+    let reason = container.reason.as_deref().unwrap_or(f.reason);
+    let mut verdict = Verdict::new(
+        CauseId::EntrypointFailed,
+        format!(
+            "{}: container `{}` could not start its program: \"{}\".",
+            f.subject(),
+            container.name,
+            quote(reason)
+        ),
+    );
+    if let Some(line) = f.definition_of(container).and_then(describe_command) {
+        verdict = verdict.evidence(line);
+    }
+    Some(verdict.fixes(general(CauseId::EntrypointFailed).into_iter().take(2)))
 }
 
 /// An "exec format error": the image was built for another CPU architecture.
@@ -1543,4 +1564,139 @@ fn general(id: CauseId) -> Vec<String> {
         .iter()
         .map(|f| f.to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{ContainerDefinition, StoppedBy};
+
+    fn task_with(containers: Vec<Container>) -> Task {
+        Task {
+            arn: "arn:aws:ecs:eu-west-1:123456789012:task/prod/0123456789abcdef0123456789abcdef"
+                .into(),
+            cluster: "arn:aws:ecs:eu-west-1:123456789012:cluster/prod".into(),
+            group: Some("service:api".into()),
+            stop_code: Some("EssentialContainerExited".into()),
+            stopped_reason: Some("Essential container in task exited".into()),
+            containers,
+            ..Default::default()
+        }
+    }
+
+    fn container(name: &str, exit_code: Option<i32>) -> Container {
+        Container {
+            name: name.into(),
+            exit_code,
+            ..Default::default()
+        }
+    }
+
+    fn run(task: Task) -> Diagnosis {
+        diagnose(&Evidence {
+            task,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn blame_prefers_a_real_failure_over_the_sigterm_that_followed() {
+        let task = task_with(vec![
+            container("sidecar", Some(143)),
+            container("app", Some(1)),
+        ]);
+        assert_eq!(blame(&task, None).map(|c| c.name.as_str()), Some("app"));
+    }
+
+    #[test]
+    fn blame_skips_non_essential_containers() {
+        let task = task_with(vec![container("init", Some(1)), container("app", Some(0))]);
+        let definition = TaskDefinition {
+            containers: vec![ContainerDefinition {
+                name: "init".into(),
+                essential: Some(false),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            blame(&task, Some(&definition)).map(|c| c.name.as_str()),
+            Some("app")
+        );
+    }
+
+    #[test]
+    fn exit_codes_map_to_categories() {
+        let cases = [
+            (0, CauseId::ContainerExitedSuccess),
+            (1, CauseId::ContainerExitedAppError),
+            (126, CauseId::EntrypointFailed),
+            (127, CauseId::EntrypointFailed),
+            (137, CauseId::ContainerKilledSigkill),
+            (139, CauseId::Segfault),
+            (143, CauseId::ContainerExitedAppError),
+            (255, CauseId::ContainerExitedAppError),
+        ];
+        for (code, expected) in cases {
+            let d = run(task_with(vec![container("app", Some(code))]));
+            assert_eq!(d.category, expected, "exit code {code}");
+        }
+    }
+
+    #[test]
+    fn exit_137_with_oom_reason_is_out_of_memory() {
+        let mut app = container("app", Some(137));
+        app.reason = Some("OutOfMemoryError: Container killed due to memory usage".into());
+        assert_eq!(run(task_with(vec![app])).category, CauseId::OutOfMemory);
+    }
+
+    #[test]
+    fn user_stop_wins_over_the_exit_code_it_caused() {
+        let mut task = task_with(vec![container("app", Some(137))]);
+        task.stop_code = Some("UserInitiated".into());
+        task.stopped_reason = Some("Task stopped by user".into());
+        let evidence = Evidence {
+            task,
+            stop_lookup: StopLookup::Found(StoppedBy {
+                arn: Some("arn:aws:iam::123456789012:user/alice".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let d = diagnose(&evidence);
+        assert_eq!(d.category, CauseId::StoppedByUser);
+        assert!(d.summary.contains("arn:aws:iam::123456789012:user/alice"));
+        assert!(d.stopped_by.is_some());
+    }
+
+    #[test]
+    fn scaling_and_deployment_are_told_apart_by_deployment_id() {
+        let mut task = task_with(vec![container("app", Some(143))]);
+        task.stop_code = Some("ServiceSchedulerInitiated".into());
+        task.started_by = Some("ecs-svc/111".into());
+        task.stopped_reason = Some("Scaling activity initiated by (deployment ecs-svc/111)".into());
+        assert_eq!(run(task.clone()).category, CauseId::ScalingEvent);
+        task.stopped_reason = Some("Scaling activity initiated by (deployment ecs-svc/222)".into());
+        assert_eq!(run(task).category, CauseId::DeploymentReplaced);
+    }
+
+    #[test]
+    fn unknown_reasons_are_other_and_quoted() {
+        let mut task = task_with(vec![container("app", None)]);
+        task.stop_code = Some("TaskFailedToStart".into());
+        task.stopped_reason = Some("Something new from AWS".into());
+        let d = run(task);
+        assert_eq!(d.category, CauseId::Other);
+        assert!(d.summary.contains("Something new from AWS"));
+    }
+
+    #[test]
+    fn console_url_needs_region_and_cluster() {
+        let task = task_with(Vec::new());
+        assert_eq!(
+            console_url(&task).as_deref(),
+            Some("https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/0123456789abcdef0123456789abcdef/configuration?region=eu-west-1")
+        );
+        assert_eq!(console_url(&Task::default()), None);
+    }
 }
