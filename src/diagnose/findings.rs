@@ -9,7 +9,7 @@
 
 use crate::evidence::{ContainerDefinition, ContainerLogs, Evidence, Task, TaskDefinition};
 use crate::redact::redact;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -97,19 +97,34 @@ fn dedupe_and_cap(findings: Vec<Finding>) -> Vec<Finding> {
     kept
 }
 
-/// Literal substrings that every log scanner needs; lines without any are skipped.
-static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"KeyError|environ|not defined|nvironment variable|required key|placeholder|",
-        r"not set|must be set|is required|issing|ECONNREFUSED|onnection refused|",
-        r"could not connect|ENOTFOUND|not known|no such host|name resolution|timed out|",
-        r"timeout|ETIMEDOUT|EHOSTUNREACH|No route to host|EADDRINUSE|already in use|",
-        r"already allocated|OutOfMemory|out of memory|MemoryError|Killed process|",
-        r"allocate memory|AccessDenied|not authorized to perform|exec format error|",
-        r"Traceback|Exception in thread|Error|panic",
-    ))
-    .expect("valid prefilter")
+/// Cheap hints, one per scanner, matched in a single pass over each line: a scanner's
+/// capture regexes only run when its hint is present.
+static HINTS: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new([
+        // MISSING_VAR
+        r"KeyError|environ|not defined|nvironment variable|env var|required key|placeholder|not set|must be set|must be provided|is required|issing|is undefined|process\.env",
+        // DEPENDENCY
+        r"ECONNREFUSED|onnection refused|could not connect|ENOTFOUND|not known|no such host|name resolution|EAI_AGAIN|imed out|timeout|ETIMEDOUT|EHOSTUNREACH|o route to host",
+        // PORT
+        r"EADDRINUSE|ddress already in use|already allocated",
+        // OOM
+        r"OutOfMemory|out of memory|MemoryError|Killed process|allocate memory",
+        // ACCESS
+        r"AccessDenied|not authorized to perform|UnauthorizedOperation",
+        // EXEC_FORMAT
+        r"exec format error",
+        // CRASH
+        r"Traceback|Exception|Error|panic|fatal error",
+    ])
+    .expect("valid hint set")
 });
+const MISSING_VAR: usize = 0;
+const DEPENDENCY: usize = 1;
+const PORT: usize = 2;
+const OOM_HINT: usize = 3;
+const ACCESS: usize = 4;
+const EXEC_FORMAT: usize = 5;
+const CRASH: usize = 6;
 
 /// Scan one container's last lines, appending findings.
 fn scan_logs(logs: &ContainerLogs, definition: Option<&TaskDefinition>, out: &mut Vec<Finding>) {
@@ -121,7 +136,8 @@ fn scan_logs(logs: &ContainerLogs, definition: Option<&TaskDefinition>, out: &mu
     let container_def = definition.and_then(|d| container_definition(d, &logs.container));
     let mut crash_found = false;
     for (index, line) in lines.iter().enumerate() {
-        if !PREFILTER.is_match(line) {
+        let hints = HINTS.matches(line);
+        if !hints.matched_any() {
             continue;
         }
         let found = |kind, detail: String| Finding {
@@ -130,27 +146,37 @@ fn scan_logs(logs: &ContainerLogs, definition: Option<&TaskDefinition>, out: &mu
             container: Some(logs.container.clone()),
             line: Some(quote(line)),
         };
-        if let Some(name) = missing_env_var(line) {
-            let detail = describe_missing_var(&name, definition, container_def);
-            out.push(found(FindingKind::MissingEnvVar, detail));
+        if hints.matched(MISSING_VAR) {
+            if let Some(name) = missing_env_var(line) {
+                let detail = describe_missing_var(&name, definition, container_def);
+                out.push(found(FindingKind::MissingEnvVar, detail));
+            }
         }
-        if let Some(detail) = dependency_unreachable(line) {
-            out.push(found(FindingKind::DependencyUnreachable, detail));
+        if hints.matched(DEPENDENCY) {
+            if let Some(detail) = dependency_unreachable(line) {
+                out.push(found(FindingKind::DependencyUnreachable, detail));
+            }
         }
-        if let Some(detail) = port_in_use(line, container_def) {
-            out.push(found(FindingKind::PortInUse, detail));
+        if hints.matched(PORT) {
+            if let Some(detail) = port_in_use(line, container_def) {
+                out.push(found(FindingKind::PortInUse, detail));
+            }
         }
-        if let Some(detail) = oom_in_logs(line) {
-            out.push(found(FindingKind::OomInLogs, detail));
+        if hints.matched(OOM_HINT) {
+            if let Some(detail) = oom_in_logs(line) {
+                out.push(found(FindingKind::OomInLogs, detail));
+            }
         }
-        if let Some(detail) = aws_access_denied(line, definition) {
-            out.push(found(FindingKind::AwsAccessDenied, detail));
+        if hints.matched(ACCESS) {
+            if let Some(detail) = aws_access_denied(line, definition) {
+                out.push(found(FindingKind::AwsAccessDenied, detail));
+            }
         }
-        if line.contains("exec format error") {
+        if hints.matched(EXEC_FORMAT) {
             let detail = describe_exec_format_error(definition);
             out.push(found(FindingKind::WrongCpuArchitecture, detail));
         }
-        if !crash_found {
+        if hints.matched(CRASH) && !crash_found {
             if let Some(crash) = crash_line(&lines, index) {
                 crash_found = true;
                 out.push(Finding {
