@@ -301,7 +301,7 @@ fn summarize_task(task: &Task) -> TaskSummary {
         task_definition: task.task_definition.clone(),
         region: task.region().map(str::to_string),
         stop_code: task.stop_code.clone(),
-        stopped_reason: task.stopped_reason.as_deref().map(quote),
+        stopped_reason: task.stopped_reason.as_deref().map(redacted),
         started_at: task.started_at,
         stopped_at: task.stopped_at,
         containers: task
@@ -310,10 +310,15 @@ fn summarize_task(task: &Task) -> TaskSummary {
             .map(|c| ContainerSummary {
                 name: c.name.clone(),
                 exit_code: c.exit_code,
-                reason: c.reason.as_deref().map(quote),
+                reason: c.reason.as_deref().map(redacted),
             })
             .collect(),
     }
+}
+
+/// Reason texts in full (the JSON contract carries them whole), with secrets removed.
+fn redacted(text: &str) -> String {
+    crate::redact::redact(text).into_owned()
 }
 
 /// The task's page in the ECS console, when region and cluster are known.
