@@ -320,3 +320,22 @@ fn diagnosing_is_deterministic() {
         assert_eq!(first, diagnose(&evidence), "{stem}");
     }
 }
+
+#[test]
+fn orderly_stop_that_ended_in_sigkill_says_sigterm_was_ignored() {
+    let (_, d) = load("scaling-event--eventbridge-sample");
+    assert_eq!(d.category, CauseId::ScalingEvent);
+    assert!(
+        d.evidence
+            .iter()
+            .any(|l| l.contains("`FargateContainer` exited with 137") && l.contains("66 s")),
+        "{:?}",
+        d.evidence
+    );
+    assert!(fixes(&d).contains("handle SIGTERM"), "{}", fixes(&d));
+    let (_, d) = load("deployment-replaced--new-deployment-id");
+    assert!(
+        !fixes(&d).contains("handle SIGTERM")
+            || d.task.containers.iter().any(|c| c.exit_code == Some(137))
+    );
+}

@@ -204,6 +204,10 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     if fixes.is_empty() {
         fixes.extend(cause.general_fixes.iter().map(|f| f.to_string()));
     }
+    if let Some((line, fix)) = killed_during_orderly_stop(&facts, verdict.id) {
+        lines.push(line);
+        fixes.push(fix);
+    }
     let stopped_by = match &evidence.stop_lookup {
         StopLookup::Found(who) => Some(who.clone()),
         _ => None,
@@ -220,6 +224,49 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         notes: notes(evidence),
         console_url: console_url(&evidence.task),
     }
+}
+
+/// A stop ECS asked for (scale-in, deployment, user, Spot, maintenance) sends SIGTERM,
+/// waits `stopTimeout`, then sends SIGKILL. A container that exits 137 in such a stop
+/// ignored SIGTERM: the stop itself is normal, the unclean shutdown is not.
+fn killed_during_orderly_stop(f: &Facts, category: CauseId) -> Option<(String, String)> {
+    let orderly = matches!(
+        category,
+        CauseId::ScalingEvent
+            | CauseId::DeploymentReplaced
+            | CauseId::StoppedByUser
+            | CauseId::SpotInterruption
+            | CauseId::InfrastructureMaintenance
+    );
+    if !orderly {
+        return None;
+    }
+    let killed: Vec<&str> = f
+        .task
+        .containers
+        .iter()
+        .filter(|c| c.exit_code == Some(137))
+        .map(|c| c.name.as_str())
+        .collect();
+    let first = *killed.first()?;
+    let waited = match (f.task.stopping_at, f.task.stopped_at) {
+        (Some(stopping), Some(stopped)) if stopped > stopping => {
+            format!(
+                " ({} s from stopping to stopped)",
+                (stopped - stopping).num_seconds()
+            )
+        }
+        _ => String::new(),
+    };
+    let names = killed
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((
+        format!("{names} exited with 137 (SIGKILL) during this stop: it did not exit after SIGTERM within its stopTimeout{waited}"),
+        format!("The stop was orderly, but `{first}` was killed rather than shutting down: handle SIGTERM (exec form or `initProcessEnabled` if it runs under a shell) and exit within `stopTimeout`, so in-flight requests are not cut off."),
+    ))
 }
 
 fn dedupe(lines: Vec<String>) -> Vec<String> {
