@@ -11,6 +11,7 @@ pub mod follow_up;
 pub mod gather;
 pub mod input;
 pub mod metrics;
+pub mod output;
 pub mod redact;
 pub mod render;
 pub mod shutdown;

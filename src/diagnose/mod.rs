@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod findings;
 pub mod rules;
+pub mod values;
 
 use crate::evidence::{Evidence, StoppedBy};
 use chrono::{DateTime, Utc};

@@ -1,0 +1,297 @@
+//! The task's own values, read and shaped for fix steps: memory limits and a larger
+//! valid size, image repository and tag, roles, health checks, stop timeouts.
+//!
+//! Everything here is a pure lookup over the evidence; nothing guesses a value that the
+//! evidence does not hold.
+
+use crate::evidence::{Container, ContainerDefinition, HealthCheck, Task, TaskDefinition};
+
+/// Fargate task CPU units and the memory sizes (MiB) each allows.
+fn fargate_memory_options(cpu: u32) -> Vec<u32> {
+    let gib = |range: std::ops::RangeInclusive<u32>, step: usize| {
+        range.step_by(step).map(|g| g * 1024).collect::<Vec<_>>()
+    };
+    match cpu {
+        256 => vec![512, 1024, 2048],
+        512 => gib(1..=4, 1),
+        1024 => gib(2..=8, 1),
+        2048 => gib(4..=16, 1),
+        4096 => gib(8..=30, 1),
+        8192 => gib(16..=60, 4),
+        16384 => gib(32..=120, 8),
+        _ => Vec::new(),
+    }
+}
+
+const FARGATE_CPUS: [u32; 7] = [256, 512, 1024, 2048, 4096, 8192, 16384];
+
+/// The smallest valid Fargate (cpu, memory) with at least `cpu` units and `memory` MiB.
+pub fn fargate_size(cpu: u32, memory: u32) -> Option<(u32, u32)> {
+    FARGATE_CPUS.iter().filter(|c| **c >= cpu).find_map(|c| {
+        fargate_memory_options(*c)
+            .into_iter()
+            .find(|m| *m >= memory)
+            .map(|m| (*c, m))
+    })
+}
+
+/// Does the task run on Fargate?
+pub fn on_fargate(task: &Task, definition: Option<&TaskDefinition>) -> bool {
+    task.launch_type.as_deref() == Some("FARGATE")
+        || task
+            .capacity_provider
+            .as_deref()
+            .is_some_and(|p| p.starts_with("FARGATE"))
+        || (task.launch_type.is_none()
+            && definition.is_some_and(|d| {
+                d.requires_compatibilities == ["FARGATE"]
+                    || d.requires_compatibilities.iter().all(|c| c == "FARGATE")
+                        && !d.requires_compatibilities.is_empty()
+            }))
+}
+
+fn parse_mib(value: Option<&str>) -> Option<u32> {
+    value?.trim().parse().ok().filter(|m| *m > 0)
+}
+
+/// Memory facts of one container and its task, in MiB.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryLimits {
+    pub container: Option<u32>,
+    pub task: Option<u32>,
+    pub task_cpu: Option<u32>,
+}
+
+impl MemoryLimits {
+    pub fn of(
+        task: &Task,
+        definition: Option<&TaskDefinition>,
+        container: Option<&Container>,
+        container_def: Option<&ContainerDefinition>,
+    ) -> MemoryLimits {
+        let container_limit = container_def
+            .and_then(|d| d.memory)
+            .and_then(|m| u32::try_from(m).ok())
+            .filter(|m| *m > 0)
+            .or_else(|| parse_mib(container.and_then(|c| c.memory.as_deref())));
+        MemoryLimits {
+            container: container_limit,
+            task: parse_mib(task.memory.as_deref())
+                .or_else(|| parse_mib(definition.and_then(|d| d.memory.as_deref()))),
+            task_cpu: parse_mib(task.cpu.as_deref())
+                .or_else(|| parse_mib(definition.and_then(|d| d.cpu.as_deref()))),
+        }
+    }
+
+    /// "container `app` 512 MiB (hard limit), task 1024 MiB".
+    pub fn describe(&self, container: &str) -> Option<String> {
+        let parts: Vec<String> = [
+            self.container
+                .map(|m| format!("container `{container}` {m} MiB (hard limit)")),
+            self.task.map(|m| format!("task {m} MiB")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| format!("Memory limit: {}", parts.join(", ")))
+    }
+
+    /// A fix step that doubles the binding limit (a valid Fargate size on Fargate).
+    pub fn raise_fix(
+        &self,
+        container: &str,
+        fargate: bool,
+        family: Option<&str>,
+    ) -> Option<String> {
+        let revision = family
+            .map(|f| format!(" in a new revision of task definition `{f}`"))
+            .unwrap_or_default();
+        let binding_is_container = match (self.container, self.task) {
+            (Some(c), Some(t)) => c < t,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if binding_is_container {
+            let current = self.container?;
+            let wanted = current.saturating_mul(2);
+            let mut fix = format!(
+                "Raise the memory limit of container `{container}` from {current} MiB to {wanted} MiB{revision}"
+            );
+            if let (true, Some(task)) = (fargate, self.task) {
+                if wanted > task {
+                    if let Some((cpu, memory)) = fargate_size(self.task_cpu.unwrap_or(256), wanted)
+                    {
+                        fix.push_str(&format!(
+                            ", and the task size from {task} MiB to {memory} MiB (Fargate: cpu {cpu})"
+                        ));
+                    }
+                }
+            }
+            return Some(fix + ".");
+        }
+        let current = self.task?;
+        let wanted = current.saturating_mul(2);
+        if fargate {
+            let cpu = self.task_cpu.unwrap_or(256);
+            let (new_cpu, memory) = fargate_size(cpu, wanted)?;
+            let cpu_note = if new_cpu != cpu {
+                format!(", which needs cpu {new_cpu} instead of {cpu}")
+            } else {
+                format!(" with cpu {cpu}")
+            };
+            Some(format!(
+                "Raise the task memory from {current} MiB to {memory} MiB (a valid Fargate size{cpu_note}){revision}."
+            ))
+        } else {
+            Some(format!(
+                "Raise the task memory from {current} MiB to {wanted} MiB{revision}."
+            ))
+        }
+    }
+}
+
+/// An image reference split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub full: String,
+    /// `Some((account, region))` for Amazon ECR images.
+    pub ecr: Option<(String, String)>,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    pub fn parse(image: &str) -> ImageRef {
+        let (name, digest) = match image.split_once('@') {
+            Some((name, digest)) => (name, Some(digest.to_string())),
+            None => (image, None),
+        };
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (path, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => (
+                &name[..last_slash + i],
+                Some(name[last_slash + i + 1..].to_string()),
+            ),
+            None => (name, None),
+        };
+        let (host, repository) = match path.split_once('/') {
+            Some((host, rest)) if host.contains('.') || host.contains(':') => (Some(host), rest),
+            _ => (None, path),
+        };
+        let ecr = host.and_then(|h| {
+            let mut parts = h.split('.');
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some(account), Some("dkr"), Some("ecr"), Some(region)) => {
+                    Some((account.to_string(), region.to_string()))
+                }
+                _ => None,
+            }
+        });
+        ImageRef {
+            full: image.to_string(),
+            ecr,
+            repository: repository.to_string(),
+            tag,
+            digest,
+        }
+    }
+
+    /// A command that shows whether the image exists.
+    pub fn check_command(&self) -> String {
+        match &self.ecr {
+            Some((_, region)) => {
+                let id = match (&self.tag, &self.digest) {
+                    (_, Some(digest)) => format!("imageDigest={digest}"),
+                    (Some(tag), None) => format!("imageTag={tag}"),
+                    (None, None) => "imageTag=latest".to_string(),
+                };
+                format!(
+                    "aws ecr describe-images --repository-name {} --image-ids {id} --region {region}",
+                    self.repository
+                )
+            }
+            None => format!("docker manifest inspect {}", self.full),
+        }
+    }
+}
+
+/// "`CMD-SHELL curl -f http://localhost/ || exit 1` every 30 s, timeout 5 s, 3 retries, startPeriod none".
+pub fn describe_health_check(check: &HealthCheck) -> String {
+    let seconds = |v: Option<i32>, default: i32| v.unwrap_or(default);
+    let start = match check.start_period {
+        Some(p) if p > 0 => format!("{p} s"),
+        _ => "not set".to_string(),
+    };
+    format!(
+        "`{}` every {} s, timeout {} s, {} retries, startPeriod {start}",
+        check.command.join(" "),
+        seconds(check.interval, 30),
+        seconds(check.timeout, 5),
+        seconds(check.retries, 3),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_sizes_round_up() {
+        assert_eq!(fargate_size(256, 1024), Some((256, 1024)));
+        assert_eq!(fargate_size(256, 3000), Some((512, 3072)));
+        assert_eq!(fargate_size(1024, 4096), Some((1024, 4096)));
+        assert_eq!(fargate_size(4096, 32768), Some((8192, 32768)));
+        assert_eq!(fargate_size(16384, 200_000), None);
+    }
+
+    #[test]
+    fn memory_fix_doubles_the_binding_limit() {
+        let limits = MemoryLimits {
+            container: None,
+            task: Some(512),
+            task_cpu: Some(256),
+        };
+        let fix = limits.raise_fix("app", true, Some("orders")).unwrap();
+        assert!(fix.contains("from 512 MiB to 1024 MiB"), "{fix}");
+        let limits = MemoryLimits {
+            container: Some(2048),
+            task: Some(2048),
+            task_cpu: Some(256),
+        };
+        let fix = limits.raise_fix("app", true, None).unwrap();
+        assert!(
+            fix.contains("to 4096 MiB") && fix.contains("cpu 512"),
+            "{fix}"
+        );
+        let limits = MemoryLimits {
+            container: Some(300),
+            task: None,
+            task_cpu: None,
+        };
+        let fix = limits.raise_fix("app", false, None).unwrap();
+        assert!(
+            fix.contains("container `app` from 300 MiB to 600 MiB"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn images_parse() {
+        let image = ImageRef::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api:v1.2");
+        assert_eq!(image.ecr, Some(("123456789012".into(), "eu-west-1".into())));
+        assert_eq!(image.repository, "team/api");
+        assert_eq!(image.tag.as_deref(), Some("v1.2"));
+        assert!(image
+            .check_command()
+            .contains("--repository-name team/api --image-ids imageTag=v1.2 --region eu-west-1"));
+        let image = ImageRef::parse("localhost:5000/app");
+        assert_eq!(image.tag, None);
+        assert_eq!(image.repository, "app");
+        let image = ImageRef::parse("nginx:1.25");
+        assert_eq!(
+            (image.repository.as_str(), image.tag.as_deref()),
+            ("nginx", Some("1.25"))
+        );
+    }
+}
