@@ -425,3 +425,40 @@ async fn concurrent_lookups_of_one_task_share_one_cloudtrail_call() {
     g.who_stopped(&task).await;
     assert_eq!(fake.calls("LookupEvents"), 2);
 }
+
+#[tokio::test]
+async fn missing_credentials_and_timeouts_say_what_to_do() {
+    let (fake, id) = fake_with_task(40, "EssentialContainerExited", 1).await;
+    let no_credentials = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(fake.endpoint())
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let err = Gatherer::from_sdk_config(&no_credentials)
+        .gather(&task_target(&id, CLUSTER))
+        .await
+        .expect_err("no credentials");
+    let text = err.to_string();
+    assert!(
+        text.contains("credentials") && text.contains("AWS_PROFILE"),
+        "{text}"
+    );
+
+    let impatient = fake
+        .sdk_config()
+        .await
+        .into_builder()
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_millis(200))
+                .build(),
+        )
+        .build();
+    fake.set_latency(Duration::from_secs(2));
+    let err = Gatherer::from_sdk_config(&impatient)
+        .gather(&task_target(&id, CLUSTER))
+        .await
+        .expect_err("timed out");
+    assert!(matches!(err, GatherError::Aws(_)), "{err:?}");
+    assert!(err.to_string().contains("did not answer in time"), "{err}");
+}

@@ -6,7 +6,7 @@
 //! events 5 to 15 minutes late, so "no match" is [`StopLookup::NotFoundYet`], not "nobody".
 
 use super::limits::TokenBucket;
-use super::{aws_failure, AwsFailure, FailureKind};
+use super::{aws_failure, AwsFailure, FailureKind, Observe};
 use crate::evidence::{StopLookup, StoppedBy, Task};
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
@@ -56,6 +56,7 @@ pub async fn lookup(
             .set_next_token(token.take())
             .send()
             .await
+            .observe("cloudtrail", "LookupEvents")
             .map_err(|err| aws_failure(&err))?;
         for event in output.events() {
             let Some(raw) = event.cloud_trail_event() else {

@@ -4,7 +4,7 @@
 //! Environment variable values in task definitions are dropped here, at the boundary:
 //! only names (and, for secrets, where the value comes from) are kept.
 
-use super::{aws_failure, AwsFailure, FailureKind, GatherError};
+use super::{aws_failure, AwsFailure, FailureKind, GatherError, Observe};
 use crate::evidence::{
     Container, ContainerDefinition, HealthCheck, LogConfiguration, PortMapping, SecretRef,
     ServiceEvent, Task, TaskDefinition,
@@ -54,6 +54,7 @@ pub async fn describe_tasks(
         .include(TaskField::Tags)
         .send()
         .await
+        .observe("ecs", "DescribeTasks")
         .map_err(|err| ecs_error(aws_failure(&err), "ecs:DescribeTasks", cluster, region))?;
     let found: Vec<Task> = output.tasks().iter().map(task_from_sdk).collect();
     if found.is_empty() {
@@ -92,6 +93,7 @@ pub async fn newest_stopped_task(
         .max_results(100)
         .send()
         .await
+        .observe("ecs", "ListTasks")
         .map_err(|err| {
             let failure = aws_failure(&err);
             if failure.code.as_deref() == Some("ServiceNotFoundException") {
@@ -127,6 +129,7 @@ pub async fn describe_task_definition(
         .task_definition(arn)
         .send()
         .await
+        .observe("ecs", "DescribeTaskDefinition")
         .map_err(|err| aws_failure(&err))?;
     output
         .task_definition()
@@ -151,6 +154,7 @@ pub async fn service_events(
         .services(service)
         .send()
         .await
+        .observe("ecs", "DescribeServices")
         .map_err(|err| aws_failure(&err))?;
     let Some(found) = output.services().first() else {
         return Err(AwsFailure {

@@ -62,6 +62,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// Counts every AWS call for `/metrics`: `ecs_why_aws_calls_total{service, operation,
+/// outcome}` with outcome `ok` or `error`. A no-op until a recorder is installed.
+pub(crate) trait Observe {
+    fn observe(self, service: &'static str, operation: &'static str) -> Self;
+}
+
+impl<T, E> Observe for Result<T, E> {
+    fn observe(self, service: &'static str, operation: &'static str) -> Self {
+        let outcome = if self.is_ok() { "ok" } else { "error" };
+        metrics::counter!(
+            "ecs_why_aws_calls_total",
+            "service" => service,
+            "operation" => operation,
+            "outcome" => outcome
+        )
+        .increment(1);
+        self
+    }
+}
+
 /// What kind of failure an AWS call had, for notes and error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
