@@ -9,7 +9,7 @@ use crate::evidence::{
     Container, ContainerDefinition, HealthCheck, LogConfiguration, PortMapping, SecretRef,
     ServiceEvent, Task, TaskDefinition,
 };
-use aws_sdk_ecs::types::{DesiredStatus, TaskField};
+use aws_sdk_ecs::types::DesiredStatus;
 use aws_sdk_ecs::Client;
 use chrono::{DateTime, Utc};
 
@@ -51,7 +51,6 @@ pub async fn describe_tasks(
         .describe_tasks()
         .cluster(cluster)
         .set_tasks(Some(tasks.to_vec()))
-        .include(TaskField::Tags)
         .send()
         .await
         .observe("ecs", "DescribeTasks")

@@ -134,7 +134,7 @@ where
                 _ => FailureKind::Other,
             };
             let message = if kind == FailureKind::Credentials {
-                credentials_message(&message)
+                credentials_message(Some(&message))
             } else {
                 match &code {
                     Some(code) if !message.contains(code.as_str()) => format!("{code}: {message}"),
@@ -151,7 +151,7 @@ where
         _ if context.to_ascii_lowercase().contains("credential") => AwsFailure {
             kind: FailureKind::Credentials,
             code: None,
-            message: credentials_message(&context),
+            message: credentials_message(None),
         },
         SdkError::DispatchFailure(_) => AwsFailure {
             kind: FailureKind::Network,
@@ -168,12 +168,13 @@ where
     }
 }
 
-fn credentials_message(detail: &str) -> String {
-    format!(
-        "no usable AWS credentials: set AWS_PROFILE (and run `aws sso login` for SSO), or \
-         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an instance or task role \
-         ({detail})"
-    )
+fn credentials_message(detail: Option<&str>) -> String {
+    let advice = "set AWS_PROFILE (and run `aws sso login` for SSO), or AWS_ACCESS_KEY_ID \
+         and AWS_SECRET_ACCESS_KEY, or run with an instance or task role";
+    match detail {
+        Some(detail) => format!("AWS refused the credentials ({detail}): {advice}"),
+        None => format!("no AWS credentials found: {advice}"),
+    }
 }
 
 /// The SDK clients for one region.
