@@ -2,15 +2,31 @@
 //!
 //! It turns SDK output into the plain types of [`crate::evidence`]. DescribeTasks comes
 //! first; then the task definition (cached by ARN: they are immutable), the service and
-//! CloudTrail run concurrently, and logs as soon as the log configuration is known. A
-//! failure of one source becomes a note on the evidence, not an error.
+//! CloudTrail run concurrently, and logs as soon as the log configuration is known. Cold,
+//! the critical path is three round trips (DescribeTasks, DescribeTaskDefinition,
+//! GetLogEvents); two with the task definition cached. A failure of one source becomes a
+//! note on the evidence naming the missing IAM action, not an error.
 
+pub mod archive;
+pub mod cache;
 pub mod cloudtrail;
 pub mod ecs;
+pub mod limits;
 pub mod logs;
 
-use crate::evidence::Evidence;
-use crate::task_ref::Target;
+use crate::evidence::{ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition};
+use crate::task_ref::{Target, TaskRef};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecs::error::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cache::BoundedCache;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Why no evidence could be gathered at all. Failures of secondary sources (logs,
 /// CloudTrail, the service) are notes on the evidence instead.
@@ -37,13 +53,628 @@ impl GatherError {
     }
 }
 
-/// Reads tasks, task definitions, logs and CloudTrail for one region and credential set.
+/// Service events kept on the evidence.
+pub const SERVICE_EVENTS: usize = 10;
+/// Task definitions kept in memory.
+const TASK_DEFINITION_CACHE: usize = 512;
+/// Connect and whole-operation timeouts (an operation includes its retries).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Counts every AWS call for `/metrics`: `ecs_why_aws_calls_total{service, operation,
+/// outcome}` with outcome `ok` or `error`. A no-op until a recorder is installed.
+pub(crate) trait Observe {
+    fn observe(self, service: &'static str, operation: &'static str) -> Self;
+}
+
+impl<T, E> Observe for Result<T, E> {
+    fn observe(self, service: &'static str, operation: &'static str) -> Self {
+        let outcome = if self.is_ok() { "ok" } else { "error" };
+        metrics::counter!(
+            "ecs_why_aws_calls_total",
+            "service" => service,
+            "operation" => operation,
+            "outcome" => outcome
+        )
+        .increment(1);
+        self
+    }
+}
+
+/// What kind of failure an AWS call had, for notes and error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Denied,
+    NotFound,
+    ClusterNotFound,
+    InvalidInput,
+    Throttled,
+    Credentials,
+    Timeout,
+    Network,
+    Other,
+}
+
+/// A failed AWS call, reduced to what messages need.
+#[derive(Debug, Clone)]
+pub struct AwsFailure {
+    pub kind: FailureKind,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// Classify any SDK error.
+pub fn aws_failure<E, R>(err: &SdkError<E, R>) -> AwsFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let context = DisplayErrorContext(err).to_string();
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().map(str::to_string);
+            let message = inner.message().unwrap_or(&context).to_string();
+            let kind = match code.as_deref().unwrap_or_default() {
+                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
+                | "UnauthorizedException" => FailureKind::Denied,
+                "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredToken"
+                | "ExpiredTokenException" | "InvalidSignatureException"
+                | "SignatureDoesNotMatch" => FailureKind::Credentials,
+                "ResourceNotFoundException" | "TaskDefinitionNotFoundException" => {
+                    FailureKind::NotFound
+                }
+                "ClusterNotFoundException" => FailureKind::ClusterNotFound,
+                "InvalidParameterException" | "InvalidParameterValueException" => {
+                    FailureKind::InvalidInput
+                }
+                "ThrottlingException" | "Throttling" | "TooManyRequestsException"
+                | "RequestLimitExceeded" | "LimitExceededException" => FailureKind::Throttled,
+                _ => FailureKind::Other,
+            };
+            let message = if kind == FailureKind::Credentials {
+                credentials_message(Some(&message))
+            } else {
+                match &code {
+                    Some(code) if !message.contains(code.as_str()) => format!("{code}: {message}"),
+                    _ => message,
+                }
+            };
+            AwsFailure { kind, code, message }
+        }
+        SdkError::TimeoutError(_) => AwsFailure {
+            kind: FailureKind::Timeout,
+            code: None,
+            message: format!("AWS did not answer in time ({context}); check the network and the region"),
+        },
+        _ if context.to_ascii_lowercase().contains("credential") => AwsFailure {
+            kind: FailureKind::Credentials,
+            code: None,
+            message: credentials_message(None),
+        },
+        SdkError::DispatchFailure(_) => AwsFailure {
+            kind: FailureKind::Network,
+            code: None,
+            message: format!(
+                "could not reach AWS ({context}); check the network, the region and AWS_ENDPOINT_URL"
+            ),
+        },
+        _ => AwsFailure {
+            kind: FailureKind::Other,
+            code: None,
+            message: context,
+        },
+    }
+}
+
+fn credentials_message(detail: Option<&str>) -> String {
+    let advice = "set AWS_PROFILE (and run `aws sso login` for SSO), or AWS_ACCESS_KEY_ID \
+         and AWS_SECRET_ACCESS_KEY, or run with an instance or task role";
+    match detail {
+        Some(detail) => format!("AWS refused the credentials ({detail}): {advice}"),
+        None => format!("no AWS credentials found: {advice}"),
+    }
+}
+
+/// The SDK clients for one region.
+struct Clients {
+    region: Option<String>,
+    ecs: aws_sdk_ecs::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cloudtrail: aws_sdk_cloudtrail::Client,
+}
+
+type WhoStopped = (StopLookup, Vec<String>);
+type SharedLookup = Shared<BoxFuture<'static, WhoStopped>>;
+
+/// Reads tasks, task definitions, logs and CloudTrail for one credential set, in the
+/// configured region or any region a target names. Clones share caches and clients.
 #[derive(Clone)]
-pub struct Gatherer {}
+pub struct Gatherer {
+    config: SdkConfig,
+    clients: Arc<Mutex<HashMap<String, Arc<Clients>>>>,
+    default_clients: Arc<Clients>,
+    task_definitions: Arc<BoundedCache<String, TaskDefinition>>,
+    lookups: Arc<Mutex<HashMap<String, SharedLookup>>>,
+    archive_log_group: Option<String>,
+}
 
 impl Gatherer {
+    /// Standard credential chain (honours `AWS_ENDPOINT_URL` and its per-service forms),
+    /// adaptive retries and timeouts; `assume_role_arn` reads another account.
+    pub async fn from_env(region: Option<&str>, assume_role_arn: Option<&str>) -> Gatherer {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry_config())
+            .timeout_config(timeout_config());
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region.to_string()));
+        }
+        let base = loader.load().await;
+        let config = match assume_role_arn {
+            Some(role) => {
+                let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                    .session_name("ecs-why")
+                    .configure(&base)
+                    .build()
+                    .await;
+                base.into_builder()
+                    .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+                        provider,
+                    ))
+                    .build()
+            }
+            None => base,
+        };
+        Gatherer::from_sdk_config(&config)
+    }
+
+    /// Use an existing SDK configuration (tests point it at a local endpoint). Retry and
+    /// timeout settings are filled in where the configuration has none.
+    pub fn from_sdk_config(config: &SdkConfig) -> Gatherer {
+        let mut builder = config.to_builder();
+        if config.retry_config().is_none() {
+            builder.set_retry_config(Some(retry_config()));
+        }
+        if config.timeout_config().is_none() {
+            builder.set_timeout_config(Some(timeout_config()));
+        }
+        let config = builder.build();
+        let default_clients = Arc::new(build_clients(&config, None));
+        Gatherer {
+            config,
+            clients: Arc::new(Mutex::new(HashMap::new())),
+            default_clients,
+            task_definitions: Arc::new(BoundedCache::new(TASK_DEFINITION_CACHE)),
+            lookups: Arc::new(Mutex::new(HashMap::new())),
+            archive_log_group: None,
+        }
+    }
+
+    /// Name the event-archive log group to read when ECS has forgotten a task.
+    pub fn with_archive_log_group(mut self, group: Option<String>) -> Gatherer {
+        self.archive_log_group = group.filter(|g| !g.trim().is_empty());
+        self
+    }
+
+    /// The configured region, if any.
+    pub fn region(&self) -> Option<&str> {
+        self.config.region().map(|r| r.as_ref())
+    }
+
+    /// Number of task definitions held in the cache.
+    pub fn cached_task_definitions(&self) -> usize {
+        self.task_definitions.len()
+    }
+
+    fn clients(&self, region: Option<&str>) -> Arc<Clients> {
+        let Some(region) = region.filter(|r| Some(*r) != self.region()) else {
+            return self.default_clients.clone();
+        };
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| Arc::new(build_clients(&self.config, Some(region))))
+            .clone()
+    }
+
     /// Gather the evidence for one target.
-    pub async fn gather(&self, _target: &Target) -> Result<Evidence, GatherError> {
-        todo!("gather")
+    pub async fn gather(&self, target: &Target) -> Result<Evidence, GatherError> {
+        let clients = self.clients(target.region.as_deref());
+        let region = clients.region.clone();
+        let cluster = target.cluster.as_deref().unwrap_or("default");
+        let mut notes = Vec::new();
+        let (task, early_events) = match &target.task {
+            TaskRef::Task { task_id } => {
+                let task =
+                    match ecs::describe_task(&clients.ecs, cluster, task_id, region.as_deref())
+                        .await
+                    {
+                        Err(GatherError::TaskMissing(message)) => {
+                            self.task_from_archive(&clients, task_id, message, &mut notes)
+                                .await?
+                        }
+                        other => other?,
+                    };
+                (task, None)
+            }
+            TaskRef::Service { service } => {
+                let (task, events) = tokio::join!(
+                    ecs::newest_stopped_task(&clients.ecs, cluster, service, region.as_deref()),
+                    ecs::service_events(&clients.ecs, cluster, service, SERVICE_EVENTS),
+                );
+                (task?, Some(events))
+            }
+        };
+
+        let definition_and_logs = async {
+            let mut notes = Vec::new();
+            match self.task_definition(&task.task_definition).await {
+                Ok(definition) => {
+                    let logs = self.logs_for(&task, &definition, &mut notes).await;
+                    (Some(definition), logs, notes)
+                }
+                Err(err) => {
+                    notes.push(format!(
+                        "The task definition was not read, so no logs either: {err}"
+                    ));
+                    (None, Vec::new(), notes)
+                }
+            }
+        };
+        let service = async {
+            let events = match early_events {
+                Some(events) => events,
+                None => match task.service_name() {
+                    Some(name) => {
+                        ecs::service_events(
+                            &clients.ecs,
+                            cluster_of(&task, cluster),
+                            name,
+                            SERVICE_EVENTS,
+                        )
+                        .await
+                    }
+                    None => return (Vec::new(), None),
+                },
+            };
+            match events {
+                Ok(events) => (events, None),
+                Err(failure) => (Vec::new(), Some(service_note(&failure))),
+            }
+        };
+        let who = async {
+            if task.stop_code.as_deref() == Some("UserInitiated") {
+                self.who_stopped(&task).await
+            } else {
+                (StopLookup::NotAttempted, Vec::new())
+            }
+        };
+        let (
+            (task_definition, logs, definition_notes),
+            (service_events, service_note),
+            (stop_lookup, who_notes),
+        ) = tokio::join!(definition_and_logs, service, who);
+        notes.extend(definition_notes);
+        notes.extend(service_note);
+        notes.extend(who_notes);
+        Ok(Evidence {
+            task,
+            task_definition,
+            logs,
+            stop_lookup,
+            service_events,
+            notes,
+        })
+    }
+
+    /// DescribeTasks said MISSING: read the task from the event archive, if configured.
+    async fn task_from_archive(
+        &self,
+        clients: &Clients,
+        task_id: &str,
+        missing: String,
+        notes: &mut Vec<String>,
+    ) -> Result<Task, GatherError> {
+        let Some(group) = &self.archive_log_group else {
+            return Err(GatherError::TaskMissing(missing));
+        };
+        match logs::search_archive(&clients.logs, group, task_id).await {
+            Ok(entries) => match archive::newest_task(&entries, task_id) {
+                Some(task) => {
+                    notes.push(format!(
+                        "ECS no longer has this task (it keeps stopped tasks about an hour); \
+                         it was read from the event archive log group {group}."
+                    ));
+                    Ok(task)
+                }
+                None => Err(GatherError::TaskMissing(format!(
+                    "{missing} The event archive {group} has no event for it either."
+                ))),
+            },
+            Err(failure) => {
+                let why = match failure.kind {
+                    FailureKind::Denied => format!(
+                        "access denied to logs:FilterLogEvents on {group}; add it to the task role / deploy/iam-policy.json"
+                    ),
+                    FailureKind::NotFound => format!(
+                        "the log group {group} does not exist; check ECS_WHY_ARCHIVE_LOG_GROUP"
+                    ),
+                    _ => failure.message,
+                };
+                Err(GatherError::TaskMissing(format!(
+                    "{missing} The event archive could not be read: {why}."
+                )))
+            }
+        }
+    }
+
+    /// Last lines of every container that logs to CloudWatch, all at once.
+    async fn logs_for(
+        &self,
+        task: &Task,
+        definition: &TaskDefinition,
+        notes: &mut Vec<String>,
+    ) -> Vec<ContainerLogs> {
+        let names: Vec<&str> = if task.containers.is_empty() {
+            definition
+                .containers
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect()
+        } else {
+            task.containers.iter().map(|c| c.name.as_str()).collect()
+        };
+        let mut fetches = Vec::new();
+        for name in names {
+            let Some(def) = definition.containers.iter().find(|c| c.name == name) else {
+                continue;
+            };
+            match logs::locate(def, task.id()) {
+                logs::Location::Awslogs {
+                    group,
+                    stream,
+                    region,
+                } => {
+                    let clients = self.clients(region.as_deref().or(task.region()));
+                    fetches.push(async move {
+                        logs::fetch(&clients.logs, name, &group, &stream, None)
+                            .await
+                            .map_err(|failure| logs::note(name, &group, &stream, &failure))
+                    });
+                }
+                logs::Location::Unreadable(note) => notes.extend(note),
+            }
+        }
+        let mut found = Vec::new();
+        for result in futures::future::join_all(fetches).await {
+            match result {
+                Ok(logs) => found.push(logs),
+                Err(note) => notes.push(note),
+            }
+        }
+        found
+    }
+
+    /// Older log lines of one container ("more logs"); `page_token` from the last page.
+    pub async fn more_logs(
+        &self,
+        task_arn: &str,
+        container: &str,
+        page_token: Option<&str>,
+    ) -> Result<ContainerLogs, GatherError> {
+        let target = arn_target(task_arn)?;
+        let clients = self.clients(target.region.as_deref());
+        let cluster = target.cluster.as_deref().unwrap_or("default");
+        let task =
+            ecs::describe_task(&clients.ecs, cluster, task_arn, clients.region.as_deref()).await?;
+        let definition = self.task_definition(&task.task_definition).await?;
+        let def = definition
+            .containers
+            .iter()
+            .find(|c| c.name == container)
+            .ok_or_else(|| {
+                GatherError::BadInput(format!(
+                    "task definition {} has no container named `{container}`",
+                    definition.arn
+                ))
+            })?;
+        match logs::locate(def, task.id()) {
+            logs::Location::Awslogs {
+                group,
+                stream,
+                region,
+            } => {
+                let clients = self.clients(region.as_deref().or(task.region()));
+                logs::fetch(&clients.logs, container, &group, &stream, page_token)
+                    .await
+                    .map_err(|failure| match failure.kind {
+                        FailureKind::Denied => GatherError::AccessDenied(logs::note(
+                            container, &group, &stream, &failure,
+                        )),
+                        _ => GatherError::Aws(logs::note(container, &group, &stream, &failure)),
+                    })
+            }
+            logs::Location::Unreadable(note) => Err(GatherError::Aws(note.unwrap_or_else(|| {
+                format!(
+                    "container `{container}` has no log configuration, so it has no logs to read"
+                )
+            }))),
+        }
+    }
+
+    /// Who called StopTask on `task`, from CloudTrail. Rate-limited per account and
+    /// region; concurrent look-ups of the same task share one call.
+    pub async fn who_stopped(&self, task: &Task) -> (StopLookup, Vec<String>) {
+        let key = task.arn.clone();
+        let lookup = {
+            let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(existing) = lookups.get(&key) {
+                existing.clone()
+            } else {
+                let clients = self.clients(task.region());
+                let task = task.clone();
+                let lookups_map = self.lookups.clone();
+                let done_key = key.clone();
+                let fut = async move {
+                    let result = who_stopped_uncached(&clients, &task).await;
+                    lookups_map
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&done_key);
+                    result
+                }
+                .boxed()
+                .shared();
+                lookups.insert(key, fut.clone());
+                fut
+            }
+        };
+        lookup.await
+    }
+
+    /// The task definition `arn`, from the cache or DescribeTaskDefinition.
+    pub async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, GatherError> {
+        if let Some(found) = self.task_definitions.get(&arn.to_string()) {
+            return Ok(found);
+        }
+        let region = arn_region(arn);
+        let clients = self.clients(region);
+        let definition = ecs::describe_task_definition(&clients.ecs, arn)
+            .await
+            .map_err(|failure| match failure.kind {
+                FailureKind::Denied => GatherError::AccessDenied(format!(
+                    "access denied to ecs:DescribeTaskDefinition for {arn}: add ecs:DescribeTaskDefinition to the task role / deploy/iam-policy.json"
+                )),
+                FailureKind::NotFound | FailureKind::InvalidInput => GatherError::BadInput(format!(
+                    "task definition {arn} was not found: {}",
+                    failure.message
+                )),
+                _ => GatherError::Aws(format!(
+                    "ecs:DescribeTaskDefinition failed for {arn}: {}",
+                    failure.message
+                )),
+            })?;
+        self.task_definitions
+            .insert(arn.to_string(), definition.clone());
+        Ok(definition)
+    }
+
+    /// The `limit` most recent events of a service, newest first.
+    pub async fn service_events(
+        &self,
+        cluster: &str,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<ServiceEvent>, GatherError> {
+        let clients = self.clients(None);
+        ecs::service_events(&clients.ecs, cluster, service, limit)
+            .await
+            .map_err(|failure| match failure.kind {
+                FailureKind::NotFound => GatherError::BadInput(format!(
+                    "there is no service `{service}` in cluster {cluster}; check the name, or pass --cluster / --region"
+                )),
+                _ => ecs::ecs_error(failure, "ecs:DescribeServices", cluster, clients.region.as_deref()),
+            })
+    }
+}
+
+async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Vec<String>) {
+    let Some(at) = cloudtrail::anchor(task) else {
+        return (
+            StopLookup::NotAttempted,
+            vec!["Who stopped the task was not looked up: the task has no stoppingAt or stoppedAt time to search CloudTrail around.".to_string()],
+        );
+    };
+    let account = arn_account(&task.arn).unwrap_or("unknown");
+    let region = task
+        .region()
+        .or(clients.region.as_deref())
+        .unwrap_or("unknown");
+    let bucket = limits::cloudtrail_bucket(account, region);
+    match cloudtrail::lookup(&clients.cloudtrail, task, at, &bucket).await {
+        Ok(found) => (found, Vec::new()),
+        Err(failure) => (StopLookup::Failed, vec![cloudtrail::note(&failure)]),
+    }
+}
+
+fn service_note(failure: &AwsFailure) -> String {
+    match failure.kind {
+        FailureKind::Denied => "The service's events were not read: access denied to \
+            ecs:DescribeServices. Add ecs:DescribeServices to the task role / \
+            deploy/iam-policy.json."
+            .to_string(),
+        _ => format!("The service's events were not read: {}", failure.message),
+    }
+}
+
+/// The cluster to use for follow-up calls: the task's own, else the one given.
+fn cluster_of<'a>(task: &'a Task, given: &'a str) -> &'a str {
+    if task.cluster.is_empty() {
+        given
+    } else {
+        task.cluster_name()
+    }
+}
+
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+fn arn_target(task_arn: &str) -> Result<Target, GatherError> {
+    Target::parse(task_arn, None, None)
+        .map_err(|err| GatherError::BadInput(err.to_string()))
+        .and_then(|target| match target.task {
+            TaskRef::Task { .. } => Ok(target),
+            TaskRef::Service { .. } => Err(GatherError::BadInput(format!(
+                "`{task_arn}` is not a task ARN"
+            ))),
+        })
+}
+
+fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive().with_max_attempts(4)
+}
+
+fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+fn build_clients(config: &SdkConfig, region: Option<&str>) -> Clients {
+    match region {
+        None => Clients {
+            region: config.region().map(|r| r.to_string()),
+            ecs: aws_sdk_ecs::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            cloudtrail: aws_sdk_cloudtrail::Client::new(config),
+        },
+        Some(region) => {
+            let region = Region::new(region.to_string());
+            Clients {
+                region: Some(region.to_string()),
+                ecs: aws_sdk_ecs::Client::from_conf(
+                    aws_sdk_ecs::config::Builder::from(config)
+                        .region(region.clone())
+                        .build(),
+                ),
+                logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                    aws_sdk_cloudwatchlogs::config::Builder::from(config)
+                        .region(region.clone())
+                        .build(),
+                ),
+                cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
+                    aws_sdk_cloudtrail::config::Builder::from(config)
+                        .region(region)
+                        .build(),
+                ),
+            }
+        }
     }
 }

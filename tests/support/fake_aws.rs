@@ -1,0 +1,585 @@
+//! A small fake AWS endpoint for tests and benchmarks, on 127.0.0.1.
+//!
+//! It speaks the awsJson protocol for what moto cannot do: ECS (DescribeTasks,
+//! DescribeTaskDefinition, DescribeServices, ListTasks) with any exit codes, stop codes
+//! and container reasons; CloudWatch Logs (GetLogEvents, FilterLogEvents); and CloudTrail
+//! (LookupEvents). It serves canned JSON, counts calls per operation, can add latency to
+//! every call, and can answer an operation with AccessDenied, throttling or not-found.
+//! Used by tests/why.rs, benches/why.rs (via `#[path]`) and the Slack bot's tests.
+#![allow(dead_code)]
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecs::config::Credentials;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// An answer the fake can give instead of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    AccessDenied,
+    Throttling,
+    ResourceNotFound,
+}
+
+#[derive(Default)]
+struct Data {
+    clusters: Vec<String>,
+    tasks: Vec<Value>,
+    task_definitions: Vec<Value>,
+    /// (cluster, service) -> events
+    services: BTreeMap<(String, String), Vec<Value>>,
+    /// (group, stream) -> (timestamp ms, message)
+    logs: BTreeMap<(String, String), Vec<(i64, String)>>,
+    cloudtrail: Vec<Value>,
+}
+
+#[derive(Default)]
+struct Shared {
+    data: Mutex<Data>,
+    calls: Mutex<HashMap<String, usize>>,
+    faults: Mutex<HashMap<String, Fault>>,
+    latency: Mutex<Duration>,
+}
+
+/// The running fake. Dropping it stops the server.
+pub struct FakeAws {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for FakeAws {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl FakeAws {
+    /// Start on a free loopback port.
+    pub async fn start() -> FakeAws {
+        let shared = Arc::new(Shared::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0 for the fake AWS endpoint");
+        let addr = listener.local_addr().expect("local address");
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        FakeAws {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// An SDK configuration pointing every service at this fake, with static test
+    /// credentials and no retries (so injected faults show at once).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(
+                "AKIDFAKEFAKEFAKE",
+                "fake-secret",
+                None,
+                None,
+                "fake-aws",
+            ))
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await
+    }
+
+    /// Latency added to every call before answering.
+    pub fn set_latency(&self, latency: Duration) {
+        *self.shared.latency.lock().unwrap() = latency;
+    }
+
+    /// Answer `operation` (e.g. "GetLogEvents") with `fault` from now on.
+    pub fn fail(&self, operation: &str, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap()
+            .insert(operation.to_string(), fault);
+    }
+
+    pub fn heal(&self, operation: &str) {
+        self.shared.faults.lock().unwrap().remove(operation);
+    }
+
+    /// Calls received for `operation` (e.g. "DescribeTasks").
+    pub fn calls(&self, operation: &str) -> usize {
+        self.shared
+            .calls
+            .lock()
+            .unwrap()
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn total_calls(&self) -> usize {
+        self.shared.calls.lock().unwrap().values().sum()
+    }
+
+    pub fn reset_calls(&self) {
+        self.shared.calls.lock().unwrap().clear();
+    }
+
+    pub fn add_cluster(&self, name: &str) {
+        let mut data = self.shared.data.lock().unwrap();
+        if !data.clusters.iter().any(|c| c == name) {
+            data.clusters.push(name.to_string());
+        }
+    }
+
+    /// A task in ECS's JSON shape (see [`canned::task`]); its cluster is added too.
+    pub fn add_task(&self, task: Value) {
+        if let Some(cluster) = task["clusterArn"].as_str() {
+            self.add_cluster(cluster.rsplit('/').next().unwrap_or(cluster));
+        }
+        self.shared.data.lock().unwrap().tasks.push(task);
+    }
+
+    pub fn add_task_definition(&self, definition: Value) {
+        self.shared
+            .data
+            .lock()
+            .unwrap()
+            .task_definitions
+            .push(definition);
+    }
+
+    /// A service and its events as (epoch seconds, message), any order.
+    pub fn add_service(&self, cluster: &str, service: &str, events: &[(f64, &str)]) {
+        self.add_cluster(cluster);
+        let events = events
+            .iter()
+            .enumerate()
+            .map(|(i, (at, message))| json!({"id": format!("ev-{i}"), "createdAt": at, "message": message}))
+            .collect();
+        self.shared
+            .data
+            .lock()
+            .unwrap()
+            .services
+            .insert((cluster.to_string(), service.to_string()), events);
+    }
+
+    /// Log lines (oldest first), one a second from `start_ms`.
+    pub fn add_log_lines(&self, group: &str, stream: &str, start_ms: i64, lines: &[&str]) {
+        let mut data = self.shared.data.lock().unwrap();
+        let entry = data
+            .logs
+            .entry((group.to_string(), stream.to_string()))
+            .or_default();
+        for (i, line) in lines.iter().enumerate() {
+            entry.push((start_ms + i as i64 * 1000, line.to_string()));
+        }
+    }
+
+    /// A CloudTrail event record (the JSON that LookupEvents carries as a string).
+    pub fn add_cloudtrail_event(&self, event: Value) {
+        self.shared.data.lock().unwrap().cloudtrail.push(event);
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+    *shared
+        .calls
+        .lock()
+        .unwrap()
+        .entry(operation.clone())
+        .or_default() += 1;
+    let latency = *shared.latency.lock().unwrap();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = shared.faults.lock().unwrap().get(&operation).copied();
+    if let Some(fault) = fault {
+        return match fault {
+            Fault::AccessDenied => error(
+                "AccessDeniedException",
+                &format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/ecs-why/test is not authorized to perform: {operation}"),
+            ),
+            Fault::Throttling => error("ThrottlingException", "Rate exceeded"),
+            Fault::ResourceNotFound => error(
+                "ResourceNotFoundException",
+                "The specified log group does not exist.",
+            ),
+        };
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let data = shared.data.lock().unwrap();
+    match operation.as_str() {
+        "DescribeTasks" => describe_tasks(&data, &request),
+        "ListTasks" => list_tasks(&data, &request),
+        "DescribeTaskDefinition" => describe_task_definition(&data, &request),
+        "DescribeServices" => describe_services(&data, &request),
+        "GetLogEvents" => get_log_events(&data, &request),
+        "FilterLogEvents" => filter_log_events(&data, &request),
+        "LookupEvents" => lookup_events(&data, &request),
+        _ => error(
+            "UnknownOperationException",
+            &format!("the fake AWS does not implement `{target}`"),
+        ),
+    }
+}
+
+fn ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(code: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amzn-errortype", code),
+        ],
+        json!({"__type": code, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+fn cluster_param(request: &Value) -> String {
+    let cluster = request["cluster"].as_str().unwrap_or("default");
+    cluster.rsplit('/').next().unwrap_or(cluster).to_string()
+}
+
+fn task_cluster(task: &Value) -> &str {
+    let arn = task["clusterArn"].as_str().unwrap_or_default();
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn describe_tasks(data: &Data, request: &Value) -> Response {
+    let cluster = cluster_param(request);
+    if !data.clusters.contains(&cluster) {
+        return error("ClusterNotFoundException", "Cluster not found.");
+    }
+    let mut tasks = Vec::new();
+    let mut failures = Vec::new();
+    for wanted in request["tasks"].as_array().into_iter().flatten() {
+        let wanted = wanted.as_str().unwrap_or_default();
+        let found = data.tasks.iter().find(|t| {
+            let arn = t["taskArn"].as_str().unwrap_or_default();
+            task_cluster(t) == cluster && (arn == wanted || arn.ends_with(&format!("/{wanted}")))
+        });
+        match found {
+            Some(task) => tasks.push(task.clone()),
+            None => failures.push(json!({
+                "arn": if wanted.starts_with("arn:") { wanted.to_string() } else { canned::task_arn(&cluster, wanted) },
+                "reason": "MISSING"
+            })),
+        }
+    }
+    ok(json!({"tasks": tasks, "failures": failures}))
+}
+
+fn list_tasks(data: &Data, request: &Value) -> Response {
+    let cluster = cluster_param(request);
+    if !data.clusters.contains(&cluster) {
+        return error("ClusterNotFoundException", "Cluster not found.");
+    }
+    let service = request["serviceName"].as_str();
+    if let Some(service) = service {
+        if !data
+            .services
+            .contains_key(&(cluster.clone(), service.to_string()))
+        {
+            return error("ServiceNotFoundException", "Service not found.");
+        }
+    }
+    let desired = request["desiredStatus"].as_str();
+    let arns: Vec<&str> = data
+        .tasks
+        .iter()
+        .filter(|t| task_cluster(t) == cluster)
+        .filter(|t| service.is_none_or(|s| t["group"].as_str() == Some(&format!("service:{s}"))))
+        .filter(|t| desired.is_none_or(|d| t["desiredStatus"].as_str() == Some(d)))
+        .filter_map(|t| t["taskArn"].as_str())
+        .collect();
+    ok(json!({"taskArns": arns}))
+}
+
+fn describe_task_definition(data: &Data, request: &Value) -> Response {
+    let wanted = request["taskDefinition"].as_str().unwrap_or_default();
+    let found = data.task_definitions.iter().find(|d| {
+        let arn = d["taskDefinitionArn"].as_str().unwrap_or_default();
+        arn == wanted || arn.ends_with(&format!("/{wanted}"))
+    });
+    match found {
+        Some(definition) => ok(json!({"taskDefinition": definition})),
+        None => error("ClientException", "Unable to describe task definition."),
+    }
+}
+
+fn describe_services(data: &Data, request: &Value) -> Response {
+    let cluster = cluster_param(request);
+    if !data.clusters.contains(&cluster) {
+        return error("ClusterNotFoundException", "Cluster not found.");
+    }
+    let mut services = Vec::new();
+    let mut failures = Vec::new();
+    for wanted in request["services"].as_array().into_iter().flatten() {
+        let wanted = wanted.as_str().unwrap_or_default();
+        let name = wanted.rsplit('/').next().unwrap_or(wanted);
+        match data.services.get(&(cluster.clone(), name.to_string())) {
+            Some(events) => services.push(json!({
+                "serviceName": name,
+                "serviceArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{name}"),
+                "status": "ACTIVE",
+                "events": events,
+            })),
+            None => failures.push(json!({"arn": wanted, "reason": "MISSING"})),
+        }
+    }
+    ok(json!({"services": services, "failures": failures}))
+}
+
+fn get_log_events(data: &Data, request: &Value) -> Response {
+    let group = request["logGroupName"].as_str().unwrap_or_default();
+    let stream = request["logStreamName"].as_str().unwrap_or_default();
+    if !data.logs.keys().any(|(g, _)| g == group) {
+        return error(
+            "ResourceNotFoundException",
+            "The specified log group does not exist.",
+        );
+    }
+    let Some(events) = data.logs.get(&(group.to_string(), stream.to_string())) else {
+        return error(
+            "ResourceNotFoundException",
+            "The specified log stream does not exist.",
+        );
+    };
+    let limit = request["limit"].as_u64().unwrap_or(10_000) as usize;
+    // Tokens: "b/N" = the page ending before index N.
+    let end = request["nextToken"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("b/").or_else(|| t.strip_prefix("f/")))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(events.len())
+        .min(events.len());
+    let start = end.saturating_sub(limit);
+    let page: Vec<Value> = events[start..end]
+        .iter()
+        .map(|(ts, message)| json!({"timestamp": ts, "message": message, "ingestionTime": ts}))
+        .collect();
+    ok(json!({
+        "events": page,
+        "nextBackwardToken": format!("b/{start}"),
+        "nextForwardToken": format!("f/{end}"),
+    }))
+}
+
+fn filter_log_events(data: &Data, request: &Value) -> Response {
+    let group = request["logGroupName"].as_str().unwrap_or_default();
+    if !data.logs.keys().any(|(g, _)| g == group) {
+        return error(
+            "ResourceNotFoundException",
+            "The specified log group does not exist.",
+        );
+    }
+    let term = request["filterPattern"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
+    let events: Vec<Value> = data
+        .logs
+        .iter()
+        .filter(|((g, _), _)| g == group)
+        .flat_map(|((_, stream), events)| {
+            events
+                .iter()
+                .filter(|(_, m)| m.contains(&term))
+                .map(move |(ts, m)| json!({"logStreamName": stream, "timestamp": ts, "message": m, "eventId": format!("{ts}")}))
+        })
+        .collect();
+    ok(json!({"events": events}))
+}
+
+fn lookup_events(data: &Data, request: &Value) -> Response {
+    let name = request["LookupAttributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["AttributeKey"] == "EventName")
+        .and_then(|a| a["AttributeValue"].as_str());
+    let start = request["StartTime"].as_f64().unwrap_or(f64::MIN);
+    let end = request["EndTime"].as_f64().unwrap_or(f64::MAX);
+    let mut events: Vec<(f64, Value)> = data
+        .cloudtrail
+        .iter()
+        .filter(|e| name.is_none_or(|n| e["eventName"].as_str() == Some(n)))
+        .filter_map(|e| {
+            let at = chrono::DateTime::parse_from_rfc3339(e["eventTime"].as_str()?).ok()?;
+            let at = at.timestamp() as f64;
+            (at >= start && at <= end).then(|| {
+                (
+                    at,
+                    json!({
+                        "EventId": e["eventID"],
+                        "EventName": e["eventName"],
+                        "EventTime": at,
+                        "Username": e["userIdentity"]["userName"],
+                        "CloudTrailEvent": e.to_string(),
+                    }),
+                )
+            })
+        })
+        .collect();
+    events.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ok(json!({"Events": events.into_iter().map(|(_, e)| e).collect::<Vec<_>>()}))
+}
+
+/// Canned data in the shapes ECS, Logs and CloudTrail use.
+pub mod canned {
+    use super::{ACCOUNT, REGION};
+    use serde_json::{json, Value};
+
+    /// 2024-05-01T10:00:00Z
+    pub const STOPPED_AT: f64 = 1_714_557_600.0;
+    pub const LOG_GROUP: &str = "/ecs/web";
+    pub const TASK_DEFINITION: &str = "web:7";
+
+    pub fn task_arn(cluster: &str, id: &str) -> String {
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{id}")
+    }
+
+    pub fn task_definition_arn(family_revision: &str) -> String {
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family_revision}")
+    }
+
+    /// A 32-hex task id made from a small number.
+    pub fn task_id(n: u32) -> String {
+        format!("{n:032x}")
+    }
+
+    /// A stopped task: container `web` exited with `exit_code`, stop code `stop_code`.
+    pub fn task(cluster: &str, id: &str, stop_code: &str, exit_code: i32) -> Value {
+        json!({
+            "taskArn": task_arn(cluster, id),
+            "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"),
+            "taskDefinitionArn": task_definition_arn(TASK_DEFINITION),
+            "group": "family:web",
+            "lastStatus": "STOPPED",
+            "desiredStatus": "STOPPED",
+            "launchType": "FARGATE",
+            "platformVersion": "1.4.0",
+            "cpu": "256",
+            "memory": "512",
+            "stopCode": stop_code,
+            "stoppedReason": if stop_code == "UserInitiated" { "Task stopped by user" } else { "Essential container in task exited" },
+            "createdAt": STOPPED_AT - 120.0,
+            "startedAt": STOPPED_AT - 60.0,
+            "stoppingAt": STOPPED_AT - 2.0,
+            "stoppedAt": STOPPED_AT,
+            "containers": [{
+                "containerArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:container/{cluster}/{id}/c1"),
+                "taskArn": task_arn(cluster, id),
+                "name": "web",
+                "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2",
+                "lastStatus": "STOPPED",
+                "exitCode": exit_code,
+                "reason": if exit_code == 137 { Value::from("OutOfMemoryError: Container killed due to memory usage") } else { Value::Null },
+                "memory": "512",
+            }]
+        })
+    }
+
+    /// The task definition `web:7`: awslogs to /ecs/web with prefix `ecs`, a plain
+    /// environment variable holding a secret value, and a Secrets Manager secret.
+    pub fn task_definition() -> Value {
+        json!({
+            "taskDefinitionArn": task_definition_arn(TASK_DEFINITION),
+            "family": "web",
+            "revision": 7,
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256",
+            "memory": "512",
+            "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/web-execution"),
+            "containerDefinitions": [{
+                "name": "web",
+                "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.4.2",
+                "essential": true,
+                "memory": 512,
+                "portMappings": [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}],
+                "environment": [
+                    {"name": "DATABASE_URL", "value": "postgres://app:hunter2@db.internal/app"},
+                    {"name": "LOG_LEVEL", "value": "info"}
+                ],
+                "secrets": [{"name": "API_TOKEN", "valueFrom": format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:api-token")}],
+                "healthCheck": {"command": ["CMD-SHELL", "curl -f localhost:8080/health"], "interval": 30, "timeout": 5, "retries": 3},
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": LOG_GROUP, "awslogs-region": REGION, "awslogs-stream-prefix": "ecs"}}
+            }]
+        })
+    }
+
+    /// The awslogs stream of container `web` in task `id`.
+    pub fn log_stream(id: &str) -> String {
+        format!("ecs/web/{id}")
+    }
+
+    /// A CloudTrail StopTask record; `task_param` is an id or an ARN.
+    pub fn stop_task_event(task_param: &str, cluster: &str, reason: &str, at: f64) -> Value {
+        let time = chrono::DateTime::from_timestamp(at as i64, 0)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default();
+        json!({
+            "eventVersion": "1.08",
+            "eventID": format!("evt-{task_param}"),
+            "eventName": "StopTask",
+            "eventSource": "ecs.amazonaws.com",
+            "eventTime": time,
+            "awsRegion": REGION,
+            "sourceIPAddress": "203.0.113.7",
+            "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"),
+                "userName": "alice"
+            },
+            "requestParameters": {"cluster": cluster, "task": task_param, "reason": reason},
+            "responseElements": {}
+        })
+    }
+}
