@@ -1,9 +1,10 @@
 //! The Slack bot end to end: the real server on a loopback port, requests signed as
 //! Slack signs them, and a fake Slack Web API recording what the bot posts.
 //!
-//! The diagnosis engine here is a fake ([`FakeEngine`]) so these tests pin down the
-//! Slack behaviour: signatures, acks, cards and threads, buttons, mentions, fallbacks,
-//! rate limits, coalescing and Socket Mode dispatch.
+//! Most tests use a fake diagnosis engine ([`FakeEngine`]) to pin down the Slack
+//! behaviour: signatures, acks, cards and threads, buttons, mentions, fallbacks, rate
+//! limits, coalescing and Socket Mode dispatch. The `end_to_end` tests run the real
+//! engine (`Gatherer` -> `diagnose` -> `render::blocks`) against the local fake AWS.
 
 mod support;
 
@@ -19,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::fake_aws::{canned, FakeAws, Fault};
 use support::fake_slack::FakeSlack;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -128,6 +130,15 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
+    let engine = Arc::new(FakeEngine::default());
+    spawn_app_around(engine.clone(), engine, tune).await
+}
+
+async fn spawn_app_around(
+    engine: Arc<dyn Engine>,
+    fake_engine: Arc<FakeEngine>,
+    tune: impl FnOnce(&mut Settings),
+) -> TestApp {
     let fake = FakeSlack::start().await;
     let api_url = fake.api_url();
     let vars: HashMap<&str, String> = HashMap::from([
@@ -140,10 +151,7 @@ async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
     ]);
     let mut settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
     tune(&mut settings);
-    let engine = Arc::new(FakeEngine::default());
-    let app = slack::build_with_engine(settings, engine.clone())
-        .await
-        .unwrap();
+    let app = slack::build_with_engine(settings, engine).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let bot = app.bot();
     let shutdown = app.shutdown();
@@ -151,7 +159,7 @@ async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         base,
         fake,
-        engine,
+        engine: fake_engine,
         bot,
         shutdown,
         http: reqwest::Client::new(),
@@ -820,4 +828,178 @@ async fn socket_mode_typed_events_round_trip_into_dispatch() {
         posts[4..].iter().all(|p| p["thread_ts"] == "6.6"),
         "{posts:#?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// End to end: the real engine against the fake AWS endpoint.
+// ---------------------------------------------------------------------------
+
+const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// A fake AWS with task 1 in cluster `prod`: `web` killed for memory (exit 137), a log
+/// line that tries to ping the channel and leaks an AWS secret key, a StopTask call.
+async fn fake_aws() -> (FakeAws, String) {
+    let aws = FakeAws::start().await;
+    let id = canned::task_id(1);
+    aws.add_cluster("prod");
+    aws.add_task(canned::task("prod", &id, "EssentialContainerExited", 137));
+    aws.add_task_definition(canned::task_definition());
+    let start_ms = (canned::STOPPED_AT as i64 - 30) * 1000;
+    aws.add_log_lines(
+        canned::LOG_GROUP,
+        &canned::log_stream(&id),
+        start_ms,
+        &[
+            "starting web 1.4.2",
+            "<!channel> <@U0ADMIN> click <https://evil.example|here>",
+            &format!("aws_secret_access_key={SECRET_KEY}"),
+            "java.lang.OutOfMemoryError: Java heap space",
+        ],
+    );
+    (aws, id)
+}
+
+async fn spawn_real_app(aws: &FakeAws) -> TestApp {
+    let gatherer = ecs_why::gather::Gatherer::from_sdk_config(&aws.sdk_config().await);
+    let engine = Arc::new(slack::aws_engine::AwsEngine::from_gatherer(gatherer));
+    spawn_app_around(engine, Arc::new(FakeEngine::default()), |s| {
+        s.region = Some(canned_region());
+    })
+    .await
+}
+
+fn canned_region() -> String {
+    support::fake_aws::REGION.to_string()
+}
+
+#[tokio::test]
+async fn end_to_end_card_and_thread_from_the_real_engine() {
+    let (aws, id) = fake_aws().await;
+    let app = spawn_real_app(&aws).await;
+    let ack = app.command(&format!("why {id}")).await;
+    assert!(ack["text"].as_str().unwrap().contains("prod"), "{ack}");
+
+    let posts = app
+        .fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(20))
+        .await;
+    let card = &posts[0];
+    assert_eq!(card["channel"], "C1");
+    assert!(card.get("thread_ts").is_none());
+    let blocks = card["blocks"].as_array().expect("the card has blocks");
+    assert!(!blocks.is_empty());
+    let card_text = card.to_string();
+    assert!(
+        card_text.contains("ecs_why_rerun"),
+        "the card has follow-up buttons"
+    );
+    assert!(
+        card_text.to_lowercase().contains("memory"),
+        "out of memory is the cause: {card_text}"
+    );
+    for reply in &posts[1..] {
+        assert_eq!(reply["thread_ts"], "1700000000.000100");
+    }
+    settle().await;
+    let everything = serde_json::to_string(&app.fake.calls("chat.postMessage").await).unwrap();
+    assert!(
+        everything.contains("OutOfMemoryError"),
+        "the log tail is in the thread"
+    );
+    assert!(
+        !everything.contains("<!channel>"),
+        "a log line cannot ping the channel"
+    );
+    assert!(
+        !everything.contains("<@U0ADMIN>"),
+        "a log line cannot mention a user"
+    );
+    assert!(
+        !everything.contains("<https://evil.example"),
+        "a log line cannot forge a link"
+    );
+    assert!(
+        !everything.contains(SECRET_KEY),
+        "the secret key is redacted"
+    );
+    assert!(
+        !everything.contains("hunter2"),
+        "environment values never reach Slack"
+    );
+}
+
+#[tokio::test]
+async fn end_to_end_buttons_with_the_real_engine() {
+    let (aws, id) = fake_aws().await;
+    aws.add_cloudtrail_event(canned::stop_task_event(
+        &id,
+        "prod",
+        "deploy",
+        canned::STOPPED_AT - 2.0,
+    ));
+    let app = spawn_real_app(&aws).await;
+    let reference = ButtonRef {
+        region: canned_region(),
+        cluster: "prod".into(),
+        task_arn: canned::task_arn("prod", &id),
+        container: Some("web".into()),
+        page_token: None,
+    };
+    let value = reference.encode();
+    let kinds = [
+        FollowUp::MoreLogs,
+        FollowUp::WhoStopped,
+        FollowUp::TaskDefinition,
+        FollowUp::ServiceEvents,
+    ];
+    for (n, kind) in kinds.iter().enumerate() {
+        assert_eq!(app.press(kind.action_id(), &value).await.status(), 200);
+        app.fake
+            .wait_for("chat.postMessage", n + 1, Duration::from_secs(20))
+            .await;
+    }
+    let posts = app.fake.calls("chat.postMessage").await;
+    assert!(
+        posts.iter().all(|p| p["thread_ts"] == "1700000000.000100"),
+        "{posts:#?}"
+    );
+    let all = serde_json::to_string(&posts).unwrap();
+    assert!(all.contains("web:7"), "task definition summary: {all}");
+    assert!(
+        all.contains("API_TOKEN") && !all.contains("hunter2"),
+        "secret names, never values"
+    );
+    assert!(
+        app.fake.calls("response").await.is_empty(),
+        "no errors: {:?}",
+        app.fake.calls("response").await
+    );
+
+    assert_eq!(
+        app.press(FollowUp::Rerun.action_id(), &value)
+            .await
+            .status(),
+        200
+    );
+    let updates = app
+        .fake
+        .wait_for("chat.update", 1, Duration::from_secs(20))
+        .await;
+    assert!(updates[0]["blocks"].is_array());
+}
+
+#[tokio::test]
+async fn end_to_end_access_denied_reaches_the_asker_with_the_fix() {
+    let (aws, id) = fake_aws().await;
+    aws.fail("DescribeTasks", Fault::AccessDenied);
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {id}")).await;
+    let responses = app
+        .fake
+        .wait_for("response", 1, Duration::from_secs(20))
+        .await;
+    assert_eq!(responses[0]["response_type"], "ephemeral");
+    let text = responses[0]["text"].as_str().unwrap();
+    assert!(text.contains("ecs:DescribeTasks"), "{text}");
+    assert!(app.fake.calls("chat.postMessage").await.is_empty());
 }

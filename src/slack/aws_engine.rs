@@ -1,47 +1,168 @@
 //! The production [`Engine`]: `Gatherer` for AWS, `diagnose` for the cause, and
 //! `render::blocks` for the card, its thread replies and the follow-up answers.
 //!
-//! Until the gather and render modules land, this engine answers every request with
-//! a clear "not available in this build" message instead of panicking.
+//! One [`Gatherer`] per role to assume (channels can map to other accounts); each
+//! handles any region a target names and caches task definitions. No diagnosis or
+//! formatting happens here: this file only connects the three stages.
 
 use super::config::Settings;
 use super::engine::{Answer, Engine, EngineError, FailureKind};
+use crate::diagnose::diagnose;
 use crate::follow_up::{ButtonRef, FollowUp};
+use crate::gather::Gatherer;
+use crate::render::blocks;
 use crate::task_ref::Target;
 use futures::future::BoxFuture;
 use slack_morphism::prelude::SlackMessageContent;
+use std::collections::HashMap;
+use tokio::sync::Mutex;
 
-/// Diagnoses against AWS with the standard credential chain.
-pub struct AwsEngine {}
+/// Service events shown by the "Service events" button.
+const SERVICE_EVENTS: usize = 10;
 
-impl AwsEngine {
-    pub async fn new(_settings: &Settings) -> AwsEngine {
-        AwsEngine {}
-    }
+/// Diagnoses against AWS with the standard credential chain (and assumed roles).
+pub struct AwsEngine {
+    region: Option<String>,
+    archive_log_group: Option<String>,
+    default: Gatherer,
+    by_role: Mutex<HashMap<String, Gatherer>>,
 }
 
-fn unavailable() -> EngineError {
-    EngineError {
-        kind: FailureKind::Aws,
-        message: "this build of ecs-why has no AWS engine yet; upgrade to a release that includes gather and render".into(),
+impl AwsEngine {
+    /// The standard credential chain in `AWS_REGION`; honours `AWS_ENDPOINT_URL`.
+    pub async fn new(settings: &Settings) -> AwsEngine {
+        let default = Gatherer::from_env(settings.region.as_deref(), None)
+            .await
+            .with_archive_log_group(settings.archive_log_group.clone());
+        AwsEngine {
+            region: settings.region.clone(),
+            archive_log_group: settings.archive_log_group.clone(),
+            default,
+            by_role: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Around an existing gatherer (tests point one at a fake AWS endpoint). Roles are
+    /// ignored: every request uses this gatherer.
+    pub fn from_gatherer(gatherer: Gatherer) -> AwsEngine {
+        AwsEngine {
+            region: gatherer.region().map(str::to_string),
+            archive_log_group: None,
+            default: gatherer,
+            by_role: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn gatherer(&self, role_arn: Option<&str>) -> Gatherer {
+        let Some(role) = role_arn else {
+            return self.default.clone();
+        };
+        let mut by_role = self.by_role.lock().await;
+        if let Some(g) = by_role.get(role) {
+            return g.clone();
+        }
+        let g = Gatherer::from_env(self.region.as_deref(), Some(role))
+            .await
+            .with_archive_log_group(self.archive_log_group.clone());
+        by_role.insert(role.to_string(), g.clone());
+        g
+    }
+
+    async fn answer(&self, target: &Target, role_arn: Option<&str>) -> Result<Answer, EngineError> {
+        let gatherer = self.gatherer(role_arn).await;
+        let evidence = gatherer.gather(target).await?;
+        let diagnosis = diagnose(&evidence);
+        let reference = blocks::button_ref(&diagnosis.task);
+        let mut details = Vec::new();
+        for logs in &evidence.logs {
+            details.extend(blocks::log_tail(logs, reference.as_ref()));
+        }
+        details.push(blocks::stopped_by(
+            &evidence.stop_lookup,
+            reference.as_ref(),
+        ));
+        if let Some(definition) = &evidence.task_definition {
+            details.push(blocks::task_definition(definition));
+        }
+        Ok(Answer {
+            task_arn: evidence.task.arn.clone(),
+            card: blocks::card(&diagnosis),
+            details,
+        })
+    }
+
+    async fn follow(
+        &self,
+        kind: FollowUp,
+        button: &ButtonRef,
+        role_arn: Option<&str>,
+    ) -> Result<Vec<SlackMessageContent>, EngineError> {
+        let gatherer = self.gatherer(role_arn).await;
+        if kind == FollowUp::MoreLogs {
+            let container = button.container.as_deref().ok_or_else(|| EngineError {
+                kind: FailureKind::BadInput,
+                message: "the button does not name a container; run `/ecs why` again".into(),
+            })?;
+            let logs = gatherer
+                .more_logs(&button.task_arn, container, button.page_token.as_deref())
+                .await?;
+            let base = ButtonRef {
+                container: None,
+                page_token: None,
+                ..button.clone()
+            };
+            return Ok(blocks::log_tail(&logs, Some(&base)));
+        }
+        // The other follow-ups need the task as it is now.
+        let target = super::engine::target_of(button)?;
+        let evidence = gatherer.gather(&target).await?;
+        let reference = ButtonRef {
+            container: None,
+            page_token: None,
+            ..button.clone()
+        };
+        Ok(match kind {
+            FollowUp::WhoStopped => {
+                vec![blocks::stopped_by(&evidence.stop_lookup, Some(&reference))]
+            }
+            FollowUp::TaskDefinition => match &evidence.task_definition {
+                Some(definition) => vec![blocks::task_definition(definition)],
+                None => vec![SlackMessageContent::new().with_text(format!(
+                    ":warning: The task definition could not be read. {}",
+                    super::commands::escape(&evidence.notes.join(" "))
+                ))],
+            },
+            FollowUp::ServiceEvents => {
+                let events = match evidence.task.service_name() {
+                    Some(service) => {
+                        gatherer
+                            .service_events(evidence.task.cluster_name(), service, SERVICE_EVENTS)
+                            .await?
+                    }
+                    None => Vec::new(),
+                };
+                vec![blocks::service_events(&events)]
+            }
+            FollowUp::MoreLogs | FollowUp::Rerun | FollowUp::OpenConsole => Vec::new(),
+        })
     }
 }
 
 impl Engine for AwsEngine {
     fn diagnose<'a>(
         &'a self,
-        _target: &'a Target,
-        _role_arn: Option<&'a str>,
+        target: &'a Target,
+        role_arn: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Answer, EngineError>> {
-        Box::pin(async { Err(unavailable()) })
+        Box::pin(self.answer(target, role_arn))
     }
 
     fn follow_up<'a>(
         &'a self,
-        _kind: FollowUp,
-        _button: &'a ButtonRef,
-        _role_arn: Option<&'a str>,
+        kind: FollowUp,
+        button: &'a ButtonRef,
+        role_arn: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
-        Box::pin(async { Err(unavailable()) })
+        Box::pin(self.follow(kind, button, role_arn))
     }
 }
