@@ -1003,3 +1003,32 @@ async fn end_to_end_access_denied_reaches_the_asker_with_the_fix() {
     assert!(text.contains("ecs:DescribeTasks"), "{text}");
     assert!(app.fake.calls("chat.postMessage").await.is_empty());
 }
+
+/// The manifest asks for exactly the scopes the bot needs, and wires every route.
+#[test]
+fn manifest_has_only_the_needed_scopes_and_every_route() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifest.yml")).unwrap();
+    let lines: Vec<&str> = manifest.lines().collect();
+    let bot = lines
+        .iter()
+        .position(|l| l.trim() == "bot:")
+        .expect("oauth_config.scopes.bot");
+    let scopes: Vec<&str> = lines[bot + 1..]
+        .iter()
+        .take_while(|l| l.trim_start().starts_with("- "))
+        .map(|l| l.trim_start().trim_start_matches("- ").trim())
+        .collect();
+    assert_eq!(scopes, ["commands", "chat:write", "app_mentions:read"]);
+    for needle in [
+        "command: /ecs",
+        "usage_hint:",
+        "/slack/commands",
+        "/slack/events",
+        "/slack/interactivity",
+        "- app_mention",
+        "socket_mode_enabled:",
+    ] {
+        assert!(manifest.contains(needle), "{needle}");
+    }
+}

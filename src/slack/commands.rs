@@ -59,8 +59,10 @@ pub enum Command {
     Invalid(String),
 }
 
-/// Parse the text after `/ecs` (or after the bot's @mention).
+/// Parse the text after `/ecs` (or after the bot's @mention). Slack sends `&`, `<` and
+/// `>` escaped; they are unescaped first so pasted console URLs keep their query.
 pub fn parse(text: &str) -> Command {
+    let text = &unescape(text);
     let length = text.chars().count();
     if length > MAX_TEXT {
         return Command::Invalid(format!(
@@ -136,6 +138,13 @@ pub fn usage() -> String {
     .join("\n")
 }
 
+/// Undo Slack's escaping of `&`, `<` and `>` in message and command text.
+pub fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// Escape text for mrkdwn so it cannot mention anyone or forge a link.
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -198,6 +207,16 @@ mod tests {
         assert!(
             matches!(parse(&format!("why {}", "a".repeat(2500))), Command::Invalid(m) if m.contains("too long"))
         );
+    }
+
+    #[test]
+    fn slack_escaped_console_urls() {
+        let url = format!("&lt;https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/{ID}/configuration?region=eu-west-1&amp;selectedContainer=web&gt;");
+        let Command::Why(t) = parse(&format!("why {url}")) else {
+            panic!()
+        };
+        assert_eq!(t.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(t.cluster.as_deref(), Some("prod"));
     }
 
     #[test]
