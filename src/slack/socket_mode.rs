@@ -135,3 +135,16 @@ pub async fn run(bot: Arc<Bot>, app_token: String) -> anyhow::Result<()> {
     std::future::pending::<()>().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_acks_convert_to_socket_mode_responses() {
+        let ack = serde_json::json!({"response_type": "ephemeral", "text": "Looking at task x…"});
+        let response: SlackCommandEventResponse = serde_json::from_value(ack).unwrap();
+        assert_eq!(response.content.text.as_deref(), Some("Looking at task x…"));
+        assert!(response.response_type.is_some());
+    }
+}
