@@ -250,3 +250,12 @@ fn bad_input_exits_2_with_one_line() {
         assert!(stdout(&output).is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn the_readme_catalog_table_lists_every_cause() {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    for cause in ecs_why::diagnose::catalog::CATALOG {
+        let row = format!("| `{}` | {} |", cause.id.as_str(), cause.title);
+        assert!(readme.contains(&row), "README lacks the row: {row}");
+    }
+}
