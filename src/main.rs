@@ -117,7 +117,17 @@ async fn why(
 ) -> Result<(), Failure> {
     let target = Target::parse(&task, cluster.as_deref(), region.as_deref())
         .map_err(|e| Failure::bad_input(e.to_string()))?;
-    let gatherer = Gatherer::from_env(target.region.as_deref(), None).await;
+    let archive = std::env::var("ECS_WHY_ARCHIVE_LOG_GROUP")
+        .ok()
+        .filter(|group| !group.trim().is_empty());
+    let gatherer = Gatherer::from_env(target.region.as_deref(), None)
+        .await
+        .with_archive_log_group(archive);
+    if gatherer.region().is_none() {
+        return Err(Failure::bad_input(
+            "no AWS region: pass --region, paste the task ARN or console URL, or set AWS_REGION",
+        ));
+    }
     let evidence = gatherer.gather(&target).await.map_err(|e| {
         if e.is_bad_input() {
             Failure::bad_input(e.to_string())

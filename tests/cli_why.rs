@@ -142,3 +142,27 @@ async fn an_unknown_cluster_exits_2_and_names_it() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("no-such-cluster"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_region_anywhere_exits_2_and_says_how_to_give_one() {
+    let output = tokio::task::spawn_blocking(|| {
+        Command::new(env!("CARGO_BIN_EXE_ecs-why"))
+            .args(["why", &canned::task_id(6), "--cluster", CLUSTER])
+            .env_clear()
+            .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
+            .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
+            .env("AWS_CONFIG_FILE", "/nonexistent/ecs-why-test")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecs-why-test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("the ecs-why binary runs")
+    })
+    .await
+    .expect("the binary's runner finishes");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("--region") && err.contains("AWS_REGION"),
+        "{err}"
+    );
+}
