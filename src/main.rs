@@ -1,5 +1,183 @@
-//! The `ecs-why` command line: why | explain | serve | causes.
+//! The `ecs-why` command line: `why` (live), `explain` (offline), `serve` (the Slack
+//! bot) and `causes` (the catalog). Exit status: 0 answered, 2 bad input, 1 otherwise.
 
-fn main() {
-    println!("ecs-why: under construction");
+use clap::{Parser, Subcommand};
+use ecs_why::diagnose::{catalog, diagnose};
+use ecs_why::gather::Gatherer;
+use ecs_why::input::read_documents;
+use ecs_why::output::{write_all, write_one, Format};
+use ecs_why::task_ref::Target;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ecs-why",
+    version,
+    about = "Explains why an Amazon ECS task stopped"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Diagnose a stopped task live, through the standard AWS credential chain.
+    Why {
+        /// Task ARN, task id, ECS console URL, or service name (its newest stopped task).
+        task: String,
+        /// Cluster name or ARN (for task ids and service names).
+        #[arg(long, env = "ECS_WHY_DEFAULT_CLUSTER")]
+        cluster: Option<String>,
+        /// AWS region (defaults to the region in the ARN or URL, then AWS_REGION).
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Diagnose offline from a file: describe-tasks output, a task, an EventBridge
+    /// "ECS Task State Change" event, or a recorded evidence bundle (`-` for stdin).
+    Explain {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        file: PathBuf,
+    },
+    /// Run the Slack bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set).
+    Serve,
+    /// List the catalog of causes, one a line.
+    Causes,
+}
+
+/// An error with the exit status it should produce.
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl Failure {
+    fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            status: 2,
+            message: message.into(),
+        }
+    }
+    fn other(message: impl Into<String>) -> Failure {
+        Failure {
+            status: 1,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Why {
+            task,
+            cluster,
+            region,
+            format,
+        } => run_async(why(task, cluster, region, format)),
+        Command::Explain { format, file } => explain(&file, format),
+        Command::Serve => run_async(serve()),
+        Command::Causes => causes(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let first_line = failure.message.lines().next().unwrap_or_default();
+            eprintln!("ecs-why: {first_line}");
+            ExitCode::from(failure.status)
+        }
+    }
+}
+
+fn run_async(
+    future: impl std::future::Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(future)
+}
+
+/// Colour only when stdout is a terminal and NO_COLOR is unset or empty.
+fn colour_wanted() -> bool {
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+async fn why(
+    task: String,
+    cluster: Option<String>,
+    region: Option<String>,
+    format: Format,
+) -> Result<(), Failure> {
+    let target = Target::parse(&task, cluster.as_deref(), region.as_deref())
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
+    let archive = std::env::var("ECS_WHY_ARCHIVE_LOG_GROUP")
+        .ok()
+        .filter(|group| !group.trim().is_empty());
+    let gatherer = Gatherer::from_env(target.region.as_deref(), None)
+        .await
+        .with_archive_log_group(archive);
+    if gatherer.region().is_none() {
+        return Err(Failure::bad_input(
+            "no AWS region: pass --region, paste the task ARN or console URL, or set AWS_REGION",
+        ));
+    }
+    let evidence = gatherer.gather(&target).await.map_err(|e| {
+        if e.is_bad_input() {
+            Failure::bad_input(e.to_string())
+        } else {
+            Failure::other(e.to_string())
+        }
+    })?;
+    let diagnosis = diagnose(&evidence);
+    let mut out = io::stdout().lock();
+    write_one(&mut out, &diagnosis, format, colour_wanted())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::other(format!("cannot write the answer: {e}")))
+}
+
+fn explain(file: &PathBuf, format: Format) -> Result<(), Failure> {
+    let (name, text) = if file.as_os_str() == "-" {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::bad_input(format!("cannot read standard input: {e}")))?;
+        ("standard input".to_string(), text)
+    } else {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", file.display())))?;
+        (file.display().to_string(), text)
+    };
+    let evidence = read_documents(&name, &text).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    write_all(&mut out, &evidence, format, colour_wanted())
+        .and_then(|()| out.flush())
+        .or_else(ignore_broken_pipe)
+}
+
+/// `ecs-why explain big.json | head` is normal use: a closed pipe is not an error.
+fn ignore_broken_pipe(error: io::Error) -> Result<(), Failure> {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(Failure::other(format!("cannot write the answer: {error}")))
+    }
+}
+
+fn causes() -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    for cause in catalog::CATALOG {
+        writeln!(out, "{:<34} {}", cause.id.as_str(), cause.title).or_else(ignore_broken_pipe)?;
+    }
+    Ok(())
+}
+
+async fn serve() -> Result<(), Failure> {
+    Err(Failure::other("serve: not yet"))
 }

@@ -1,0 +1,97 @@
+//! Benchmark: `explain` throughput over a JSON Lines file of 100,000 tasks on one core.
+//!
+//! Builds the file in memory from varied task shapes (OOM, app errors, image pulls,
+//! health checks, user stops, scaling), then times the whole offline pipeline the CLI
+//! runs: read documents -> diagnose -> JSON output. Prints tasks per second (target:
+//! at least 20,000 on one core). Run with `cargo bench --bench explain`.
+
+use ecs_why::input::read_documents;
+use ecs_why::output::{write_all, Format};
+use std::time::Instant;
+
+const TASKS: usize = 100_000;
+
+const SHAPES: &[(&str, &str, &str, i64)] = &[
+    ("EssentialContainerExited", "Essential container in task exited", "OutOfMemoryError: Container killed due to memory usage", 137),
+    ("EssentialContainerExited", "Essential container in task exited", "", 1),
+    ("TaskFailedToStart", "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2: not found", "", -1),
+    ("ServiceSchedulerInitiated", "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/abc)", "", 143),
+    ("UserInitiated", "Task stopped by user", "", 143),
+    ("ServiceSchedulerInitiated", "Scaling activity initiated by (deployment ecs-svc/8646900195280463695)", "", 0),
+    ("EssentialContainerExited", "Essential container in task exited", "", 139),
+    ("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: AccessDeniedException", "", -1),
+    ("SpotInterruption", "Your Spot Task was interrupted.", "", 143),
+    ("EssentialContainerExited", "Essential container in task exited", "", 127),
+];
+
+fn task_line(index: usize) -> String {
+    let (stop_code, reason, container_reason, exit_code) = SHAPES[index % SHAPES.len()];
+    let exit = if exit_code < 0 {
+        String::new()
+    } else {
+        format!(r#","exitCode":{exit_code}"#)
+    };
+    let container_reason = if container_reason.is_empty() {
+        String::new()
+    } else {
+        format!(r#","reason":"{container_reason}""#)
+    };
+    format!(
+        concat!(
+            r#"{{"taskArn":"arn:aws:ecs:us-east-1:123456789012:task/prod/{id:032x}","#,
+            r#""clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","#,
+            r#""group":"service:web","taskDefinitionArn":"arn:aws:ecs:us-east-1:123456789012:task-definition/web:42","#,
+            r#""launchType":"FARGATE","cpu":"256","memory":"512","lastStatus":"STOPPED","desiredStatus":"STOPPED","#,
+            r#""stopCode":"{stop_code}","stoppedReason":"{reason}","#,
+            r#""startedAt":"2024-05-02T14:19:34.52Z","stoppingAt":"2024-05-02T15:28:04.974Z","stoppedAt":1714663751.177,"#,
+            r#""containers":[{{"name":"web","image":"123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2","lastStatus":"STOPPED"{exit}{container_reason}}}]}}"#
+        ),
+        id = index,
+        stop_code = stop_code,
+        reason = reason,
+        exit = exit,
+        container_reason = container_reason,
+    )
+}
+
+fn main() {
+    let mut file = String::with_capacity(TASKS * 1_000);
+    for index in 0..TASKS {
+        file.push_str(&task_line(index));
+        file.push('\n');
+    }
+    let megabytes = file.len() as f64 / 1e6;
+
+    // One warm-up pass, then the measured pass (single thread: one core).
+    for pass in 0..2 {
+        let started = Instant::now();
+        let evidence = match read_documents("bench.jsonl", &file) {
+            Ok(evidence) => evidence,
+            Err(error) => {
+                eprintln!("benchmark input was refused: {error}");
+                std::process::exit(1);
+            }
+        };
+        let parsed = started.elapsed();
+        let mut sink = Vec::with_capacity(TASKS * 1_500);
+        if let Err(error) = write_all(&mut sink, &evidence, Format::Json, false) {
+            eprintln!("benchmark output failed: {error}");
+            std::process::exit(1);
+        }
+        let total = started.elapsed();
+        if pass == 1 {
+            let rate = TASKS as f64 / total.as_secs_f64();
+            println!(
+                "explain: {TASKS} tasks ({megabytes:.1} MB JSON Lines) in {:.2} s",
+                total.as_secs_f64()
+            );
+            println!("  read documents: {:.2} s", parsed.as_secs_f64());
+            println!(
+                "  diagnose + JSON output: {:.2} s",
+                (total - parsed).as_secs_f64()
+            );
+            println!("  throughput: {rate:.0} tasks/s on one core (target >= 20000)");
+            println!("  output: {:.1} MB", sink.len() as f64 / 1e6);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! `ecs-why why` as a user runs it: the real binary, the standard credential chain and
+//! `AWS_ENDPOINT_URL` pointing at a local fake AWS on loopback.
+
+mod support;
+
+use serde_json::Value;
+use std::process::{Command, Output};
+use support::fake_aws::{canned, FakeAws, Fault, REGION};
+
+const CLUSTER: &str = "prod";
+
+/// Run the binary with only the environment a user on a laptop would have, pointed at
+/// the fake, with static credentials and no config files or instance metadata.
+async fn why(fake: &FakeAws, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
+    command
+        .arg("why")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", fake.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
+        .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
+        .env("AWS_REGION", REGION)
+        .env("AWS_CONFIG_FILE", "/nonexistent/ecs-why-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecs-why-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1");
+    tokio::task::spawn_blocking(move || command.output().expect("the ecs-why binary runs"))
+        .await
+        .expect("the binary's runner finishes")
+}
+
+fn answer(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+async fn fake_with(n: u32, stop_code: &str, exit_code: i32, lines: &[&str]) -> (FakeAws, String) {
+    let fake = FakeAws::start().await;
+    fake.add_cluster(CLUSTER);
+    let id = canned::task_id(n);
+    fake.add_task(canned::task(CLUSTER, &id, stop_code, exit_code));
+    fake.add_task_definition(canned::task_definition());
+    fake.add_log_lines(
+        canned::LOG_GROUP,
+        &canned::log_stream(&id),
+        1_714_557_000_000,
+        lines,
+    );
+    (fake, id)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explains_an_oom_kill_by_arn_with_logs_and_no_secret_values() {
+    let (fake, id) = fake_with(
+        1,
+        "EssentialContainerExited",
+        137,
+        &[
+            "connecting to postgres://app:hunter2@db.internal/app",
+            "java.lang.OutOfMemoryError: Java heap space",
+        ],
+    )
+    .await;
+    let arn = canned::task_arn(CLUSTER, &id);
+    let output = why(&fake, &[&arn, "--format", "json"]).await;
+    let answer = answer(&output);
+    assert_eq!(answer["category"], "out-of-memory");
+    assert_eq!(answer["task"]["arn"], arn.as_str());
+    assert_eq!(answer["task"]["containers"][0]["exit_code"], 137);
+    let kinds: Vec<&str> = answer["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(kinds.contains(&"oom-in-logs"), "{kinds:?}");
+    let everything = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !everything.contains("hunter2"),
+        "a password reached the output"
+    );
+    assert_eq!(fake.calls("DescribeTasks"), 1);
+    assert_eq!(fake.calls("DescribeTaskDefinition"), 1);
+    assert_eq!(fake.calls("GetLogEvents"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_who_stopped_a_task_from_cloudtrail_with_a_bare_id_and_cluster() {
+    let (fake, id) = fake_with(2, "UserInitiated", 143, &["shutting down"]).await;
+    fake.add_cloudtrail_event(canned::stop_task_event(
+        &id,
+        CLUSTER,
+        "rolling back bad config",
+        canned::STOPPED_AT - 3.0,
+    ));
+    let answer = answer(&why(&fake, &[&id, "--cluster", CLUSTER, "--format", "json"]).await);
+    assert_eq!(answer["category"], "stopped-by-user");
+    let who = &answer["stopped_by"];
+    assert_eq!(
+        who["arn"],
+        "arn:aws:sts::123456789012:assumed-role/Admin/alice"
+    );
+    assert_eq!(who["type"], "AssumedRole");
+    assert_eq!(who["source_ip"], "203.0.113.7");
+    assert_eq!(who["user_agent"], "aws-cli/2.15.0");
+    assert!(who["time"].as_str().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_that_is_denied_becomes_a_note_not_a_failure() {
+    let (fake, id) = fake_with(3, "EssentialContainerExited", 1, &["boom"]).await;
+    fake.fail("GetLogEvents", Fault::AccessDenied);
+    let arn = canned::task_arn(CLUSTER, &id);
+    let output = why(&fake, &[&arn, "--format", "text"]).await;
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("logs:GetLogEvents"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour when piped");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_ecs_no_longer_knows_exits_2_and_says_why() {
+    let (fake, _) = fake_with(4, "EssentialContainerExited", 1, &[]).await;
+    let missing = canned::task_arn(CLUSTER, &canned::task_id(999));
+    let output = why(&fake, &[&missing]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("hour"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_cluster_exits_2_and_names_it() {
+    let (fake, id) = fake_with(5, "EssentialContainerExited", 1, &[]).await;
+    let output = why(&fake, &[&id, "--cluster", "no-such-cluster"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("no-such-cluster"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_region_anywhere_exits_2_and_says_how_to_give_one() {
+    let output = tokio::task::spawn_blocking(|| {
+        Command::new(env!("CARGO_BIN_EXE_ecs-why"))
+            .args(["why", &canned::task_id(6), "--cluster", CLUSTER])
+            .env_clear()
+            .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
+            .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
+            .env("AWS_CONFIG_FILE", "/nonexistent/ecs-why-test")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecs-why-test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("the ecs-why binary runs")
+    })
+    .await
+    .expect("the binary's runner finishes");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("--region") && err.contains("AWS_REGION"),
+        "{err}"
+    );
+}
