@@ -178,6 +178,13 @@ fn causes() -> Result<(), Failure> {
     Ok(())
 }
 
+/// The Slack bot. Configuration errors are bad input (exit 2, one line naming the
+/// variable); SIGTERM drains work in flight and exits 0.
 async fn serve() -> Result<(), Failure> {
-    Err(Failure::other("serve: not yet"))
+    ecs_why::telemetry::init(ecs_why::telemetry::json_by_default());
+    let settings =
+        ecs_why::slack::Settings::from_env().map_err(|e| Failure::bad_input(e.to_string()))?;
+    ecs_why::slack::serve(settings)
+        .await
+        .map_err(|e| Failure::other(format!("{e:#}")))
 }
