@@ -79,6 +79,16 @@ fn main() {
             std::process::exit(1);
         }
         let total = started.elapsed();
+        // The two halves of the output step, measured apart for the report.
+        let diagnosed_at = Instant::now();
+        let diagnoses: Vec<_> = evidence.iter().map(ecs_why::diagnose::diagnose).collect();
+        let diagnose_only = diagnosed_at.elapsed();
+        let rendered_at = Instant::now();
+        let rendered: usize = diagnoses
+            .iter()
+            .map(|d| ecs_why::render::json::to_json(d).to_string().len())
+            .sum();
+        let render_only = rendered_at.elapsed();
         if pass == 1 {
             let rate = TASKS as f64 / total.as_secs_f64();
             println!(
@@ -89,6 +99,12 @@ fn main() {
             println!(
                 "  diagnose + JSON output: {:.2} s",
                 (total - parsed).as_secs_f64()
+            );
+            println!(
+                "    diagnose alone: {:.2} s; JSON rendering alone: {:.2} s ({:.1} MB)",
+                diagnose_only.as_secs_f64(),
+                render_only.as_secs_f64(),
+                rendered as f64 / 1e6
             );
             println!("  throughput: {rate:.0} tasks/s on one core (target >= 20000)");
             println!("  output: {:.1} MB", sink.len() as f64 / 1e6);
