@@ -139,7 +139,18 @@ async fn spawn_app_around(
     fake_engine: Arc<FakeEngine>,
     tune: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let fake = FakeSlack::start().await;
+    spawn_app_on(FakeSlack::start().await, engine, fake_engine, None, tune).await
+}
+
+/// The app against an already started fake Slack; with `aws`, readiness also waits for
+/// those credentials to pass STS GetCallerIdentity (as `serve` does).
+async fn spawn_app_on(
+    fake: FakeSlack,
+    engine: Arc<dyn Engine>,
+    fake_engine: Arc<FakeEngine>,
+    aws: Option<ecs_why::gather::Gatherer>,
+    tune: impl FnOnce(&mut Settings),
+) -> TestApp {
     let api_url = fake.api_url();
     let vars: HashMap<&str, String> = HashMap::from([
         ("SLACK_SIGNING_SECRET", SECRET.to_string()),
@@ -152,6 +163,9 @@ async fn spawn_app_around(
     let mut settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
     tune(&mut settings);
     let app = slack::build_with_engine(settings, engine).await.unwrap();
+    if let Some(gatherer) = aws {
+        app.verify_aws(gatherer);
+    }
     let base = format!("http://127.0.0.1:{}", app.port());
     let bot = app.bot();
     let shutdown = app.shutdown();
@@ -718,6 +732,68 @@ async fn health_and_readiness() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+impl TestApp {
+    /// `GET /readyz`: the status and the body.
+    async fn readyz(&self) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Poll `/readyz` until `done(status, body)`, or panic after `limit`.
+    async fn readyz_until(&self, limit: Duration, done: impl Fn(u16, &str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.readyz().await;
+            if done(status, &body) {
+                return body;
+            }
+            assert!(start.elapsed() < limit, "readyz stuck at {status}: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn readiness_waits_for_both_the_slack_token_and_the_aws_credentials() {
+    let aws = FakeAws::start().await;
+    aws.fail("GetCallerIdentity", Fault::InvalidCredentials);
+    let fake = FakeSlack::start().await;
+    // auth.test refuses twice, so the Slack check passes after its 1 s and 2 s retries.
+    fake.auth_fails(2).await;
+    let gatherer = ecs_why::gather::Gatherer::from_sdk_config(&aws.sdk_config().await);
+    let engine = Arc::new(FakeEngine::default());
+    let app = spawn_app_on(fake, engine.clone(), engine, Some(gatherer), |_| {}).await;
+
+    let (status, body) = app.readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("slack:"), "names the Slack check: {body}");
+    assert!(body.contains("aws:"), "names the AWS check: {body}");
+
+    // Slack verified, AWS still refused: not ready, and only AWS is named, with the fix.
+    let body = app
+        .readyz_until(Duration::from_secs(15), |_, body| !body.contains("slack:"))
+        .await;
+    assert!(body.starts_with("not ready: aws:"), "{body}");
+    assert!(body.contains("GetCallerIdentity"), "{body}");
+    assert!(
+        body.contains("AWS_ACCESS_KEY_ID"),
+        "says how to fix it: {body}"
+    );
+    assert_eq!(app.readyz().await.0, 503);
+
+    aws.heal("GetCallerIdentity");
+    let body = app
+        .readyz_until(Duration::from_secs(20), |status, _| status == 200)
+        .await;
+    assert_eq!(body, "ready");
+    assert!(aws.calls("GetCallerIdentity") >= 2, "the AWS check retried");
 }
 
 #[tokio::test]
