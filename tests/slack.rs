@@ -1108,3 +1108,92 @@ fn manifest_has_only_the_needed_scopes_and_every_route() {
         assert!(manifest.contains(needle), "{needle}");
     }
 }
+
+/// Keeps what a subscriber writes, to read back the JSON log lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// Issue 4: a request id per command, carried into every AWS and Slack call. The SDKs'
+/// own events are logged inside the command's `request` span, so each carries its id.
+#[tokio::test]
+async fn the_request_id_reaches_the_aws_and_slack_calls() {
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_span_list(true)
+        .with_env_filter("info,aws_smithy_runtime=debug,slack_morphism=debug")
+        .with_writer(out.clone())
+        .finish();
+    // A current-thread runtime: the bot's background jobs run on this thread too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (aws, id) = fake_aws().await;
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {id}")).await;
+    app.fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(20))
+        .await;
+    settle().await;
+
+    let text = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let request_id = |e: &Value| {
+        e["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find_map(|s| s["request_id"].as_str()))
+            .map(str::to_string)
+    };
+    let command_ids: Vec<String> = events
+        .iter()
+        .filter(|e| e["fields"]["message"] == "slash command")
+        .filter_map(request_id)
+        .collect();
+    assert_eq!(command_ids.len(), 1, "one command, one id:\n{text}");
+    let wanted = Some(command_ids[0].clone());
+    let of = |target: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| e["target"].as_str().is_some_and(|t| t.starts_with(target)))
+            .collect()
+    };
+    // Only the diagnosis calls AWS here, so every AWS event is inside the command.
+    let aws_events = of("aws_smithy_runtime");
+    assert!(!aws_events.is_empty(), "no AWS SDK events logged:\n{text}");
+    for event in &aws_events {
+        assert_eq!(
+            request_id(event),
+            wanted,
+            "AWS event outside the request: {event}"
+        );
+    }
+    // Slack: the posts carry it; auth.test (the readiness check) belongs to no request.
+    let slack_ids: Vec<Option<String>> =
+        of("slack_morphism").iter().map(|e| request_id(e)).collect();
+    assert!(
+        slack_ids.contains(&wanted),
+        "no Slack event in the request:\n{text}"
+    );
+    assert!(
+        slack_ids.iter().all(|id| id.is_none() || *id == wanted),
+        "{slack_ids:?}"
+    );
+}
