@@ -139,7 +139,18 @@ async fn spawn_app_around(
     fake_engine: Arc<FakeEngine>,
     tune: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let fake = FakeSlack::start().await;
+    spawn_app_on(FakeSlack::start().await, engine, fake_engine, None, tune).await
+}
+
+/// The app against an already started fake Slack; with `aws`, readiness also waits for
+/// those credentials to pass STS GetCallerIdentity (as `serve` does).
+async fn spawn_app_on(
+    fake: FakeSlack,
+    engine: Arc<dyn Engine>,
+    fake_engine: Arc<FakeEngine>,
+    aws: Option<ecs_why::gather::Gatherer>,
+    tune: impl FnOnce(&mut Settings),
+) -> TestApp {
     let api_url = fake.api_url();
     let vars: HashMap<&str, String> = HashMap::from([
         ("SLACK_SIGNING_SECRET", SECRET.to_string()),
@@ -152,6 +163,9 @@ async fn spawn_app_around(
     let mut settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
     tune(&mut settings);
     let app = slack::build_with_engine(settings, engine).await.unwrap();
+    if let Some(gatherer) = aws {
+        app.verify_aws(gatherer);
+    }
     let base = format!("http://127.0.0.1:{}", app.port());
     let bot = app.bot();
     let shutdown = app.shutdown();
@@ -720,6 +734,68 @@ async fn health_and_readiness() {
     }
 }
 
+impl TestApp {
+    /// `GET /readyz`: the status and the body.
+    async fn readyz(&self) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Poll `/readyz` until `done(status, body)`, or panic after `limit`.
+    async fn readyz_until(&self, limit: Duration, done: impl Fn(u16, &str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.readyz().await;
+            if done(status, &body) {
+                return body;
+            }
+            assert!(start.elapsed() < limit, "readyz stuck at {status}: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn readiness_waits_for_both_the_slack_token_and_the_aws_credentials() {
+    let aws = FakeAws::start().await;
+    aws.fail("GetCallerIdentity", Fault::InvalidCredentials);
+    let fake = FakeSlack::start().await;
+    // auth.test refuses twice, so the Slack check passes after its 1 s and 2 s retries.
+    fake.auth_fails(2).await;
+    let gatherer = ecs_why::gather::Gatherer::from_sdk_config(&aws.sdk_config().await);
+    let engine = Arc::new(FakeEngine::default());
+    let app = spawn_app_on(fake, engine.clone(), engine, Some(gatherer), |_| {}).await;
+
+    let (status, body) = app.readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("slack:"), "names the Slack check: {body}");
+    assert!(body.contains("aws:"), "names the AWS check: {body}");
+
+    // Slack verified, AWS still refused: not ready, and only AWS is named, with the fix.
+    let body = app
+        .readyz_until(Duration::from_secs(15), |_, body| !body.contains("slack:"))
+        .await;
+    assert!(body.starts_with("not ready: aws:"), "{body}");
+    assert!(body.contains("GetCallerIdentity"), "{body}");
+    assert!(
+        body.contains("AWS_ACCESS_KEY_ID"),
+        "says how to fix it: {body}"
+    );
+    assert_eq!(app.readyz().await.0, 503);
+
+    aws.heal("GetCallerIdentity");
+    let body = app
+        .readyz_until(Duration::from_secs(20), |status, _| status == 200)
+        .await;
+    assert_eq!(body, "ready");
+    assert!(aws.calls("GetCallerIdentity") >= 2, "the AWS check retried");
+}
+
 #[tokio::test]
 async fn in_flight_work_is_drained_on_shutdown_and_new_commands_are_told_to_retry() {
     let app = spawn_app().await;
@@ -1031,4 +1107,93 @@ fn manifest_has_only_the_needed_scopes_and_every_route() {
     ] {
         assert!(manifest.contains(needle), "{needle}");
     }
+}
+
+/// Keeps what a subscriber writes, to read back the JSON log lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// Issue 4: a request id per command, carried into every AWS and Slack call. The SDKs'
+/// own events are logged inside the command's `request` span, so each carries its id.
+#[tokio::test]
+async fn the_request_id_reaches_the_aws_and_slack_calls() {
+    let out = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_span_list(true)
+        .with_env_filter("info,aws_smithy_runtime=debug,slack_morphism=debug")
+        .with_writer(out.clone())
+        .finish();
+    // A current-thread runtime: the bot's background jobs run on this thread too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (aws, id) = fake_aws().await;
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {id}")).await;
+    app.fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(20))
+        .await;
+    settle().await;
+
+    let text = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let request_id = |e: &Value| {
+        e["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find_map(|s| s["request_id"].as_str()))
+            .map(str::to_string)
+    };
+    let command_ids: Vec<String> = events
+        .iter()
+        .filter(|e| e["fields"]["message"] == "slash command")
+        .filter_map(request_id)
+        .collect();
+    assert_eq!(command_ids.len(), 1, "one command, one id:\n{text}");
+    let wanted = Some(command_ids[0].clone());
+    let of = |target: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| e["target"].as_str().is_some_and(|t| t.starts_with(target)))
+            .collect()
+    };
+    // Only the diagnosis calls AWS here, so every AWS event is inside the command.
+    let aws_events = of("aws_smithy_runtime");
+    assert!(!aws_events.is_empty(), "no AWS SDK events logged:\n{text}");
+    for event in &aws_events {
+        assert_eq!(
+            request_id(event),
+            wanted,
+            "AWS event outside the request: {event}"
+        );
+    }
+    // Slack: the posts carry it; auth.test (the readiness check) belongs to no request.
+    let slack_ids: Vec<Option<String>> =
+        of("slack_morphism").iter().map(|e| request_id(e)).collect();
+    assert!(
+        slack_ids.contains(&wanted),
+        "no Slack event in the request:\n{text}"
+    );
+    assert!(
+        slack_ids.iter().all(|id| id.is_none() || *id == wanted),
+        "{slack_ids:?}"
+    );
 }

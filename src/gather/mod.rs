@@ -63,7 +63,9 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Counts every AWS call for `/metrics`: `ecs_why_aws_calls_total{service, operation,
-/// outcome}` with outcome `ok` or `error`. A no-op until a recorder is installed.
+/// outcome}` with outcome `ok` or `error`, and each failure again in
+/// `ecs_why_aws_errors_total{service, operation}` (the name `/metrics` describes for AWS
+/// errors). A no-op until a recorder is installed.
 pub(crate) trait Observe {
     fn observe(self, service: &'static str, operation: &'static str) -> Self;
 }
@@ -78,6 +80,14 @@ impl<T, E> Observe for Result<T, E> {
             "outcome" => outcome
         )
         .increment(1);
+        if self.is_err() {
+            metrics::counter!(
+                crate::metrics::AWS_ERRORS,
+                "service" => service,
+                "operation" => operation
+            )
+            .increment(1);
+        }
         self
     }
 }
@@ -260,6 +270,30 @@ impl Gatherer {
     /// The configured region, if any.
     pub fn region(&self) -> Option<&str> {
         self.config.region().map(|r| r.as_ref())
+    }
+
+    /// STS GetCallerIdentity with this gatherer's credentials and endpoint: proves the
+    /// credentials work (the call needs no IAM permission). Returns the caller's ARN.
+    /// Without a configured region it asks us-east-1, which answers for any account.
+    pub async fn caller_identity(&self) -> Result<String, GatherError> {
+        let mut builder = aws_sdk_sts::config::Builder::from(&self.config);
+        if self.config.region().is_none() {
+            builder = builder.region(Region::new("us-east-1"));
+        }
+        let sts = aws_sdk_sts::Client::from_conf(builder.build());
+        let identity = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .observe("sts", "GetCallerIdentity")
+            .map_err(|err| {
+                let failure = aws_failure(&err);
+                match failure.kind {
+                    FailureKind::Credentials => GatherError::AccessDenied(failure.message),
+                    _ => GatherError::Aws(failure.message),
+                }
+            })?;
+        Ok(identity.arn().unwrap_or("an unnamed identity").to_string())
     }
 
     /// Number of task definitions held in the cache.

@@ -53,6 +53,12 @@ impl AwsEngine {
         }
     }
 
+    /// The gatherer used when no role is assumed (its credentials are the bot's own; the
+    /// readiness check verifies them).
+    pub fn default_gatherer(&self) -> Gatherer {
+        self.default.clone()
+    }
+
     async fn gatherer(&self, role_arn: Option<&str>) -> Gatherer {
         let Some(role) = role_arn else {
             return self.default.clone();

@@ -2,7 +2,8 @@
 //!
 //! Routes (a contract, see DESIGN.md): `POST /slack/commands`, `POST /slack/interactivity`,
 //! `POST /slack/events`, `GET /healthz`, plus `GET /readyz` (ready once the Slack token
-//! was verified with `auth.test`, and any other check registered on [`Readiness`]) and
+//! was verified with `auth.test` and, with the AWS engine, the AWS credentials with STS
+//! GetCallerIdentity; 503 naming what is still unverified until then) and
 //! `GET /metrics` (Prometheus text, see [`crate::metrics`]).
 //! Every Slack route verifies the signature before it parses anything; a refused
 //! request gets 400 or 401 and causes no work. Like zero-to-production's `startup.rs`,
@@ -17,6 +18,7 @@ use super::engine::Engine;
 use super::events;
 use super::post::{install_crypto_provider, Poster};
 use super::signature::{self, SignatureError};
+use crate::gather::Gatherer;
 use crate::metrics::Metrics;
 use crate::shutdown::{self, Shutdown, DRAIN_LIMIT};
 use axum::body::Bytes;
@@ -92,10 +94,14 @@ pub struct App {
     shutdown: Shutdown,
 }
 
-/// Build the app with the production engine (AWS).
+/// Build the app with the production engine (AWS). Readiness waits for both the Slack
+/// token (`auth.test`) and the AWS credentials (STS GetCallerIdentity) to be verified.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let engine = super::aws_engine::AwsEngine::new(&settings).await;
-    build_with_engine(settings, Arc::new(engine)).await
+    let gatherer = engine.default_gatherer();
+    let app = build_with_engine(settings, Arc::new(engine)).await?;
+    app.verify_aws(gatherer);
+    Ok(app)
 }
 
 /// Build the app around any engine (tests use a fake one). Binds `settings.listen`.
@@ -167,7 +173,40 @@ async fn check_slack(poster: Poster, readiness: Readiness) {
     }
 }
 
+/// Verify the AWS credentials once (STS GetCallerIdentity, which needs no IAM
+/// permission), retrying with backoff until it works.
+async fn check_aws(gatherer: Gatherer, readiness: Readiness) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match gatherer.caller_identity().await {
+            Ok(arn) => {
+                tracing::info!(caller = arn, "AWS credentials verified");
+                readiness.pass("aws");
+                return;
+            }
+            Err(e) => {
+                let why = format!(
+                    "STS GetCallerIdentity failed: {e}; check the task role (or AWS_* credentials), AWS_REGION and AWS_ENDPOINT_URL"
+                );
+                tracing::warn!("{why}");
+                readiness.fail("aws", &why);
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(60));
+    }
+}
+
 impl App {
+    /// Require verified AWS credentials before `/readyz` answers 200, and start checking
+    /// them in the background with `gatherer`'s credentials, region and endpoint.
+    pub fn verify_aws(&self, gatherer: Gatherer) {
+        self.readiness
+            .require("aws", "STS GetCallerIdentity has not succeeded yet");
+        let readiness = self.readiness.clone();
+        tokio::spawn(async move { check_aws(gatherer, readiness).await });
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()

@@ -3,8 +3,10 @@
 //! It speaks the awsJson protocol for what moto cannot do: ECS (DescribeTasks,
 //! DescribeTaskDefinition, DescribeServices, ListTasks) with any exit codes, stop codes
 //! and container reasons; CloudWatch Logs (GetLogEvents, FilterLogEvents); and CloudTrail
-//! (LookupEvents). It serves canned JSON, counts calls per operation, can add latency to
-//! every call, and can answer an operation with AccessDenied, throttling or not-found.
+//! (LookupEvents); and STS GetCallerIdentity (awsQuery: a form-encoded POST answered
+//! with XML), which the bot's readiness check calls. It serves canned answers, counts
+//! calls per operation, can add latency to every call, and can answer an operation with
+//! AccessDenied, throttling, not-found or invalid credentials.
 //! Used by tests/why.rs, benches/why.rs (via `#[path]`) and the Slack bot's tests.
 #![allow(dead_code)]
 
@@ -30,6 +32,8 @@ pub enum Fault {
     AccessDenied,
     Throttling,
     ResourceNotFound,
+    /// The credentials are not valid (what STS answers for a bad access key).
+    InvalidCredentials,
 }
 
 #[derive(Default)]
@@ -215,7 +219,12 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+    // awsQuery (STS) names the operation in the form body instead of a header.
+    let query_action = target.is_empty().then(|| query_action(&body)).flatten();
+    let operation = match &query_action {
+        Some(action) => action.clone(),
+        None => target.rsplit('.').next().unwrap_or_default().to_string(),
+    };
     *shared
         .calls
         .lock()
@@ -227,6 +236,9 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         tokio::time::sleep(latency).await;
     }
     let fault = shared.faults.lock().unwrap().get(&operation).copied();
+    if query_action.is_some() {
+        return sts(&operation, fault);
+    }
     if let Some(fault) = fault {
         return match fault {
             Fault::AccessDenied => error(
@@ -237,6 +249,10 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             Fault::ResourceNotFound => error(
                 "ResourceNotFoundException",
                 "The specified log group does not exist.",
+            ),
+            Fault::InvalidCredentials => error(
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
             ),
         };
     }
@@ -253,6 +269,68 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         _ => error(
             "UnknownOperationException",
             &format!("the fake AWS does not implement `{target}`"),
+        ),
+    }
+}
+
+/// `Action` of an awsQuery form body, if the body is one.
+fn query_action(body: &[u8]) -> Option<String> {
+    url::form_urlencoded::parse(body)
+        .find(|(key, _)| key == "Action")
+        .map(|(_, value)| value.into_owned())
+}
+
+const STS_XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+/// STS over awsQuery: GetCallerIdentity, or the XML error for `fault`.
+fn sts(operation: &str, fault: Option<Fault>) -> Response {
+    let xml = |status: StatusCode, body: String| {
+        (status, [("content-type", "text/xml")], body).into_response()
+    };
+    let sts_error = |status: StatusCode, code: &str, message: &str| {
+        xml(
+            status,
+            format!(
+                "<ErrorResponse xmlns=\"{STS_XMLNS}\"><Error><Type>Sender</Type><Code>{code}</Code>\
+                 <Message>{message}</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>"
+            ),
+        )
+    };
+    if let Some(fault) = fault {
+        return match fault {
+            Fault::InvalidCredentials => sts_error(
+                StatusCode::FORBIDDEN,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ),
+            Fault::AccessDenied => sts_error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "User is not authorized to perform this action",
+            ),
+            Fault::Throttling => sts_error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
+            Fault::ResourceNotFound => sts_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                "The fake has no resource for this operation",
+            ),
+        };
+    }
+    match operation {
+        "GetCallerIdentity" => xml(
+            StatusCode::OK,
+            format!(
+                "<GetCallerIdentityResponse xmlns=\"{STS_XMLNS}\"><GetCallerIdentityResult>\
+                 <Arn>arn:aws:sts::{ACCOUNT}:assumed-role/ecs-why/test</Arn>\
+                 <UserId>AROAFAKEFAKEFAKE:test</UserId><Account>{ACCOUNT}</Account>\
+                 </GetCallerIdentityResult><ResponseMetadata><RequestId>fake-request</RequestId>\
+                 </ResponseMetadata></GetCallerIdentityResponse>"
+            ),
+        ),
+        other => sts_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            &format!("the fake AWS does not implement STS `{other}`"),
         ),
     }
 }

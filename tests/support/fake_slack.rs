@@ -3,7 +3,8 @@
 //! Point the bot at it with `SLACK_API_URL = fake.api_url()`. It answers `auth.test`,
 //! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`
 //! and `response_url` posts under `/response/...`. Tests can make a channel answer
-//! `not_in_channel`, or a method answer 429 with `Retry-After` a few times first.
+//! `not_in_channel`, a method answer 429 with `Retry-After` a few times first, or
+//! `auth.test` refuse the token a few times first.
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
@@ -93,6 +94,19 @@ impl FakeSlack {
     /// A `response_url` that lands here.
     pub fn response_url(&self, id: &str) -> String {
         format!("{}/response/{id}", self.server.uri())
+    }
+
+    /// The next `times` calls of `auth.test` answer `invalid_auth` (a bad bot token).
+    pub async fn auth_fails(&self, times: u64) {
+        Mock::given(path("/api/auth.test"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ok": false, "error": "invalid_auth"})),
+            )
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
     }
 
     /// Posts to `channel` answer `not_in_channel`.
