@@ -62,32 +62,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// Counts every AWS call for `/metrics`: `ecs_why_aws_calls_total{service, operation,
-/// outcome}` with outcome `ok` or `error`, and each failure again in
-/// `ecs_why_aws_errors_total{service, operation}` (the name `/metrics` describes for AWS
-/// errors). A no-op until a recorder is installed.
+/// Counts every AWS call for `/metrics` through [`crate::metrics::aws_call`]
+/// (`ecs_why_aws_calls_total`, and `ecs_why_aws_errors_total` for failures). A no-op
+/// until a recorder is installed.
 pub(crate) trait Observe {
     fn observe(self, service: &'static str, operation: &'static str) -> Self;
 }
 
 impl<T, E> Observe for Result<T, E> {
     fn observe(self, service: &'static str, operation: &'static str) -> Self {
-        let outcome = if self.is_ok() { "ok" } else { "error" };
-        metrics::counter!(
-            "ecs_why_aws_calls_total",
-            "service" => service,
-            "operation" => operation,
-            "outcome" => outcome
-        )
-        .increment(1);
-        if self.is_err() {
-            metrics::counter!(
-                crate::metrics::AWS_ERRORS,
-                "service" => service,
-                "operation" => operation
-            )
-            .increment(1);
-        }
+        crate::metrics::aws_call(service, operation, self.is_ok());
         self
     }
 }
