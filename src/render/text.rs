@@ -214,7 +214,12 @@ fn findings(out: &mut String, p: &Painter, d: &Diagnosis) {
         let head = format!("{}{container}: ", p.paint(magenta(), &kind));
         let plain_head_len = escape::chars(&kind) + escape::chars(&container) + 2;
         let detail = escape::terminal(&f.detail, false);
-        let lines = wrap(&detail, (WIDTH - 4).saturating_sub(plain_head_len).max(24));
+        // The first line shares its row with the head; the rest use the full width.
+        let lines = wrap_hanging(
+            &detail,
+            (WIDTH - 4).saturating_sub(plain_head_len).max(24),
+            WIDTH - 4,
+        );
         let _ = writeln!(
             out,
             "  • {head}{}",
@@ -336,51 +341,63 @@ fn pad(s: &str, width: usize) -> String {
     }
 }
 
-/// Greedy word wrap to `width` characters; words longer than a line are split.
+/// Words up to this many characters are never split, even when longer than a line.
+const MAX_WHOLE_WORD: usize = 256;
+
+/// Greedy word wrap to `width` characters. A word longer than a line (an ARN, a URL,
+/// a command's argument) stays whole on a line of its own, so it can still be copied;
+/// only a word longer than [`MAX_WHOLE_WORD`] (junk, not an identifier) is cut.
 /// Always returns at least one (possibly empty) line.
 pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut lines = Vec::new();
+    wrap_hanging(text, width, width)
+}
+
+/// [`wrap`] with the first line `first_width` wide and the others `width` wide.
+fn wrap_hanging(text: &str, first_width: usize, width: usize) -> Vec<String> {
+    let (first_width, width) = (first_width.max(8), width.max(8));
+    let mut lines: Vec<String> = Vec::new();
     for paragraph in text.split('\n') {
         let mut line = String::new();
         let mut len = 0;
-        for word in paragraph.split_whitespace() {
-            let mut word: String = word.to_string();
-            let mut word_len = escape::chars(&word);
-            while word_len > width {
-                if len > 0 {
+        for whole in paragraph.split_whitespace() {
+            for word in pieces(whole, width) {
+                let word_len = escape::chars(word);
+                let limit = if lines.is_empty() { first_width } else { width };
+                if len > 0 && len + 1 + word_len > limit {
                     lines.push(std::mem::take(&mut line));
                     len = 0;
                 }
-                let split = word
-                    .char_indices()
-                    .nth(width)
-                    .map_or(word.len(), |(i, _)| i);
-                let rest = word.split_off(split);
-                lines.push(word);
-                word = rest;
-                word_len = escape::chars(&word);
+                if len > 0 {
+                    line.push(' ');
+                    len += 1;
+                }
+                line.push_str(word);
+                len += word_len;
             }
-            if word.is_empty() {
-                continue;
-            }
-            if len > 0 && len + 1 + word_len > width {
-                lines.push(std::mem::take(&mut line));
-                len = 0;
-            }
-            if len > 0 {
-                line.push(' ');
-                len += 1;
-            }
-            line.push_str(&word);
-            len += word_len;
         }
         lines.push(line);
     }
-    if lines.is_empty() {
-        lines.push(String::new());
-    }
     lines
+}
+
+/// `word` itself, or `width`-character pieces of it when it is longer than
+/// [`MAX_WHOLE_WORD`].
+fn pieces(word: &str, width: usize) -> Vec<&str> {
+    if escape::chars(word) <= MAX_WHOLE_WORD {
+        return vec![word];
+    }
+    let mut out = Vec::new();
+    let mut rest = word;
+    while !rest.is_empty() {
+        let cut = rest
+            .char_indices()
+            .nth(width)
+            .map_or(rest.len(), |(i, _)| i);
+        let (piece, tail) = rest.split_at(cut);
+        out.push(piece);
+        rest = tail;
+    }
+    out
 }
 
 /// `3m 12s`, `2h 5m`, `1d 4h`, `45s`.
@@ -424,25 +441,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wraps_and_splits_long_words() {
+    fn wraps_and_keeps_long_words_whole() {
         assert_eq!(wrap("a b c", 10), vec!["a b c"]);
         assert_eq!(wrap("aaaa bbbb cccc", 9), vec!["aaaa bbbb", "cccc"]);
-        let long = "x".repeat(20);
-        assert_eq!(wrap(&long, 8), vec!["xxxxxxxx", "xxxxxxxx", "xxxx"]);
+        // An ARN or a command argument is never cut: a copied command must still work.
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/checkout-9ZyXwV";
+        assert_eq!(
+            wrap(&format!("from `{arn}`: check"), 20),
+            vec!["from".to_string(), format!("`{arn}`:"), "check".to_string()]
+        );
         assert_eq!(wrap("", 10), vec![""]);
+        let junk = "x".repeat(MAX_WHOLE_WORD + 1);
+        assert!(wrap(&junk, 100).iter().all(|l| l.chars().count() <= 100));
     }
 
     #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(45), "45s");
-        assert_eq!(duration(192), "3m 12s");
-        assert_eq!(duration(7500), "2h 5m");
-        assert_eq!(duration(100_000), "1d 3h");
+    fn hanging_wrap_uses_the_full_width_after_the_first_line() {
+        let text = "one two three four five six seven eight";
+        assert_eq!(
+            wrap_hanging(text, 10, 30),
+            vec!["one two", "three four five six seven", "eight"]
+        );
     }
 
     #[test]
-    fn strips_colour_codes_for_width() {
-        let style = Style::new().bold();
-        assert_eq!(strip_ansi(&format!("{style}1. {style:#}")), "1. ");
+    fn finding_details_continue_at_the_full_width() {
+        use crate::diagnose::diagnose;
+        use crate::evidence::Evidence;
+        let evidence: Evidence = serde_json::from_str(include_str!(
+            "../../tests/cases/container-exited-app-error--missing-var-defined-as-secret.json"
+        ))
+        .expect("recorded case");
+        let card = to_text(&diagnose(&evidence), false);
+        assert!(
+            card.contains("secret:prod/checkout/stripe-9ZyXwV`"),
+            "the secret ARN stays whole:\n{card}"
+        );
+        assert!(
+            !card.contains("\n    from\n"),
+            "continuation lines use the full width:\n{card}"
+        );
     }
 }
