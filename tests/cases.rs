@@ -339,3 +339,57 @@ fn orderly_stop_that_ended_in_sigkill_says_sigterm_was_ignored() {
             || d.task.containers.iter().any(|c| c.exit_code == Some(137))
     );
 }
+
+#[test]
+fn every_fix_and_summary_reads_as_sentences() {
+    // Two sentences glued without a full stop ("... not up yet) Check that ...") or a
+    // fix that trails off without one read badly at 3 a.m.
+    let glued = regex::Regex::new(r"[a-z0-9)`'\x22] [A-Z][a-z]+ (?:that|the|it|a) ").unwrap();
+    for path in case_files() {
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("utf-8");
+        let (_, diagnosis) = load(stem);
+        for text in diagnosis.fixes.iter().chain([&diagnosis.summary]) {
+            assert!(
+                text.trim_end().ends_with(['.', ')', '`', '"']),
+                "{stem}: no full stop: {text}"
+            );
+            for m in glued.find_iter(text) {
+                let word = m.as_str()[2..].split(' ').next().unwrap_or("");
+                assert!(
+                    !["Check", "Allow", "Add", "Set", "Run", "Make"].contains(&word),
+                    "{stem}: sentences glued together: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn acronyms_keep_their_capitals_inside_a_summary() {
+    let (_, diagnosis) = load("container-exited-app-error--s3-access-denied");
+    assert!(
+        diagnosis.summary.contains("The logs show: AWS denied"),
+        "{}",
+        diagnosis.summary
+    );
+    assert!(!diagnosis.summary.contains("aWS"));
+}
+
+#[test]
+fn secrets_fixes_only_blame_the_network_when_the_call_timed_out() {
+    for name in [
+        "secrets-or-registry-auth--kms-decrypt",
+        "secrets-or-registry-auth--secrets-manager-access-denied",
+        "secrets-or-registry-auth--ssm-parameter-not-found",
+        "secrets-or-registry-auth--repository-credentials",
+    ] {
+        let (_, diagnosis) = load(name);
+        assert!(
+            !fixes(&diagnosis).contains("timed out"),
+            "{name}: {}",
+            fixes(&diagnosis)
+        );
+    }
+    let (_, diagnosis) = load("secrets-or-registry-auth--ecr-auth-timeout");
+    assert!(fixes(&diagnosis).contains("timed out"));
+}

@@ -723,10 +723,11 @@ fn secrets_or_registry_auth(f: &Facts) -> Option<Verdict> {
             ));
         }
     }
+    // Not "retried": ECS says "service call has been retried N time(s)" before every
+    // error, an AccessDenied or a missing secret as much as a timeout.
     if f.mentions_any(&[
         "i/o timeout",
         "context deadline exceeded",
-        "retried",
         "dial tcp",
         "timeout",
     ]) {
@@ -1511,12 +1512,26 @@ fn describe_command(def: &ContainerDefinition) -> Option<String> {
     })
 }
 
-/// `text` with its first letter in lower case, to embed it in a sentence.
+/// `text` with its first letter in lower case, to embed it in a sentence. An acronym
+/// or a name in capitals ("AWS denied ...", "KMS ...") is left as it is.
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
+    let second_is_upper = text.chars().nth(1).is_some_and(char::is_uppercase);
     match chars.next() {
-        Some(first) if !text.starts_with('`') => first.to_lowercase().chain(chars).collect(),
+        Some(first) if first != '`' && !second_is_upper => {
+            first.to_lowercase().chain(chars).collect()
+        }
         _ => text.to_string(),
+    }
+}
+
+/// `text` ending with a full stop, so another sentence can follow it.
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
     }
 }
 
@@ -1577,10 +1592,10 @@ fn app_error_fixes(f: &Facts, container: &Container) -> Vec<String> {
             }
             FindingKind::DependencyUnreachable => fixes.push(format!(
                 "{} Check that the dependency is up, that its address in the configuration is right, and that its security group allows the task's security group.",
-                finding.detail
+                sentence(&finding.detail)
             )),
-            FindingKind::PortInUse => fixes.push(finding.detail.clone()),
-            FindingKind::AwsAccessDenied => fixes.push(finding.detail.clone()),
+            FindingKind::PortInUse => fixes.push(sentence(&finding.detail)),
+            FindingKind::AwsAccessDenied => fixes.push(sentence(&finding.detail)),
             FindingKind::OomInLogs => {
                 let limits = MemoryLimits::of(f.task, f.definition, Some(container), f.blamed_def);
                 fixes.extend(limits.raise_fix(&container.name, f.fargate(), f.family()));
