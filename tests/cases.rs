@@ -393,3 +393,24 @@ fn secrets_fixes_only_blame_the_network_when_the_call_timed_out() {
     let (_, diagnosis) = load("secrets-or-registry-auth--ecr-auth-timeout");
     assert!(fixes(&diagnosis).contains("timed out"));
 }
+
+#[test]
+fn a_crash_finding_does_not_repeat_the_line_of_a_specific_finding() {
+    for name in [
+        "out-of-memory--python-memoryerror-fargate-large",
+        "container-exited-app-error--database-connection-refused",
+        "container-exited-app-error--s3-access-denied",
+        "container-exited-app-error--exit-255-rust-panic",
+    ] {
+        let (_, diagnosis) = load(name);
+        let kinds: Vec<FindingKind> = diagnosis.findings.iter().map(|f| f.kind).collect();
+        assert!(!kinds.contains(&FindingKind::Crash), "{name}: {kinds:?}");
+        assert!(!kinds.is_empty(), "{name}: the specific finding stays");
+    }
+    // A crash on a line of its own is still reported.
+    let (_, diagnosis) = load("container-exited-app-error--go-panic-sigterm-sidecar");
+    assert!(diagnosis
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::Crash));
+}

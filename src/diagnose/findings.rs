@@ -85,16 +85,38 @@ pub fn scan(evidence: &Evidence) -> Vec<Finding> {
 }
 
 /// Keep the first finding of each (kind, container, detail), ordered by kind, at most
-/// [`MAX_FINDINGS`].
+/// [`MAX_FINDINGS`]. A crash whose line is the line of a more specific finding of the
+/// same container (`MemoryError` is both an OOM and the last line of a traceback)
+/// says nothing new, so it is left out.
 fn dedupe_and_cap(findings: Vec<Finding>) -> Vec<Finding> {
     let mut seen = HashSet::new();
     let mut kept: Vec<Finding> = findings
         .into_iter()
         .filter(|f| seen.insert((f.kind, f.container.clone(), f.detail.clone())))
         .collect();
+    let specific: Vec<(Option<String>, String)> = kept
+        .iter()
+        .filter(|f| f.kind != FindingKind::Crash)
+        .filter_map(|f| Some((f.container.clone(), f.line.clone()?)))
+        .collect();
+    kept.retain(|f| f.kind != FindingKind::Crash || !repeats_a_line(f, &specific));
     kept.sort_by_key(|f| f.kind);
     kept.truncate(MAX_FINDINGS);
     kept
+}
+
+/// Does `crash` quote (part of) a line already quoted by a finding of its container?
+fn repeats_a_line(crash: &Finding, shown: &[(Option<String>, String)]) -> bool {
+    let Some(line) = crash.line.as_deref() else {
+        return false;
+    };
+    let line = line.trim_end_matches('…');
+    shown.iter().any(|(container, other)| {
+        let other = other.trim_end_matches('…');
+        *container == crash.container
+            && !other.is_empty()
+            && (line.contains(other) || other.contains(line))
+    })
 }
 
 /// Cheap hints, one per scanner, matched in a single pass over each line: a scanner's
