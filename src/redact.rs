@@ -16,7 +16,7 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Substrings without which no pattern below can match (case-insensitive).
 static TRIGGER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)akia|asia|://|bearer|eyj|xox[a-z]-|xapp-|private key|pass|pwd|token|secret|api[_-]?key|auth",
+        r"(?i)akia|asia|://|bearer|eyj|xox[a-z]-|xapp-|private key|pass|pwd|token|secret|api[_-]?key|auth|gh[pousr]_|github_pat_|[sr]k_(?:live|test)_|aiza|glpat-|npm_|sg\.|cookie",
     )
     .expect("valid trigger regex")
 });
@@ -52,6 +52,31 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         // Slack tokens.
         rule(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{6,}", REDACTED),
+        // Well-known token formats: GitHub, Stripe, Google API keys, GitLab, npm,
+        // SendGrid, Slack incoming webhooks.
+        rule(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|AIza[0-9A-Za-z_-]{35}|glpat-[0-9A-Za-z_-]{20,}|npm_[A-Za-z0-9]{36}|SG\.[\w-]{16,}\.[\w-]{16,})",
+            REDACTED,
+        ),
+        rule(
+            r"(?P<k>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
+            "${k}[REDACTED]",
+        ),
+        // An Authorization header's whole value, whatever the scheme (Token, Digest,
+        // AWS4-HMAC-SHA256 ...), and every cookie.
+        rule(
+            r#"(?i)(?P<k>\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|digest|negotiate|aws4-hmac-sha256)\s+)?)[^\s"',;]+(?:[^\n"']*)"#,
+            "${k}[REDACTED]",
+        ),
+        rule(
+            r#"(?i)(?P<k>\b(?:set-)?cookie["']?\s*[:=]\s*["']?)[^\n"']+"#,
+            "${k}[REDACTED]",
+        ),
+        // Secret-named command-line flags: `--password hunter2`, `--db-token=x`.
+        rule(
+            r"(?i)(?P<k>(?:^|\s)--?[\w-]*(?:password|passwd|token|secret|api-?key)(?:\s+|=))[^\s-][^\s]*",
+            "${k}[REDACTED]",
+        ),
         // Authorization: Bearer/Basic ...
         rule(
             r"(?i)(?P<k>\b(?:bearer|basic)\s+)[A-Za-z0-9\-._~+/]{8,}=*",
@@ -59,7 +84,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         // Passwords in URLs: scheme://user:PASS@host
         rule(
-            r"(?P<k>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@",
+            r"(?P<k>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@",
             "${k}[REDACTED]@",
         ),
         // AWS secret access keys labelled as such, in any notation.
@@ -90,6 +115,9 @@ static BARE_PAIR: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Replace secrets in `line` with `[REDACTED]`. Borrowed when nothing was replaced.
 pub fn redact(line: &str) -> Cow<'_, str> {
+    if is_key_material(line) {
+        return Cow::Owned(REDACTED.to_string());
+    }
     if !TRIGGER.is_match(line) {
         return Cow::Borrowed(line);
     }
@@ -99,6 +127,23 @@ pub fn redact(line: &str) -> Cow<'_, str> {
     }
     text = replace_pairs(text, &QUOTED_PAIR, true);
     replace_pairs(text, &BARE_PAIR, false)
+}
+
+/// A line that is nothing but a base64 run of PEM width, mixing upper case, lower case
+/// and digits: the body of a private key or certificate, which CloudWatch Logs delivers
+/// one line per event, away from its `BEGIN` marker. Hex digests (no upper case) and
+/// words do not qualify.
+fn is_key_material(line: &str) -> bool {
+    let line = line.trim();
+    if !(40..=100).contains(&line.len()) {
+        return false;
+    }
+    let base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    let bytes = line.as_bytes();
+    bytes.iter().all(|&b| base64(b))
+        && bytes.iter().any(u8::is_ascii_uppercase)
+        && bytes.iter().any(u8::is_ascii_lowercase)
+        && bytes.iter().any(u8::is_ascii_digit)
 }
 
 /// Apply one pattern, keeping the text borrowed when it does not match.
@@ -267,5 +312,84 @@ mod tests {
             "-----BEGIN OPENSSH PRIVATE KEY-----",
             "[REDACTED PRIVATE KEY]",
         );
+    }
+
+    #[test]
+    fn well_known_token_formats() {
+        check(
+            "token ghp_1234567890abcdefghijklmnopqrstuvwxyzAB used",
+            "token [REDACTED] used",
+        );
+        check(
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123",
+            "[REDACTED]",
+        );
+        check(
+            "stripe key sk_live_4eC39HqLyjWDarjtT1zdp7dc failed",
+            "stripe key [REDACTED] failed",
+        );
+        check("rk_test_4eC39HqLyjWDarjtT1zdp7dc", "[REDACTED]");
+        check(
+            "key=AIzaSyA-1234567890abcdefghijklmnopqrstu",
+            "key=[REDACTED]",
+        );
+        check("glpat-abcdefghij1234567890", "[REDACTED]");
+        check(
+            "POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "POST https://hooks.slack.com/services/[REDACTED]",
+        );
+    }
+
+    #[test]
+    fn authorization_headers_and_cookies_of_any_scheme() {
+        check(
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+            "Authorization: Basic [REDACTED]",
+        );
+        check(
+            "authorization=Token abcdef123456",
+            "authorization=Token [REDACTED]",
+        );
+        check(
+            r#"headers: {"Authorization": "Digest username=bob, response=abc"}"#,
+            r#"headers: {"Authorization": "Digest [REDACTED]"}"#,
+        );
+        check(
+            "Cookie: session=abcdef0123456789; theme=dark",
+            "Cookie: [REDACTED]",
+        );
+    }
+
+    #[test]
+    fn passwords_in_urls_without_a_user_and_on_the_command_line() {
+        check(
+            "connecting to redis://:s3cr3t@cache:6379",
+            "connecting to redis://:[REDACTED]@cache:6379",
+        );
+        check(
+            "mysql://user:pw@host:3306/db",
+            "mysql://user:[REDACTED]@host:3306/db",
+        );
+        check(
+            "exec mysqldump --password hunter2 --db orders",
+            "exec mysqldump --password [REDACTED] --db orders",
+        );
+        check("run --api-key=abc123", "run --api-key=[REDACTED]");
+    }
+
+    #[test]
+    fn private_key_bodies_on_lines_of_their_own() {
+        check(
+            "MIIEpAIBAAKCAQEA7bq2Zr1d9Jx0f3s8XkqLmN4uV5wY6zA7bC8dE9fG0hI1jK2lM3n",
+            "[REDACTED]",
+        );
+        // A hex digest, a word run and a path are not key material.
+        for line in [
+            "sha256:af296b188c7b7df99ba960ca614439c99cb7cf252ed7bbc23e90cfda59092305",
+            "af296b188c7b7df99ba960ca614439c99cb7cf252ed7bbc23e90cfda59092305",
+            "GET /api/v1/items/12345/details/summary/overview/latest 200",
+        ] {
+            assert_eq!(redact(line), line);
+        }
     }
 }
