@@ -94,16 +94,29 @@ fn read_document(
     if map.contains_key("tasks") {
         let output: DescribeTasksOutput = serde_json::from_value(document)
             .map_err(|e| bad("`aws ecs describe-tasks` output", e.to_string()))?;
-        for failure in output.failures {
-            failures.push(format!(
-                "{} {}",
-                failure.arn.unwrap_or_default(),
-                failure.reason.unwrap_or_default()
-            ));
-        }
+        let these_failures: Vec<String> = output
+            .failures
+            .into_iter()
+            .map(|failure| {
+                format!(
+                    "{} {}",
+                    failure.arn.unwrap_or_default(),
+                    failure.reason.unwrap_or_default()
+                )
+            })
+            .collect();
         for task in output.tasks {
-            out.push(offline_evidence(task.into_task()));
+            let mut evidence = offline_evidence(task.into_task());
+            // Tasks and failures in one answer: the failures must not vanish.
+            if !these_failures.is_empty() {
+                evidence.notes.push(format!(
+                    "The same describe-tasks output also reported failures: {}. ECS keeps stopped tasks about an hour; older ones are only in the event archive.",
+                    these_failures.join(", ")
+                ));
+            }
+            out.push(evidence);
         }
+        failures.extend(these_failures);
         return Ok(());
     }
     if map.get("detail-type").is_some() || map.get("detail").is_some_and(Value::is_object) {

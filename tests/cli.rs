@@ -259,3 +259,48 @@ fn the_readme_catalog_table_lists_every_cause() {
         assert!(readme.contains(&row), "README lacks the row: {row}");
     }
 }
+
+const RUNNING_WITH_A_FAILURE: &str = r#"{"tasks":[{"taskArn":"arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef","clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","lastStatus":"RUNNING","desiredStatus":"RUNNING","createdAt":1715655672.123,"startedAt":1715655680.5,"containers":[{"name":"app","lastStatus":"RUNNING"}]}],"failures":[{"arn":"arn:aws:ecs:us-east-1:123456789012:task/prod/ffffffffffffffffffffffffffffffff","reason":"MISSING"}]}"#;
+
+#[test]
+fn a_running_task_is_said_to_have_not_stopped() {
+    let output = ecs_why_stdin(
+        &["explain", "--format", "json", "-"],
+        RUNNING_WITH_A_FAILURE,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let answer = &json_lines(&output)[0];
+    assert_eq!(answer["category"], "other");
+    assert_eq!(answer["title"], "The task has not stopped");
+    let summary = answer["summary"].as_str().expect("summary");
+    assert!(
+        summary.contains("has not stopped") && summary.contains("RUNNING"),
+        "{summary}"
+    );
+    assert!(!summary.contains("no stopped reason"), "{summary}");
+    // The describe-tasks failure next to the task is not dropped.
+    let notes = answer["notes"].to_string();
+    assert!(
+        notes.contains("ffffffffffffffffffffffffffffffff MISSING"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn an_event_for_a_task_still_starting_says_so() {
+    let event = r#"{"version":"0","id":"x","detail-type":"ECS Task State Change","source":"aws.ecs","account":"123456789012","time":"2024-05-14T03:08:05Z","region":"us-east-1","resources":[],"detail":{"taskArn":"arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef","clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/prod","lastStatus":"PROVISIONING","desiredStatus":"RUNNING","containers":[]}}"#;
+    let output = ecs_why_stdin(&["explain", "-"], event);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("The task has not stopped"), "{text}");
+    assert!(text.contains("still starting"), "{text}");
+}
+
+#[test]
+fn a_task_still_stopping_is_diagnosed_with_a_note() {
+    let task = r#"{"taskArn":"arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef","lastStatus":"DEPROVISIONING","desiredStatus":"STOPPED","stopCode":"EssentialContainerExited","stoppedReason":"Essential container in task exited","containers":[{"name":"app","exitCode":1}]}"#;
+    let output = ecs_why_stdin(&["explain", "--format", "json", "-"], task);
+    let answer = &json_lines(&output)[0];
+    assert_eq!(answer["category"], "container-exited-app-error");
+    assert!(answer["notes"].to_string().contains("still stopping"));
+}

@@ -212,10 +212,15 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         StopLookup::Found(who) => Some(who.clone()),
         _ => None,
     };
+    let title = if has_not_stopped(&evidence.task) {
+        NOT_STOPPED_TITLE
+    } else {
+        cause.title
+    };
     Diagnosis {
         task: summarize_task(&evidence.task),
         category: verdict.id,
-        title: cause.title.to_string(),
+        title: title.to_string(),
         summary: verdict.summary,
         evidence: dedupe(lines),
         fixes: dedupe(fixes),
@@ -279,6 +284,7 @@ fn dedupe(lines: Vec<String>) -> Vec<String> {
 
 /// The rules, in order. The first that recognises the task decides.
 const RULES: &[fn(&Facts) -> Option<Verdict>] = &[
+    not_stopped,
     spot_interruption,
     infrastructure_maintenance,
     instance_unhealthy_or_terminated,
@@ -298,6 +304,50 @@ const RULES: &[fn(&Facts) -> Option<Verdict>] = &[
     service_scheduler,
     exit_code,
 ];
+
+/// Title of a task that has not stopped (category `other`: nothing stopped it).
+const NOT_STOPPED_TITLE: &str = "The task has not stopped";
+
+/// Is the task still running or starting, with nothing asking it to stop?
+fn has_not_stopped(task: &Task) -> bool {
+    let last = task.last_status.as_deref().unwrap_or("STOPPED");
+    let desired = task.desired_status.as_deref().unwrap_or_default();
+    last != "STOPPED"
+        && desired != "STOPPED"
+        && task.stopped_at.is_none()
+        && task.stop_code.as_deref().unwrap_or_default().is_empty()
+}
+
+/// A RUNNING or PENDING task: say so plainly rather than "stopped for no reason".
+fn not_stopped(f: &Facts) -> Option<Verdict> {
+    if !has_not_stopped(f.task) {
+        return None;
+    }
+    let last = f.task.last_status.as_deref().unwrap_or_default();
+    let desired = f
+        .task
+        .desired_status
+        .as_deref()
+        .map(|d| format!(" (desired status {d})"))
+        .unwrap_or_default();
+    let mut verdict = Verdict::new(
+        CauseId::Other,
+        format!(
+            "{} has not stopped: its last status is {last}{desired}, so there is no stop to explain yet.",
+            f.subject()
+        ),
+    )
+    .evidence(format!("Last status: {last}"));
+    if matches!(last, "PROVISIONING" | "PENDING" | "ACTIVATING") {
+        verdict = verdict.fix(
+            "It is still starting: if it stays in this state, read the service's events (`aws ecs describe-services`) for placement, image pull or network problems.",
+        );
+    }
+    Some(verdict.fix(format!(
+        "Run `ecs-why why {}` again once it has stopped (ECS keeps stopped tasks about an hour).",
+        f.task.arn
+    )))
+}
 
 /// The verdict of the first rule that applies, else `other`.
 pub fn classify(facts: &Facts) -> Verdict {
@@ -393,6 +443,16 @@ fn notes(evidence: &Evidence) -> Vec<String> {
             "Who called StopTask was not looked up: run `ecs-why why` with AWS access, or search CloudTrail for EventName=StopTask around the stop time.".to_string(),
         ),
         _ => {}
+    }
+    let task = &evidence.task;
+    if let (Some(last), Some("STOPPED")) =
+        (task.last_status.as_deref(), task.desired_status.as_deref())
+    {
+        if last != "STOPPED" {
+            notes.push(format!(
+                "The task is still stopping (last status {last}): exit codes and reasons may not be final yet."
+            ));
+        }
     }
     notes
 }
