@@ -304,3 +304,59 @@ fn a_task_still_stopping_is_diagnosed_with_a_note() {
     assert_eq!(answer["category"], "container-exited-app-error");
     assert!(answer["notes"].to_string().contains("still stopping"));
 }
+
+mod no_panics {
+    //! Whatever text `explain` is given, reading and diagnosing it returns an answer
+    //! or an error, never a panic.
+    use ecs_why::diagnose::diagnose;
+    use ecs_why::input::read_documents;
+    use ecs_why::render::text::to_text;
+    use proptest::prelude::*;
+
+    /// JSON-ish fragments that steer the generator towards the shapes `explain` reads.
+    fn jsonish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just("[".to_string()),
+            Just("]".to_string()),
+            Just(",".to_string()),
+            Just(":".to_string()),
+            Just("\"tasks\"".to_string()),
+            Just("\"failures\"".to_string()),
+            Just("\"detail\"".to_string()),
+            Just("\"detail-type\"".to_string()),
+            Just("\"ECS Task State Change\"".to_string()),
+            Just("\"taskArn\"".to_string()),
+            Just("\"containers\"".to_string()),
+            Just("\"exitCode\"".to_string()),
+            Just("\"stoppedAt\"".to_string()),
+            Just("\"lastStatus\"".to_string()),
+            Just("\"task\"".to_string()),
+            Just("null".to_string()),
+            Just("137".to_string()),
+            Just("-1e400".to_string()),
+            Just("1715655685.25".to_string()),
+            Just("\"2024-05-14T03:08:05Z\"".to_string()),
+            "\"[^\"\\\\]{0,12}\"",
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn explain_never_panics(text in jsonish()) {
+            if let Ok(all) = read_documents("fuzz", &text) {
+                for evidence in all {
+                    let _ = to_text(&diagnose(&evidence), false);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = read_documents("fuzz", &text);
+        }
+    }
+}
