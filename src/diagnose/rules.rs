@@ -1296,7 +1296,7 @@ fn stopped_by_user(f: &Facts) -> Option<Verdict> {
             let caller = who.arn.as_deref().unwrap_or("an unnamed caller");
             let when = who
                 .time
-                .map(|t| format!(" at {}", t.to_rfc3339()))
+                .map(|t| format!(" at {}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
                 .unwrap_or_default();
             format!("{} was stopped by `{caller}`{when}{given} (StopTask).", f.subject())
         }
