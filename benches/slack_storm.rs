@@ -247,7 +247,7 @@ async fn real_engine_storm(
         total as f64 / n as f64
     );
     for (operation, calls) in &by_operation {
-        println!("    {operation:<22}{calls}");
+        println!("    {operation:<24}{calls}");
     }
 }
 

@@ -755,6 +755,41 @@ async fn when_the_card_cannot_be_posted_the_next_asker_posts_it() {
 }
 
 #[tokio::test]
+async fn not_in_channel_storm_answers_once_through_response_url_and_points_the_rest() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    app.fake.not_in_channel("CPRIVATE").await;
+    ask_together(&app, &askers(3, "CPRIVATE")).await;
+    // The first asker: the card in the channel through response_url, and the invite
+    // hint; the other two: a pointer each.
+    app.fake.wait_for("response", 4, WAIT).await;
+    settle().await;
+    let responses = app.fake.calls("response").await;
+    assert_eq!(responses.len(), 4, "{responses:#?}");
+    let in_channel: Vec<&Value> = responses
+        .iter()
+        .filter(|r| r["response_type"] == "in_channel")
+        .collect();
+    assert_eq!(in_channel.len(), 1, "one card: {responses:#?}");
+    assert_eq!(in_channel[0]["text"], format!("card for {TASK}"));
+    let pointers = responses
+        .iter()
+        .filter(|r| {
+            r["text"]
+                .as_str()
+                .unwrap()
+                .contains("answered just above in this channel")
+        })
+        .count();
+    assert_eq!(pointers, 2, "{responses:#?}");
+    assert_eq!(
+        app.fake.calls("chat.postMessage").await.len(),
+        1,
+        "one refused attempt"
+    );
+}
+
+#[tokio::test]
 async fn without_a_permalink_the_pointer_says_where_in_words() {
     let app = spawn_app().await;
     *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
