@@ -626,27 +626,186 @@ async fn aws_errors_reach_the_asker_with_the_fix() {
     assert!(app.fake.calls("chat.postMessage").await.is_empty());
 }
 
-#[tokio::test]
-async fn a_storm_of_identical_requests_is_diagnosed_once_and_everyone_answered() {
-    let app = spawn_app().await;
-    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
-    let asks = (0..8).map(|i| {
-        let app = &app;
-        async move {
-            app.command_as(&format!("why {TASK}"), &format!("U{i}"), &format!("C{i}"))
-                .await
-        }
+/// `(user, channel)` pairs all asking `why TASK` at once; every ack must be 200.
+async fn ask_together(app: &TestApp, askers: &[(String, String)]) {
+    let asks = askers.iter().map(|(user, channel)| async move {
+        app.command_as(&format!("why {TASK}"), user, channel).await
     });
     for r in futures::future::join_all(asks).await {
         assert_eq!(r.status(), 200);
     }
-    let posts = app.fake.wait_for("chat.postMessage", 8 * 3, WAIT).await;
-    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 1);
-    let cards = posts
+}
+
+fn askers(n: usize, channel: &str) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("U{channel}{i}"), channel.to_string()))
+        .collect()
+}
+
+/// Cards: posts in a channel rather than in a thread.
+fn cards(posts: &[Value]) -> Vec<&Value> {
+    posts
         .iter()
         .filter(|p| p.get("thread_ts").is_none())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_storm_in_one_channel_posts_one_card_and_points_everyone_else_at_it() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    let n = 8;
+    ask_together(&app, &askers(n, "C1")).await;
+
+    let pointers = app.fake.wait_for("response", n - 1, WAIT).await;
+    app.fake.wait_for("chat.postMessage", 3, WAIT).await;
+    settle().await;
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 1);
+    let posts = app.fake.calls("chat.postMessage").await;
+    let cards = cards(&posts);
+    assert_eq!(cards.len(), 1, "one card in the channel: {posts:#?}");
+    assert_eq!(cards[0]["channel"], "C1");
+    assert_eq!(posts.len(), 3, "the card and its two thread replies, once");
+    let link = support::fake_slack::permalink("C1", "1700000000.000100");
+    assert_eq!(app.fake.calls("response").await.len(), n - 1);
+    for pointer in &pointers {
+        assert_eq!(pointer["response_type"], "ephemeral");
+        let text = pointer["text"].as_str().unwrap();
+        assert!(text.contains(&link), "points at the card: {text}");
+        assert!(
+            text.contains("answered just above in this channel"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        app.fake.calls("chat.getPermalink").await.len(),
+        1,
+        "the permalink is looked up once and shared"
+    );
+}
+
+#[tokio::test]
+async fn a_storm_across_two_channels_posts_one_card_in_each() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    let mut everyone = askers(4, "C1");
+    everyone.extend(askers(4, "C2"));
+    ask_together(&app, &everyone).await;
+
+    let pointers = app.fake.wait_for("response", 6, WAIT).await;
+    app.fake.wait_for("chat.postMessage", 6, WAIT).await;
+    settle().await;
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 1);
+    let posts = app.fake.calls("chat.postMessage").await;
+    let cards = cards(&posts);
+    let mut channels: Vec<&str> = cards
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    channels.sort();
+    assert_eq!(channels, ["C1", "C2"], "one card per channel: {posts:#?}");
+    assert_eq!(app.fake.calls("response").await.len(), 6);
+    for channel in ["C1", "C2"] {
+        // The fake's permalinks name the channel: each pointer links to its own channel.
+        let link = support::fake_slack::permalink(channel, "");
+        let pointing = pointers
+            .iter()
+            .filter(|p| p["text"].as_str().unwrap().contains(&link))
+            .count();
+        assert_eq!(pointing, 3, "the other askers in {channel} see its card");
+    }
+}
+
+#[tokio::test]
+async fn when_the_card_cannot_be_posted_the_next_asker_posts_it() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    app.fake.post_fails(1).await;
+    let n = 4;
+    ask_together(&app, &askers(n, "C1")).await;
+
+    // The first asker is told the post failed; the next posts the card; the rest are
+    // pointed at it. Nobody is left without an answer.
+    let responses = app.fake.wait_for("response", n - 1, WAIT).await;
+    app.fake.wait_for("chat.postMessage", 4, WAIT).await;
+    settle().await;
+    let texts: Vec<&str> = responses
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), n - 1, "{texts:#?}");
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("could not post the card"))
+            .count(),
+        1,
+        "{texts:#?}"
+    );
+    let link = support::fake_slack::permalink("C1", "1700000000.000100");
+    assert_eq!(
+        texts.iter().filter(|t| t.contains(&link)).count(),
+        n - 2,
+        "{texts:#?}"
+    );
+    let posts = app.fake.calls("chat.postMessage").await;
+    assert_eq!(cards(&posts).len(), 2, "the failed attempt and the card");
+    assert_eq!(posts.len(), 4, "and the card's two thread replies");
+    assert_eq!(app.engine.diagnoses.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn not_in_channel_storm_answers_once_through_response_url_and_points_the_rest() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    app.fake.not_in_channel("CPRIVATE").await;
+    ask_together(&app, &askers(3, "CPRIVATE")).await;
+    // The first asker: the card in the channel through response_url, and the invite
+    // hint; the other two: a pointer each.
+    app.fake.wait_for("response", 4, WAIT).await;
+    settle().await;
+    let responses = app.fake.calls("response").await;
+    assert_eq!(responses.len(), 4, "{responses:#?}");
+    let in_channel: Vec<&Value> = responses
+        .iter()
+        .filter(|r| r["response_type"] == "in_channel")
+        .collect();
+    assert_eq!(in_channel.len(), 1, "one card: {responses:#?}");
+    assert_eq!(in_channel[0]["text"], format!("card for {TASK}"));
+    let pointers = responses
+        .iter()
+        .filter(|r| {
+            r["text"]
+                .as_str()
+                .unwrap()
+                .contains("answered just above in this channel")
+        })
         .count();
-    assert_eq!(cards, 8, "every asker's channel gets the card");
+    assert_eq!(pointers, 2, "{responses:#?}");
+    assert_eq!(
+        app.fake.calls("chat.postMessage").await.len(),
+        1,
+        "one refused attempt"
+    );
+}
+
+#[tokio::test]
+async fn without_a_permalink_the_pointer_says_where_in_words() {
+    let app = spawn_app().await;
+    *app.engine.delay.lock().unwrap() = Duration::from_millis(300);
+    app.fake.permalink_fails().await;
+    ask_together(&app, &askers(3, "C1")).await;
+    let pointers = app.fake.wait_for("response", 2, WAIT).await;
+    for pointer in &pointers {
+        let text = pointer["text"].as_str().unwrap();
+        assert!(
+            text.contains("answered just above in this channel"),
+            "{text}"
+        );
+        assert!(!text.contains("https://"), "no link to give: {text}");
+    }
+    settle().await;
+    assert_eq!(cards(&app.fake.calls("chat.postMessage").await).len(), 1);
 }
 
 #[tokio::test]

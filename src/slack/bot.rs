@@ -5,6 +5,14 @@
 //! (AWS, Slack posts) runs in a job spawned through [`Shutdown`] (so SIGTERM drains it),
 //! inside a request span, bounded by a semaphore, coalesced per target and rate-limited
 //! per user. Outcomes are counted in [`crate::metrics`].
+//!
+//! In an incident storm many people ask about the same task at once. The diagnosis is
+//! shared (one set of AWS calls per target per window), and so is the card: within the
+//! window, one card is posted per task per place (channel, or thread for mentions);
+//! every other asker there gets an ephemeral pointer to it (its `chat.getPermalink`
+//! link, or plain words when that fails). The key is facts (the diagnosed task's ARN
+//! and where the card goes), never generated text. If posting the card fails, the next
+//! asker tries again, so nobody is left without an answer.
 
 use super::actions::{ButtonPress, Interaction};
 use super::commands::{self, escape, Command, SlashCommand};
@@ -22,7 +30,7 @@ use slack_morphism::prelude::SlackMessageContent;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tracing::Instrument;
 
 type Diagnosed = Result<Arc<Answer>, EngineError>;
@@ -37,6 +45,7 @@ pub struct Bot {
     poster: Poster,
     permits: Arc<Semaphore>,
     diagnoses: Coalescer<String, Diagnosed>,
+    cards: Coalescer<CardKey, Card>,
     users: RateLimiter,
     seen_events: Seen,
     shutdown: Shutdown,
@@ -50,6 +59,26 @@ struct Reply {
     thread_ts: Option<String>,
     user: String,
     response_url: Option<String>,
+}
+
+/// Where a card goes and what it is about: (channel, thread, task ARN).
+type CardKey = (String, Option<String>, String);
+
+/// What became of the one card posted for a [`CardKey`], shared by everyone who asks.
+#[derive(Clone)]
+enum Card {
+    /// Posted at `ts`. The permalink is looked up once, when a second asker needs it
+    /// (`None` inside: the look-up failed).
+    Posted {
+        ts: String,
+        permalink: Arc<OnceCell<Option<String>>>,
+    },
+    /// The bot is not in the channel: the card went through the first asker's
+    /// `response_url`, for everyone in the channel.
+    ViaResponseUrl,
+    /// Not posted (the first asker was told why, under this metrics outcome); the key
+    /// was forgotten so the next asker posts it.
+    Failed(&'static str),
 }
 
 /// Plain mrkdwn message.
@@ -72,6 +101,7 @@ impl Bot {
         Bot {
             permits: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             diagnoses: Coalescer::new(limits.coalesce_window),
+            cards: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::new(limits.per_user_per_minute, Duration::from_secs(60)),
             seen_events: Seen::new(Duration::from_secs(3600)),
             shutdown,
@@ -303,8 +333,9 @@ impl Bot {
         shared.await
     }
 
-    /// Post the card (channel or thread), then the details in its thread. Returns the
-    /// outcome label for the metrics.
+    /// Post the card (channel or thread), then the details in its thread, unless the
+    /// same task's card was just posted in the same place: then point the asker at it.
+    /// Returns the outcome label for the metrics.
     async fn answer(
         self: Arc<Self>,
         reply: Reply,
@@ -318,36 +349,105 @@ impl Bot {
                 return outcome_of(&e);
             }
         };
+        let task = if answer.task_arn.is_empty() {
+            format!("{target:?}")
+        } else {
+            answer.task_arn.clone()
+        };
+        let key: CardKey = (reply.channel.clone(), reply.thread_ts.clone(), task);
+        // Each pass either posts the card itself or saw someone else's attempt fail (and
+        // forgotten), so this ends after at most one pass per asker in this place.
+        loop {
+            let (card, mine) = self.cards.get(key.clone(), || {
+                let (bot, reply, answer, key) =
+                    (self.clone(), reply.clone(), answer.clone(), key.clone());
+                async move { bot.post_card(&reply, &answer, &key).await }
+            });
+            let card = card.await;
+            if mine {
+                return match card {
+                    Card::Posted { ts, .. } => {
+                        let thread = reply.thread_ts.clone().unwrap_or(ts);
+                        self.post_details(&reply.channel, &thread, &answer).await;
+                        "answered"
+                    }
+                    Card::ViaResponseUrl => "answered_via_response_url",
+                    Card::Failed(outcome) => outcome,
+                };
+            }
+            match card {
+                Card::Posted { ts, permalink } => {
+                    let link = permalink
+                        .get_or_init(|| async {
+                            match self.poster.permalink(&reply.channel, &ts).await {
+                                Ok(link) => Some(link),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "no permalink for the card; pointing at it in words");
+                                    None
+                                }
+                            }
+                        })
+                        .await;
+                    self.tell_asker(&reply, &pointer(&target, &reply, link.as_deref()))
+                        .await;
+                    return "pointed_to_card";
+                }
+                Card::ViaResponseUrl => {
+                    self.tell_asker(&reply, &pointer(&target, &reply, None))
+                        .await;
+                    return "pointed_to_card";
+                }
+                Card::Failed(_) => continue,
+            }
+        }
+    }
+
+    /// The first asker's post of the card (or the `response_url` fallback). On failure
+    /// the asker is told why and the key is forgotten, so the next asker tries again.
+    async fn post_card(&self, reply: &Reply, answer: &Answer, key: &CardKey) -> Card {
         let posted = self
             .poster
             .post_message(&reply.channel, reply.thread_ts.as_deref(), &answer.card)
             .await;
-        let thread = match posted {
-            Ok(ts) => reply.thread_ts.clone().unwrap_or(ts),
-            Err(PostError::NotInChannel(_)) => return self.answer_outside(&reply, &answer).await,
+        let card = match posted {
+            Ok(ts) => Card::Posted {
+                ts,
+                permalink: Arc::new(OnceCell::new()),
+            },
+            Err(PostError::NotInChannel(_)) => match self.answer_outside(reply, answer).await {
+                "answered_via_response_url" => Card::ViaResponseUrl,
+                outcome => Card::Failed(outcome),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "could not post the card");
                 self.tell_asker(
-                    &reply,
+                    reply,
                     &format!(
                         ":warning: I diagnosed it but could not post the card: {}",
                         escape(&e.to_string())
                     ),
                 )
                 .await;
-                return "post_failed";
+                Card::Failed("post_failed")
             }
         };
+        if matches!(card, Card::Failed(_)) {
+            self.cards.forget(key);
+        }
+        card
+    }
+
+    /// The details (log tail, who stopped it, task definition) in the card's thread.
+    async fn post_details(&self, channel: &str, thread: &str, answer: &Answer) {
         for detail in &answer.details {
             if let Err(e) = self
                 .poster
-                .post_message(&reply.channel, Some(&thread), detail)
+                .post_message(channel, Some(thread), detail)
                 .await
             {
                 tracing::warn!(error = %e, "could not post a thread reply");
             }
         }
-        "answered"
     }
 
     /// The bot is not in the channel: the card through `response_url`, for everyone.
@@ -556,6 +656,23 @@ pub fn failure_message(target: &Target, e: &EngineError) -> String {
         FailureKind::AccessDenied => format!(":lock: I am not allowed to read {what}: {message}"),
         FailureKind::Aws => format!(":warning: AWS did not answer for {what}: {message}"),
     }
+}
+
+/// The ephemeral pointer for someone whose question was answered by a card just posted
+/// in the same place: a link to it when Slack gave one, plain words otherwise.
+fn pointer(target: &Target, reply: &Reply, permalink: Option<&str>) -> String {
+    let place = if reply.thread_ts.is_some() {
+        "thread"
+    } else {
+        "channel"
+    };
+    let what = escape(&target.to_string());
+    let above = format!("answered just above in this {place}");
+    let above = match permalink {
+        Some(link) => format!("<{}|{above}>", escape(link)),
+        None => above,
+    };
+    format!(":point_up: Someone here asked about {what} a moment ago: {above}. The card's thread has the log tail, who stopped it and the task definition.")
 }
 
 fn slow_down(wait: Duration) -> String {

@@ -1,6 +1,7 @@
 //! What keeps an incident storm (many people asking at once) cheap and quiet.
 //!
-//! - [`Coalescer`]: identical requests within a few seconds share one diagnosis.
+//! - [`Coalescer`]: identical requests within a few seconds share one diagnosis, and
+//!   askers of the same task in the same channel share one posted card.
 //! - [`RateLimiter`]: each user gets a number of requests per minute.
 //! - [`Seen`]: Events API deliveries already handled (Slack retries them).
 //!
@@ -55,6 +56,12 @@ impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Coalescer<K, V> {
         let fut = make().boxed().shared();
         entries.insert(key, (now, fut.clone()));
         (fut, true)
+    }
+
+    /// Forget `key` at once (e.g. its work failed and the next caller should try
+    /// again instead of sharing the failure).
+    pub fn forget(&self, key: &K) {
+        lock(&self.entries).remove(key);
     }
 
     /// Keys currently remembered (for tests and metrics).
@@ -182,6 +189,20 @@ mod tests {
         assert!(first);
         assert_eq!(f.await, 2);
         assert_eq!(c.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_key_starts_fresh_work() {
+        let c: Coalescer<u8, u8> = Coalescer::new(Duration::from_secs(60));
+        assert_eq!(c.get(1, || async { 1 }).0.await, 1);
+        assert!(
+            !c.get(1, || async { 2 }).1,
+            "still shared within the window"
+        );
+        c.forget(&1);
+        let (f, first) = c.get(1, || async { 3 });
+        assert!(first);
+        assert_eq!(f.await, 3);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The Slack Web API client: post, update, ephemeral, and `response_url` replies.
+//! The Slack Web API client: post, update, ephemeral, permalinks, and `response_url`
+//! replies.
 //!
 //! Built on slack-morphism's hyper client with an `https_or_http` rustls connector, so
 //! `SLACK_API_URL` can point at a local fake in tests. A 429 is retried after its
@@ -137,6 +138,16 @@ impl Poster {
         self.retrying("chat.update", || session.chat_update(&request))
             .await?;
         Ok(())
+    }
+
+    /// `chat.getPermalink`: a link to a message the bot posted (needs no extra scope).
+    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, PostError> {
+        let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());
+        let session = self.client.open_session(&self.token);
+        let response = self
+            .retrying("chat.getPermalink", || session.chat_get_permalink(&request))
+            .await?;
+        Ok(response.permalink.to_string())
     }
 
     /// `chat.postEphemeral`: visible to one user only.

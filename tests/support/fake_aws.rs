@@ -7,7 +7,8 @@
 //! with XML), which the bot's readiness check calls. It serves canned answers, counts
 //! calls per operation, can add latency to every call, and can answer an operation with
 //! AccessDenied, throttling, not-found or invalid credentials.
-//! Used by tests/why.rs, benches/why.rs (via `#[path]`) and the Slack bot's tests.
+//! Used by tests/why.rs, benches/why.rs and benches/slack_storm.rs (via `#[path]`) and
+//! the Slack bot's tests.
 #![allow(dead_code)]
 
 use aws_config::retry::RetryConfig;
@@ -146,6 +147,17 @@ impl FakeAws {
             .get(operation)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Calls received so far, by operation (e.g. `{"DescribeTasks": 3}`).
+    pub fn calls_by_operation(&self) -> BTreeMap<String, usize> {
+        self.shared
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(op, n)| (op.clone(), *n))
+            .collect()
     }
 
     pub fn total_calls(&self) -> usize {

@@ -1,10 +1,11 @@
 //! A fake Slack Web API for tests: records every call and answers like Slack does.
 //!
 //! Point the bot at it with `SLACK_API_URL = fake.api_url()`. It answers `auth.test`,
-//! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`
-//! and `response_url` posts under `/response/...`. Tests can make a channel answer
-//! `not_in_channel`, a method answer 429 with `Retry-After` a few times first, or
-//! `auth.test` refuse the token a few times first.
+//! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`,
+//! `chat.getPermalink` (a link built from the channel and ts) and `response_url` posts
+//! under `/response/...`. Tests can make a channel answer `not_in_channel`, a method
+//! answer 429 with `Retry-After` a few times first, `chat.postMessage` or
+//! `chat.getPermalink` fail, or `auth.test` refuse the token a few times first.
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
@@ -31,6 +32,29 @@ impl Respond for PostMessage {
         ResponseTemplate::new(200).set_body_json(json!({
             "ok": true, "channel": channel, "ts": ts,
             "message": {"ts": ts, "text": body["text"].clone()}
+        }))
+    }
+}
+
+/// The permalink of a message: `https://example.slack.com/archives/{channel}/p{ts}`.
+pub fn permalink(channel: &str, ts: &str) -> String {
+    format!(
+        "https://example.slack.com/archives/{channel}/p{}",
+        ts.replace('.', "")
+    )
+}
+
+/// Answers chat.getPermalink (a GET with `channel` and `message_ts` in the query).
+struct GetPermalink;
+
+impl Respond for GetPermalink {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query: std::collections::HashMap<String, String> =
+            request.url.query_pairs().into_owned().collect();
+        let channel = query.get("channel").cloned().unwrap_or_default();
+        let ts = query.get("message_ts").cloned().unwrap_or_default();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "channel": channel, "permalink": permalink(&channel, &ts)
         }))
     }
 }
@@ -78,6 +102,10 @@ impl FakeSlack {
             )
             .mount(&server)
             .await;
+        Mock::given(path("/api/chat.getPermalink"))
+            .respond_with(GetPermalink)
+            .mount(&server)
+            .await;
         Mock::given(method("POST"))
             .and(path_regex("^/response/.*"))
             .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
@@ -123,6 +151,33 @@ impl FakeSlack {
             .await;
     }
 
+    /// The next `times` posts of a message answer `internal_error` (Slack had a bad
+    /// moment; not a rate limit, so the bot does not retry by itself).
+    pub async fn post_fails(&self, times: u64) {
+        Mock::given(method("POST"))
+            .and(path("/api/chat.postMessage"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ok": false, "error": "internal_error"})),
+            )
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Every `chat.getPermalink` answers `message_not_found`.
+    pub async fn permalink_fails(&self) {
+        Mock::given(path("/api/chat.getPermalink"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ok": false, "error": "message_not_found"})),
+            )
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
     /// The next `times` calls of `api_method` answer 429 with `Retry-After: 1`.
     pub async fn rate_limit(&self, api_method: &str, times: u64) {
         Mock::given(method("POST"))
@@ -139,7 +194,8 @@ impl FakeSlack {
     }
 
     /// Bodies of every call to `api_method` (e.g. `chat.postMessage`), or to
-    /// `response_url`s when `api_method` is `response`.
+    /// `response_url`s when `api_method` is `response`. A call without a body (a GET
+    /// such as `chat.getPermalink`) gives its query parameters as an object.
     pub async fn calls(&self, api_method: &str) -> Vec<Value> {
         let prefix = if api_method == "response" {
             "/response/".to_string()
@@ -152,7 +208,7 @@ impl FakeSlack {
             .unwrap_or_default()
             .into_iter()
             .filter(|r| r.url.path().starts_with(&prefix))
-            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            .map(|r| body_of(&r))
             .collect()
     }
 
@@ -182,11 +238,22 @@ impl FakeSlack {
             .unwrap_or_default()
             .into_iter()
             .map(|r| {
-                (
-                    r.url.path().to_string(),
-                    serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-                )
+                let body = body_of(&r);
+                (r.url.path().to_string(), body)
             })
             .collect()
     }
+}
+
+/// A request's JSON body, or its query parameters when it has no body.
+fn body_of(request: &Request) -> Value {
+    if request.body.is_empty() {
+        let query: serde_json::Map<String, Value> = request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        return Value::Object(query);
+    }
+    serde_json::from_slice(&request.body).unwrap_or(Value::Null)
 }
