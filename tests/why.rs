@@ -427,6 +427,29 @@ async fn concurrent_lookups_of_one_task_share_one_cloudtrail_call() {
 }
 
 #[tokio::test]
+async fn concurrent_tasks_of_one_revision_share_one_task_definition_call() {
+    let fake = FakeAws::start().await;
+    fake.add_task_definition(canned::task_definition());
+    let ids: Vec<String> = (40..48).map(canned::task_id).collect();
+    for id in &ids {
+        fake.add_task(canned::task(CLUSTER, id, "EssentialContainerExited", 1));
+    }
+    fake.set_latency(Duration::from_millis(100));
+    let g = gatherer(&fake).await;
+    let targets: Vec<Target> = ids.iter().map(|id| task_target(id, CLUSTER)).collect();
+    let results = futures::future::join_all(targets.iter().map(|t| g.gather(t))).await;
+    for result in results {
+        let evidence = result.expect("gathered");
+        assert!(evidence.task_definition.is_some());
+    }
+    assert_eq!(
+        fake.calls("DescribeTaskDefinition"),
+        1,
+        "eight tasks of web:7 at once, one DescribeTaskDefinition"
+    );
+}
+
+#[tokio::test]
 async fn missing_credentials_and_timeouts_say_what_to_do() {
     let (fake, id) = fake_with_task(40, "EssentialContainerExited", 1).await;
     let no_credentials = aws_config::SdkConfig::builder()

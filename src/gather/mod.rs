@@ -22,15 +22,14 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cache::BoundedCache;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use cache::{BoundedCache, SingleFlight};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Why no evidence could be gathered at all. Failures of secondary sources (logs,
 /// CloudTrail, the service) are notes on the evidence instead.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GatherError {
     /// Bad input: the user can fix it by changing what they typed.
     #[error("{0}")]
@@ -179,9 +178,6 @@ struct Clients {
     cloudtrail: aws_sdk_cloudtrail::Client,
 }
 
-type WhoStopped = (StopLookup, Vec<String>);
-type SharedLookup = Shared<BoxFuture<'static, WhoStopped>>;
-
 /// Reads tasks, task definitions, logs and CloudTrail for one credential set, in the
 /// configured region or any region a target names. Clones share caches and clients.
 #[derive(Clone)]
@@ -190,7 +186,10 @@ pub struct Gatherer {
     clients: Arc<Mutex<HashMap<String, Arc<Clients>>>>,
     default_clients: Arc<Clients>,
     task_definitions: Arc<BoundedCache<String, TaskDefinition>>,
-    lookups: Arc<Mutex<HashMap<String, SharedLookup>>>,
+    /// CloudTrail look-ups in flight, shared by concurrent asks about one task.
+    lookups: Arc<SingleFlight<String, (StopLookup, Vec<String>)>>,
+    /// DescribeTaskDefinition calls in flight, shared by concurrent asks for one ARN.
+    definition_calls: Arc<SingleFlight<String, Result<TaskDefinition, GatherError>>>,
     archive_log_group: Option<String>,
 }
 
@@ -240,7 +239,8 @@ impl Gatherer {
             clients: Arc::new(Mutex::new(HashMap::new())),
             default_clients,
             task_definitions: Arc::new(BoundedCache::new(TASK_DEFINITION_CACHE)),
-            lookups: Arc::new(Mutex::new(HashMap::new())),
+            lookups: Arc::default(),
+            definition_calls: Arc::default(),
             archive_log_group: None,
         }
     }
@@ -523,31 +523,13 @@ impl Gatherer {
     /// Who called StopTask on `task`, from CloudTrail. Rate-limited per account and
     /// region; concurrent look-ups of the same task share one call.
     pub async fn who_stopped(&self, task: &Task) -> (StopLookup, Vec<String>) {
-        let key = task.arn.clone();
-        let lookup = {
-            let mut lookups = self.lookups.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(existing) = lookups.get(&key) {
-                existing.clone()
-            } else {
-                let clients = self.clients(task.region());
-                let task = task.clone();
-                let lookups_map = self.lookups.clone();
-                let done_key = key.clone();
-                let fut = async move {
-                    let result = who_stopped_uncached(&clients, &task).await;
-                    lookups_map
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&done_key);
-                    result
-                }
-                .boxed()
-                .shared();
-                lookups.insert(key, fut.clone());
-                fut
-            }
-        };
-        lookup.await
+        let clients = self.clients(task.region());
+        let task = task.clone();
+        self.lookups
+            .run(task.arn.clone(), move || async move {
+                who_stopped_uncached(&clients, &task).await
+            })
+            .await
     }
 
     /// The task definition `arn`, from the cache or DescribeTaskDefinition.
@@ -555,26 +537,16 @@ impl Gatherer {
         if let Some(found) = self.task_definitions.get(&arn.to_string()) {
             return Ok(found);
         }
-        let region = arn_region(arn);
-        let clients = self.clients(region);
-        let definition = ecs::describe_task_definition(&clients.ecs, arn)
+        let clients = self.clients(arn_region(arn));
+        let cache = self.task_definitions.clone();
+        let arn = arn.to_string();
+        self.definition_calls
+            .run(arn.clone(), move || async move {
+                let definition = describe_task_definition(&clients, &arn).await?;
+                cache.insert(arn, definition.clone());
+                Ok(definition)
+            })
             .await
-            .map_err(|failure| match failure.kind {
-                FailureKind::Denied => GatherError::AccessDenied(format!(
-                    "access denied to ecs:DescribeTaskDefinition for {arn}: add ecs:DescribeTaskDefinition to the task role / deploy/iam-policy.json"
-                )),
-                FailureKind::NotFound | FailureKind::InvalidInput => GatherError::BadInput(format!(
-                    "task definition {arn} was not found: {}",
-                    failure.message
-                )),
-                _ => GatherError::Aws(format!(
-                    "ecs:DescribeTaskDefinition failed for {arn}: {}",
-                    failure.message
-                )),
-            })?;
-        self.task_definitions
-            .insert(arn.to_string(), definition.clone());
-        Ok(definition)
     }
 
     /// The `limit` most recent events of a service, newest first.
@@ -594,6 +566,28 @@ impl Gatherer {
                 _ => ecs::ecs_error(failure, "ecs:DescribeServices", cluster, clients.region.as_deref()),
             })
     }
+}
+
+/// DescribeTaskDefinition, with failures turned into errors that name the fix.
+async fn describe_task_definition(
+    clients: &Clients,
+    arn: &str,
+) -> Result<TaskDefinition, GatherError> {
+    ecs::describe_task_definition(&clients.ecs, arn)
+        .await
+        .map_err(|failure| match failure.kind {
+            FailureKind::Denied => GatherError::AccessDenied(format!(
+                "access denied to ecs:DescribeTaskDefinition for {arn}: add ecs:DescribeTaskDefinition to the task role / deploy/iam-policy.json"
+            )),
+            FailureKind::NotFound | FailureKind::InvalidInput => GatherError::BadInput(format!(
+                "task definition {arn} was not found: {}",
+                failure.message
+            )),
+            _ => GatherError::Aws(format!(
+                "ecs:DescribeTaskDefinition failed for {arn}: {}",
+                failure.message
+            )),
+        })
 }
 
 async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Vec<String>) {
