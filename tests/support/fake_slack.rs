@@ -3,7 +3,8 @@
 //! Point the bot at it with `SLACK_API_URL = fake.api_url()`. It answers `auth.test`,
 //! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`,
 //! `chat.getPermalink` (a link built from the channel and ts) and `response_url` posts
-//! under `/response/...`. Tests can make a channel answer `not_in_channel`, a method
+//! under `/response/...`; [`FakeSlack::socket_mode_at`] makes `apps.connections.open`
+//! hand out a WebSocket URL for Socket Mode tests. Tests can make a channel answer `not_in_channel`, a method
 //! answer 429 with `Retry-After` a few times first, `chat.postMessage` or
 //! `chat.getPermalink` fail, or `auth.test` refuse the token a few times first.
 #![allow(dead_code)]
@@ -135,6 +136,37 @@ impl FakeSlack {
             .with_priority(1)
             .mount(&self.server)
             .await;
+    }
+
+    /// `apps.connections.open` (Socket Mode) answers `{"ok": true, "url": ws_url}`, as
+    /// Slack does with the `wss://` URL the app should connect to.
+    pub async fn socket_mode_at(&self, ws_url: &str) {
+        Mock::given(method("POST"))
+            .and(path("/api/apps.connections.open"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"ok": true, "url": ws_url})),
+            )
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The `Authorization` header of every call to `api_method`.
+    pub async fn authorizations(&self, api_method: &str) -> Vec<String> {
+        let wanted = format!("/api/{api_method}");
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path() == wanted)
+            .map(|r| {
+                r.headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
     }
 
     /// Posts to `channel` answer `not_in_channel`.
