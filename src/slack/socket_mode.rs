@@ -112,10 +112,45 @@ async fn on_push_event(
     Ok(())
 }
 
+/// Logged once per connection, so operators see that Socket Mode is up. Generic because
+/// slack-morphism 2.31 does not export the `hello` event's type by a usable path.
+async fn on_hello<E: std::fmt::Debug + Send + 'static>(
+    event: E,
+    _client: Arc<Client>,
+    _states: SlackClientEventsUserState,
+) {
+    tracing::info!(hello = ?event, "Socket Mode connected");
+}
+
+/// Ask Slack once for a WebSocket URL with the app-level token, so a wrong token is
+/// reported with its fix at start-up. slack-morphism only logs its own connection
+/// failures and retries every 30 seconds, without naming the variable to fix.
+async fn check_app_token(client: &Client, token: &SlackApiToken) {
+    let session = client.open_session(token);
+    match session
+        .apps_connections_open(&SlackApiAppsConnectionOpenRequest::new())
+        .await
+    {
+        Ok(_) => tracing::info!("SLACK_APP_TOKEN accepted; opening Socket Mode connections"),
+        Err(slack_morphism::errors::SlackClientError::ApiError(e)) => tracing::error!(
+            error = e.code,
+            "Slack refused SLACK_APP_TOKEN for Socket Mode ({}); use an app-level token (xapp-) with the connections:write scope and enable Socket Mode for the app; retrying every 30 s",
+            e.code
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not reach Slack to open a Socket Mode connection; retrying every 30 s (check SLACK_API_URL and the network)"
+        ),
+    }
+}
+
 /// Connect with the app-level token and serve until the process ends.
 pub async fn run(bot: Arc<Bot>, app_token: String) -> anyhow::Result<()> {
     let client = bot.poster().client();
+    let token = SlackApiToken::new(app_token.into());
+    check_app_token(&client, &token).await;
     let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_hello_events(on_hello)
         .with_command_events(on_command)
         .with_interaction_events(on_interaction)
         .with_push_events(on_push_event);
@@ -127,10 +162,11 @@ pub async fn run(bot: Arc<Bot>, app_token: String) -> anyhow::Result<()> {
         environment,
         callbacks,
     );
-    let token = SlackApiToken::new(app_token.into());
-    listener.listen_for(&token).await.map_err(|e| {
-        anyhow::anyhow!("Socket Mode could not connect ({e}); check SLACK_APP_TOKEN (xapp-, with connections:write) and that Socket Mode is enabled for the app")
-    })?;
+    // This only registers the token; connecting (and retrying) happens in `start`.
+    listener
+        .listen_for(&token)
+        .await
+        .map_err(|e| anyhow::anyhow!("Socket Mode could not start: {e}"))?;
     listener.start().await;
     std::future::pending::<()>().await;
     Ok(())

@@ -150,6 +150,18 @@ impl FakeSlack {
             .await;
     }
 
+    /// `apps.connections.open` answers `{"ok": false, "error": error}` (a wrong or
+    /// non-app-level token).
+    pub async fn socket_mode_refused(&self, error: &str) {
+        Mock::given(method("POST"))
+            .and(path("/api/apps.connections.open"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": error})),
+            )
+            .mount(&self.server)
+            .await;
+    }
+
     /// The `Authorization` header of every call to `api_method`.
     pub async fn authorizations(&self, api_method: &str) -> Vec<String> {
         let wanted = format!("/api/{api_method}");
