@@ -154,6 +154,7 @@ async fn serve_connection(
 /// A running `ecs-why serve` in Socket Mode. Dropping it kills the child.
 struct Served {
     child: Child,
+    port: u16,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
 }
@@ -199,9 +200,19 @@ impl Served {
             .expect("start ecs-why serve");
         Served {
             child,
+            port,
             log,
             _log_dir: log_dir,
         }
+    }
+
+    /// `GET /readyz`: the status and body, once the server answers at all.
+    async fn readiness(&self) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://127.0.0.1:{}/readyz", self.port))
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.unwrap_or_default()))
     }
 
     fn logs(&self) -> String {
@@ -570,6 +581,12 @@ async fn a_refused_app_token_is_reported_with_the_fix() {
                 .map(str::to_string)
         })
         .await;
+    let (status, body) = served.until("/readyz answers", || served.readiness()).await;
+    assert_eq!(status, 503, "not ready with a refused app token: {body}");
+    assert!(
+        body.contains("SLACK_APP_TOKEN") && body.contains("connections:write"),
+        "{body}"
+    );
 
     let slack = FakeSlack::start().await;
     let socket = FakeSocket::start().await;
@@ -584,4 +601,15 @@ async fn a_refused_app_token_is_reported_with_the_fix() {
         })
         .await;
     assert!(!served.logs().contains("refused SLACK_APP_TOKEN"));
+    served
+        .until(
+            "/readyz says ready once Socket Mode is connected",
+            || async {
+                served
+                    .readiness()
+                    .await
+                    .filter(|(status, _)| *status == 200)
+            },
+        )
+        .await;
 }

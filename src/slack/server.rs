@@ -360,10 +360,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stop = app.shutdown();
     if let Some(token) = app_token {
         let bot = app.bot();
+        let readiness = app.readiness();
+        readiness.require(
+            super::socket_mode::READINESS_CHECK,
+            "no Socket Mode connection to Slack yet",
+        );
         let cancelled = stop.cancelled();
         tokio::spawn(async move {
             tokio::select! {
-                result = super::socket_mode::run(bot, token) => {
+                result = super::socket_mode::run(bot, token, readiness) => {
                     if let Err(e) = result {
                         tracing::error!(error = %e, "Socket Mode stopped");
                     }

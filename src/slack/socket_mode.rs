@@ -11,6 +11,7 @@ use super::bot::Bot;
 use super::commands::{PayloadError, SlashCommand};
 use super::events;
 use super::post::Client;
+use super::server::Readiness;
 use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub fn dispatch_envelope(bot: &Arc<Bot>, envelope: &str) -> Result<Option<Value>
 
 struct SocketState {
     bot: Arc<Bot>,
+    readiness: Readiness,
 }
 
 async fn bot_of(
@@ -117,26 +119,35 @@ async fn on_push_event(
 async fn on_hello<E: std::fmt::Debug + Send + 'static>(
     event: E,
     _client: Arc<Client>,
-    _states: SlackClientEventsUserState,
+    states: SlackClientEventsUserState,
 ) {
     tracing::info!(hello = ?event, "Socket Mode connected");
+    if let Some(state) = states.read().await.get_user_state::<SocketState>() {
+        state.readiness.pass(READINESS_CHECK);
+    }
 }
+
+/// The readiness check Socket Mode holds until Slack's first `hello`.
+pub const READINESS_CHECK: &str = "socket-mode";
 
 /// Ask Slack once for a WebSocket URL with the app-level token, so a wrong token is
 /// reported with its fix at start-up. slack-morphism only logs its own connection
 /// failures and retries every 30 seconds, without naming the variable to fix.
-async fn check_app_token(client: &Client, token: &SlackApiToken) {
+async fn check_app_token(client: &Client, token: &SlackApiToken, readiness: &Readiness) {
     let session = client.open_session(token);
     match session
         .apps_connections_open(&SlackApiAppsConnectionOpenRequest::new())
         .await
     {
         Ok(_) => tracing::info!("SLACK_APP_TOKEN accepted; opening Socket Mode connections"),
-        Err(slack_morphism::errors::SlackClientError::ApiError(e)) => tracing::error!(
-            error = e.code,
-            "Slack refused SLACK_APP_TOKEN for Socket Mode ({}); use an app-level token (xapp-) with the connections:write scope and enable Socket Mode for the app; retrying every 30 s",
-            e.code
-        ),
+        Err(slack_morphism::errors::SlackClientError::ApiError(e)) => {
+            let why = format!(
+                "Slack refused SLACK_APP_TOKEN for Socket Mode ({}); use an app-level token (xapp-) with the connections:write scope and enable Socket Mode for the app",
+                e.code
+            );
+            tracing::error!(error = e.code, "{why}; retrying every 30 s");
+            readiness.fail(READINESS_CHECK, &why);
+        }
         Err(e) => tracing::warn!(
             error = %e,
             "could not reach Slack to open a Socket Mode connection; retrying every 30 s (check SLACK_API_URL and the network)"
@@ -145,17 +156,20 @@ async fn check_app_token(client: &Client, token: &SlackApiToken) {
 }
 
 /// Connect with the app-level token and serve until the process ends.
-pub async fn run(bot: Arc<Bot>, app_token: String) -> anyhow::Result<()> {
+/// `readiness` holds [`READINESS_CHECK`] until Slack's first `hello`.
+pub async fn run(bot: Arc<Bot>, app_token: String, readiness: Readiness) -> anyhow::Result<()> {
+    readiness.require(READINESS_CHECK, "no Socket Mode connection to Slack yet");
     let client = bot.poster().client();
     let token = SlackApiToken::new(app_token.into());
-    check_app_token(&client, &token).await;
+    check_app_token(&client, &token, &readiness).await;
     let callbacks = SlackSocketModeListenerCallbacks::new()
         .with_hello_events(on_hello)
         .with_command_events(on_command)
         .with_interaction_events(on_interaction)
         .with_push_events(on_push_event);
     let environment = Arc::new(
-        SlackClientEventsListenerEnvironment::new(client).with_user_state(SocketState { bot }),
+        SlackClientEventsListenerEnvironment::new(client)
+            .with_user_state(SocketState { bot, readiness }),
     );
     let listener = SlackClientSocketModeListener::new(
         &SlackClientSocketModeConfig::new(),
