@@ -36,8 +36,6 @@ use ecs_why::task_ref::{Target, TaskRef};
 use fake_aws::{canned, FakeAws};
 use fake_slack::FakeSlack;
 use futures::future::BoxFuture;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,16 +108,9 @@ struct Figures {
     peak_kib: Option<u64>,
 }
 
+/// Signed with the bench's secret, as Slack signs.
 fn sign(ts: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v0={hex}")
+    fake_slack::sign(SECRET, ts, body)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::Value;
 use std::process::{Command, Output};
-use support::fake_aws::{canned, FakeAws, Fault, REGION};
+use support::fake_aws::{canned, FakeAws, Fault};
 
 const CLUSTER: &str = "prod";
 
@@ -17,14 +17,8 @@ async fn why(fake: &FakeAws, args: &[&str]) -> Output {
         .arg("why")
         .args(args)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", fake.endpoint())
-        .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
-        .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
-        .env("AWS_REGION", REGION)
-        .env("AWS_CONFIG_FILE", "/nonexistent/ecs-why-test")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecs-why-test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    fake.configure_command(&mut command)
         .env("AWS_MAX_ATTEMPTS", "1");
     tokio::task::spawn_blocking(move || command.output().expect("the ecs-why binary runs"))
         .await

@@ -9,14 +9,12 @@
 
 mod support;
 
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::fake_aws::{canned, FakeAws, REGION};
+use support::fake_aws::{canned, FakeAws};
 use support::fake_slack::FakeSlack;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -91,19 +89,14 @@ impl Served {
         let log_dir = tempfile::tempdir().expect("a temporary directory");
         let log = log_dir.path().join("serve.log");
         let stderr = std::fs::File::create(&log).expect("create the log file");
-        let child = base_command()
+        let mut command = base_command();
+        let child = aws
+            .configure_command(&mut command)
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_BOT_TOKEN", "xoxb-test")
             .env("SLACK_API_URL", slack.api_url())
             .env("ECS_WHY_LISTEN", format!("127.0.0.1:{port}"))
             .env("ECS_WHY_DEFAULT_CLUSTER", CLUSTER)
-            .env("AWS_ENDPOINT_URL", aws.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
-            .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
-            .env("AWS_REGION", REGION)
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .stderr(stderr)
             .spawn()
             .expect("start ecs-why serve");
@@ -221,17 +214,9 @@ fn form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")).
+/// Signed with this test's secret, as Slack signs.
 fn sign(ts: u64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v0={hex}")
+    support::fake_slack::sign(SECRET, ts as i64, body)
 }
 
 fn posts_mentioning(posts: &[Value], needle: &str) -> usize {

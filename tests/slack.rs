@@ -12,9 +12,7 @@ use ecs_why::follow_up::{ButtonRef, FollowUp};
 use ecs_why::slack::{self, Answer, Engine, EngineError, FailureKind, Settings};
 use ecs_why::task_ref::{Target, TaskRef};
 use futures::future::BoxFuture;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -108,18 +106,7 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Sign as Slack does: `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")).
-fn sign(secret: &str, ts: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("v0:{ts}:{body}").as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("v0={hex}")
-}
+use support::fake_slack::sign;
 
 fn form(pairs: &[(&str, &str)]) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());

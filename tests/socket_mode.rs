@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::fake_aws::{canned, FakeAws, REGION};
+use support::fake_aws::{canned, FakeAws};
 use support::fake_slack::FakeSlack;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -177,22 +177,18 @@ impl Served {
         let log_dir = tempfile::tempdir().expect("a temporary directory");
         let log = log_dir.path().join("serve.log");
         let stderr = std::fs::File::create(&log).expect("create the log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_ecs-why"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
+        command
             .arg("serve")
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        let child = aws
+            .configure_command(&mut command)
             .env("SLACK_APP_TOKEN", "xapp-test")
             .env("SLACK_BOT_TOKEN", "xoxb-test")
             .env("SLACK_API_URL", slack.api_url())
             .env("ECS_WHY_LISTEN", format!("127.0.0.1:{port}"))
             .env("ECS_WHY_DEFAULT_CLUSTER", CLUSTER)
-            .env("AWS_ENDPOINT_URL", aws.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
-            .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
-            .env("AWS_REGION", REGION)
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

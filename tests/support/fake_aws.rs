@@ -673,3 +673,22 @@ pub mod canned {
         })
     }
 }
+
+impl FakeAws {
+    /// Point a child `ecs-why` process at this fake the way a user's shell would: the
+    /// endpoint in `AWS_ENDPOINT_URL`, static credentials, the region, and no config
+    /// files or instance metadata to fall back on.
+    pub fn configure_command<'c>(
+        &self,
+        command: &'c mut std::process::Command,
+    ) -> &'c mut std::process::Command {
+        command
+            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "AKIDFAKEFAKEFAKE")
+            .env("AWS_SECRET_ACCESS_KEY", "fake-secret")
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/nonexistent/ecs-why-test")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ecs-why-test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+    }
+}
