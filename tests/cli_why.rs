@@ -37,16 +37,7 @@ fn answer(output: &Output) -> Value {
 
 async fn fake_with(n: u32, stop_code: &str, exit_code: i32, lines: &[&str]) -> (FakeAws, String) {
     let fake = FakeAws::start().await;
-    fake.add_cluster(CLUSTER);
-    let id = canned::task_id(n);
-    fake.add_task(canned::task(CLUSTER, &id, stop_code, exit_code));
-    fake.add_task_definition(canned::task_definition());
-    fake.add_log_lines(
-        canned::LOG_GROUP,
-        &canned::log_stream(&id),
-        1_714_557_000_000,
-        lines,
-    );
+    let id = fake.add_stopped_task(CLUSTER, n, stop_code, exit_code, lines);
     (fake, id)
 }
 

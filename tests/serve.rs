@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::fake_aws::{canned, FakeAws};
+use support::fake_aws::FakeAws;
 use support::fake_slack::FakeSlack;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -61,21 +61,18 @@ fn base_command() -> Command {
     command
 }
 
-/// Task 1 in `prod`: `web` killed for memory (exit 137), with a log tail.
+/// Task `n` in `prod`: `web` killed for memory (exit 137), with a log tail.
 fn add_task(aws: &FakeAws, n: u32) -> String {
-    let id = canned::task_id(n);
-    aws.add_task(canned::task(CLUSTER, &id, "EssentialContainerExited", 137));
-    aws.add_task_definition(canned::task_definition());
-    aws.add_log_lines(
-        canned::LOG_GROUP,
-        &canned::log_stream(&id),
-        (canned::STOPPED_AT as i64 - 30) * 1000,
+    aws.add_stopped_task(
+        CLUSTER,
+        n,
+        "EssentialContainerExited",
+        137,
         &[
             "starting web",
             "java.lang.OutOfMemoryError: Java heap space",
         ],
-    );
-    id
+    )
 }
 
 impl Served {

@@ -1062,15 +1062,11 @@ const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 /// line that tries to ping the channel and leaks an AWS secret key, a StopTask call.
 async fn fake_aws() -> (FakeAws, String) {
     let aws = FakeAws::start().await;
-    let id = canned::task_id(1);
-    aws.add_cluster("prod");
-    aws.add_task(canned::task("prod", &id, "EssentialContainerExited", 137));
-    aws.add_task_definition(canned::task_definition());
-    let start_ms = (canned::STOPPED_AT as i64 - 30) * 1000;
-    aws.add_log_lines(
-        canned::LOG_GROUP,
-        &canned::log_stream(&id),
-        start_ms,
+    let id = aws.add_stopped_task(
+        "prod",
+        1,
+        "EssentialContainerExited",
+        137,
         &[
             "starting web 1.4.2",
             "<!channel> <@U0ADMIN> click <https://evil.example|here>",

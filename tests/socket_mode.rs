@@ -238,20 +238,16 @@ impl Served {
 
 /// Task 1 in `prod`: `web` killed for memory (exit 137), with a log tail.
 fn add_task(aws: &FakeAws) -> String {
-    let id = canned::task_id(1);
-    aws.add_cluster(CLUSTER);
-    aws.add_task(canned::task(CLUSTER, &id, "EssentialContainerExited", 137));
-    aws.add_task_definition(canned::task_definition());
-    aws.add_log_lines(
-        canned::LOG_GROUP,
-        &canned::log_stream(&id),
-        (canned::STOPPED_AT as i64 - 30) * 1000,
+    aws.add_stopped_task(
+        CLUSTER,
+        1,
+        "EssentialContainerExited",
+        137,
         &[
             "starting web 1.4.2",
             "java.lang.OutOfMemoryError: Java heap space",
         ],
-    );
-    id
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -692,3 +692,29 @@ impl FakeAws {
             .env("AWS_EC2_METADATA_DISABLED", "true")
     }
 }
+
+impl FakeAws {
+    /// Seed task `n` in `cluster` (see [`canned::task`]) with the `web:7` task definition
+    /// and `lines` as its container's log tail, ending 30 s before it stopped. Returns
+    /// the task id.
+    pub fn add_stopped_task(
+        &self,
+        cluster: &str,
+        n: u32,
+        stop_code: &str,
+        exit_code: i32,
+        lines: &[&str],
+    ) -> String {
+        let id = canned::task_id(n);
+        self.add_cluster(cluster);
+        self.add_task(canned::task(cluster, &id, stop_code, exit_code));
+        self.add_task_definition(canned::task_definition());
+        self.add_log_lines(
+            canned::LOG_GROUP,
+            &canned::log_stream(&id),
+            (canned::STOPPED_AT as i64 - 30) * 1000,
+            lines,
+        );
+        id
+    }
+}
