@@ -9,16 +9,13 @@ use super::config::Settings;
 use super::engine::{Answer, Engine, EngineError, FailureKind};
 use crate::diagnose::diagnose;
 use crate::follow_up::{ButtonRef, FollowUp};
-use crate::gather::Gatherer;
-use crate::render::blocks;
+use crate::gather::{Gatherer, SERVICE_EVENTS};
+use crate::render::{blocks, escape};
 use crate::task_ref::Target;
 use futures::future::BoxFuture;
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
-
-/// Service events shown by the "Service events" button.
-const SERVICE_EVENTS: usize = 10;
 
 /// Diagnoses against AWS with the standard credential chain (and assumed roles).
 pub struct AwsEngine {
@@ -135,7 +132,7 @@ impl AwsEngine {
                 Some(definition) => vec![blocks::task_definition(definition)],
                 None => vec![SlackMessageContent::new().with_text(format!(
                     ":warning: The task definition could not be read. {}",
-                    super::commands::escape(&evidence.notes.join(" "))
+                    escape::mrkdwn(&evidence.notes.join(" "))
                 ))],
             },
             FollowUp::ServiceEvents => {

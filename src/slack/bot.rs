@@ -15,13 +15,14 @@
 //! asker tries again, so nobody is left without an answer.
 
 use super::actions::{ButtonPress, Interaction};
-use super::commands::{self, escape, Command, SlashCommand};
+use super::commands::{self, Command, SlashCommand};
 use super::config::Settings;
 use super::engine::{self, Answer, Engine, EngineError, FailureKind};
 use super::events::{Delivery, Mention};
 use super::limits::{Coalescer, RateLimiter, Seen};
 use super::post::{PostError, Poster};
 use crate::follow_up::FollowUp;
+use crate::render::escape::mrkdwn as escape;
 use crate::shutdown::Shutdown;
 use crate::task_ref::{Target, TaskRef};
 use crate::{metrics, telemetry};
@@ -640,7 +641,7 @@ pub const RESTARTING: &str =
 
 /// The asker's ephemeral message for a failed diagnosis: the cause and the fix.
 pub fn failure_message(target: &Target, e: &EngineError) -> String {
-    let what = escape(&target.to_string());
+    let what = escape(&target.to_string()).into_owned();
     let message = escape(&e.message);
     match e.kind {
         FailureKind::BadInput => format!(":warning: I cannot look at {what}: {message}"),
@@ -666,7 +667,7 @@ fn pointer(target: &Target, reply: &Reply, permalink: Option<&str>) -> String {
     } else {
         "channel"
     };
-    let what = escape(&target.to_string());
+    let what = escape(&target.to_string()).into_owned();
     let above = format!("answered just above in this {place}");
     let above = match permalink {
         Some(link) => format!("<{}|{above}>", escape(link)),

@@ -145,13 +145,6 @@ pub fn unescape(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Escape text for mrkdwn so it cannot mention anyone or forge a link.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 fn shorten(s: &str) -> String {
     if s.chars().count() <= 40 {
         s.to_string()
@@ -228,8 +221,9 @@ mod tests {
 
     #[test]
     fn escapes_mrkdwn() {
+        // The bot escapes with the renderer's mrkdwn escaping, the same for cards.
         assert_eq!(
-            escape("<!channel> & <@U1>"),
+            crate::render::escape::mrkdwn("<!channel> & <@U1>"),
             "&lt;!channel&gt; &amp; &lt;@U1&gt;"
         );
     }

@@ -15,10 +15,12 @@ pub mod engine;
 pub mod events;
 pub mod limits;
 pub mod post;
+pub mod readiness;
 pub mod server;
 pub mod signature;
 pub mod socket_mode;
 
 pub use config::{ConfigError, Settings};
 pub use engine::{Answer, Engine, EngineError, FailureKind};
-pub use server::{build, build_with_engine, serve, App, Readiness};
+pub use readiness::Readiness;
+pub use server::{build, build_with_engine, serve, App};

@@ -17,6 +17,7 @@ use super::config::Settings;
 use super::engine::Engine;
 use super::events;
 use super::post::{install_crypto_provider, Poster};
+use super::readiness::Readiness;
 use super::signature::{self, SignatureError};
 use crate::gather::Gatherer;
 use crate::metrics::Metrics;
@@ -27,56 +28,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 /// Largest request body accepted (block_actions payloads carry the whole card).
 const MAX_BODY: usize = 256 * 1024;
-
-/// Named start-up checks; ready when every registered check has passed.
-#[derive(Clone, Default)]
-pub struct Readiness {
-    checks: Arc<Mutex<BTreeMap<String, Option<String>>>>,
-}
-
-impl Readiness {
-    /// Register a check that has not passed yet; `why` says what is awaited.
-    pub fn require(&self, name: &str, why: &str) {
-        self.lock().insert(name.to_string(), Some(why.to_string()));
-    }
-
-    /// Mark a check as passed.
-    pub fn pass(&self, name: &str) {
-        self.lock().insert(name.to_string(), None);
-    }
-
-    /// Mark a check as failing, with the reason.
-    pub fn fail(&self, name: &str, why: &str) {
-        self.lock().insert(name.to_string(), Some(why.to_string()));
-    }
-
-    /// `Ok` when ready, otherwise what is still failing.
-    pub fn status(&self) -> Result<(), Vec<String>> {
-        let waiting: Vec<String> = self
-            .lock()
-            .iter()
-            .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
-            .collect();
-        if waiting.is_empty() {
-            Ok(())
-        } else {
-            Err(waiting)
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Option<String>>> {
-        self.checks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 #[derive(Clone)]
 struct AppState {
@@ -154,47 +113,31 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
 
 /// Verify the bot token once, retrying with backoff until it works.
 async fn check_slack(poster: Poster, readiness: Readiness) {
-    let mut wait = Duration::from_secs(1);
-    loop {
-        match poster.auth_test().await {
-            Ok(user) => {
-                tracing::info!(bot_user = user, "Slack token verified");
-                readiness.pass("slack");
-                return;
-            }
-            Err(e) => {
-                let why = format!("auth.test failed: {e}; check SLACK_BOT_TOKEN and SLACK_API_URL");
-                tracing::warn!("{why}");
-                readiness.fail("slack", &why);
-            }
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(60));
-    }
+    readiness
+        .retry_until_passed("slack", || async {
+            let user = poster.auth_test().await.map_err(|e| {
+                format!("auth.test failed: {e}; check SLACK_BOT_TOKEN and SLACK_API_URL")
+            })?;
+            tracing::info!(bot_user = user, "Slack token verified");
+            Ok(())
+        })
+        .await;
 }
 
 /// Verify the AWS credentials once (STS GetCallerIdentity, which needs no IAM
 /// permission), retrying with backoff until it works.
 async fn check_aws(gatherer: Gatherer, readiness: Readiness) {
-    let mut wait = Duration::from_secs(1);
-    loop {
-        match gatherer.caller_identity().await {
-            Ok(arn) => {
-                tracing::info!(caller = arn, "AWS credentials verified");
-                readiness.pass("aws");
-                return;
-            }
-            Err(e) => {
-                let why = format!(
+    readiness
+        .retry_until_passed("aws", || async {
+            let arn = gatherer.caller_identity().await.map_err(|e| {
+                format!(
                     "STS GetCallerIdentity failed: {e}; check the task role (or AWS_* credentials), AWS_REGION and AWS_ENDPOINT_URL"
-                );
-                tracing::warn!("{why}");
-                readiness.fail("aws", &why);
-            }
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(60));
-    }
+                )
+            })?;
+            tracing::info!(caller = arn, "AWS credentials verified");
+            Ok(())
+        })
+        .await;
 }
 
 impl App {

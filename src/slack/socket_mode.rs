@@ -11,7 +11,7 @@ use super::bot::Bot;
 use super::commands::{PayloadError, SlashCommand};
 use super::events;
 use super::post::Client;
-use super::server::Readiness;
+use super::readiness::Readiness;
 use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
