@@ -11,6 +11,7 @@
 //! role_arn = "arn:aws:iam::123456789012:role/ecs-why-read"   # optional
 //! ```
 
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,16 +23,18 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:3000";
 
-/// Everything the bot needs to run.
+/// Everything the bot needs to run. The secret and the tokens are [`SecretString`]s:
+/// `{:?}` prints `[REDACTED]` for them, and reading one takes an explicit
+/// `expose_secret()`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Signs every HTTP request from Slack. Absent only in Socket Mode, where HTTP Slack
     /// routes then refuse every request.
-    pub signing_secret: Option<String>,
+    pub signing_secret: Option<SecretString>,
     /// `xoxb-` bot token for the Web API.
-    pub bot_token: String,
+    pub bot_token: SecretString,
     /// `xapp-` app-level token: Socket Mode when set.
-    pub app_token: Option<String>,
+    pub app_token: Option<SecretString>,
     /// Web API base without trailing slash.
     pub api_url: String,
     pub listen: SocketAddr,
@@ -191,9 +194,9 @@ impl Settings {
             None => ChannelMap::default(),
         };
         Ok(Settings {
-            signing_secret,
-            bot_token,
-            app_token,
+            signing_secret: signing_secret.map(SecretString::from),
+            bot_token: SecretString::from(bot_token),
+            app_token: app_token.map(SecretString::from),
             api_url,
             listen,
             default_cluster,
@@ -333,6 +336,29 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(e.to_string().starts_with("ECS_WHY_CONFIG: cannot read"));
+    }
+
+    #[test]
+    fn printing_settings_shows_no_secret_or_token() {
+        let s = Settings::from_vars(vars(&[
+            ("SLACK_SIGNING_SECRET", "8f742231b10e8888abcd99yyyzzz85a5"),
+            ("SLACK_BOT_TOKEN", "xoxb-1234-secret-bot-token"),
+            ("SLACK_APP_TOKEN", "xapp-1-secret-app-token"),
+        ]))
+        .unwrap();
+        let printed = format!("{s:?}");
+        for secret in [
+            "8f742231b10e8888abcd99yyyzzz85a5",
+            "xoxb-1234-secret-bot-token",
+            "xapp-1-secret-app-token",
+            "secret-bot",
+            "secret-app",
+        ] {
+            assert!(!printed.contains(secret), "{secret} leaked: {printed}");
+        }
+        assert!(printed.contains("REDACTED"), "{printed}");
+        let printed = format!("{s:#?}");
+        assert!(!printed.contains("xoxb-1234"), "{printed}");
     }
 
     #[test]

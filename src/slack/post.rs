@@ -10,6 +10,7 @@
 use super::config::Settings;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -89,7 +90,7 @@ impl Poster {
         ));
         Ok(Poster {
             client,
-            token: SlackApiToken::new(settings.bot_token.clone().into()),
+            token: SlackApiToken::new(settings.bot_token.expose_secret().into()),
             api_url,
             max_retries: settings.limits.max_slack_retries,
             max_retry_after: settings.limits.max_retry_after,

@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -206,7 +207,12 @@ fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), St
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
     signature::verify(
-        state.bot.settings().signing_secret.as_deref(),
+        state
+            .bot
+            .settings()
+            .signing_secret
+            .as_ref()
+            .map(|secret| secret.expose_secret()),
         header("x-slack-request-timestamp"),
         header("x-slack-signature"),
         body,

@@ -12,6 +12,7 @@ use super::commands::{PayloadError, SlashCommand};
 use super::events;
 use super::post::Client;
 use super::readiness::Readiness;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
@@ -157,10 +158,14 @@ async fn check_app_token(client: &Client, token: &SlackApiToken, readiness: &Rea
 
 /// Connect with the app-level token and serve until the process ends.
 /// `readiness` holds [`READINESS_CHECK`] until Slack's first `hello`.
-pub async fn run(bot: Arc<Bot>, app_token: String, readiness: Readiness) -> anyhow::Result<()> {
+pub async fn run(
+    bot: Arc<Bot>,
+    app_token: SecretString,
+    readiness: Readiness,
+) -> anyhow::Result<()> {
     readiness.require(READINESS_CHECK, "no Socket Mode connection to Slack yet");
     let client = bot.poster().client();
-    let token = SlackApiToken::new(app_token.into());
+    let token = SlackApiToken::new(app_token.expose_secret().into());
     check_app_token(&client, &token, &readiness).await;
     let callbacks = SlackSocketModeListenerCallbacks::new()
         .with_hello_events(on_hello)
