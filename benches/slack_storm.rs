@@ -8,7 +8,8 @@
 //! before each scenario through `/proc/self/clear_refs`; it includes the fakes and the
 //! HTTP client, so it over-counts the bot).
 //!
-//! 1. `fake engine`: a stand-in engine that sleeps 50 ms per diagnosis; 200 tasks.
+//! 1. `fake engine`: the tests' stand-in engine (tests/support/fake_engine.rs), 50 ms
+//!    per diagnosis, a card and two thread replies; 200 tasks.
 //! 2. `real engine, 200 tasks`: the production `AwsEngine` over `Gatherer`, talking to
 //!    the local fake AWS (tests/support/fake_aws.rs) with 20 ms added to every call; 200
 //!    seeded tasks, so every ask is its own diagnosis. Prints AWS calls per operation.
@@ -25,20 +26,18 @@
 
 #[path = "../tests/support/fake_aws.rs"]
 mod fake_aws;
+#[path = "../tests/support/fake_engine.rs"]
+mod fake_engine;
 #[path = "../tests/support/fake_slack.rs"]
 mod fake_slack;
 
-use ecs_why::follow_up::{ButtonRef, FollowUp};
 use ecs_why::gather::Gatherer;
 use ecs_why::slack::aws_engine::AwsEngine;
-use ecs_why::slack::{self, Answer, Engine, EngineError, Settings};
-use ecs_why::task_ref::{Target, TaskRef};
+use ecs_why::slack::{self, Engine, Settings};
 use fake_aws::{canned, FakeAws};
+use fake_engine::FakeEngine;
 use fake_slack::FakeSlack;
-use futures::future::BoxFuture;
-use slack_morphism::prelude::SlackMessageContent;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -49,43 +48,6 @@ const AWS_LATENCY: Duration = Duration::from_millis(20);
 const ANSWER_DEADLINE: Duration = Duration::from_secs(90);
 /// The whole bench ends by then, whatever happens.
 const WATCHDOG: Duration = Duration::from_secs(300);
-
-/// Sleeps, then answers with a small card and one thread reply.
-#[derive(Default)]
-struct SlowEngine {
-    diagnoses: AtomicUsize,
-}
-
-impl Engine for SlowEngine {
-    fn diagnose<'a>(
-        &'a self,
-        target: &'a Target,
-        _role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Answer, EngineError>> {
-        Box::pin(async move {
-            tokio::time::sleep(FAKE_ENGINE_LATENCY).await;
-            self.diagnoses.fetch_add(1, Ordering::Relaxed);
-            let id = match &target.task {
-                TaskRef::Task { task_id } => task_id.clone(),
-                TaskRef::Service { service } => service.clone(),
-            };
-            Ok(Answer {
-                task_arn: format!("arn:aws:ecs:eu-west-1:123456789012:task/prod/{id}"),
-                card: SlackMessageContent::new().with_text(format!("card for {id}")),
-                details: vec![SlackMessageContent::new().with_text(format!("logs of {id}"))],
-            })
-        })
-    }
-
-    fn follow_up<'a>(
-        &'a self,
-        _kind: FollowUp,
-        _button: &'a ButtonRef,
-        _role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-}
 
 /// One ask: who, where, which task.
 struct Ask {
@@ -159,7 +121,7 @@ fn main() {
 
 async fn fake_engine_storm(n: usize) {
     reset_peak_memory();
-    let engine = Arc::new(SlowEngine::default());
+    let engine = Arc::new(FakeEngine::with_delay(FAKE_ENGINE_LATENCY));
     let asks: Vec<Ask> = (0..n)
         .map(|i| Ask {
             user: format!("U{i}"),
@@ -168,16 +130,14 @@ async fn fake_engine_storm(n: usize) {
         })
         .collect();
     let vars = [("AWS_REGION", "eu-west-1".to_string())];
-    let figures = storm(engine.clone(), &vars, asks, n, |posts| posts >= n * 2).await;
+    // Each card comes with two thread replies.
+    let figures = storm(engine.clone(), &vars, asks, n, |posts| posts >= n * 3).await;
     println!(
         "slack_storm [fake engine]: {n} concurrent signed /ecs why commands, {n} users, {n} tasks, 20 channels, {} per diagnosis",
         ms(FAKE_ENGINE_LATENCY)
     );
     print_figures(&figures);
-    println!(
-        "  diagnoses:            {}",
-        engine.diagnoses.load(Ordering::Relaxed)
-    );
+    println!("  diagnoses:            {}", engine.diagnoses());
 }
 
 /// `n` asks from `n` users about `tasks` tasks in `channels` channels, against the

@@ -1,7 +1,7 @@
 //! The Slack bot end to end: the real server on a loopback port, requests signed as
 //! Slack signs them, and a fake Slack Web API recording what the bot posts.
 //!
-//! Most tests use a fake diagnosis engine ([`FakeEngine`]) to pin down the Slack
+//! Most tests use a fake diagnosis engine (`support::fake_engine::FakeEngine`) to pin down the Slack
 //! behaviour: signatures, acks, cards and threads, buttons, mentions, fallbacks, rate
 //! limits, coalescing and Socket Mode dispatch. The `end_to_end` tests run the real
 //! engine (`Gatherer` -> `diagnose` -> `render::blocks`) against the local fake AWS.
@@ -9,86 +9,19 @@
 mod support;
 
 use ecs_why::follow_up::{ButtonRef, FollowUp};
-use ecs_why::slack::{self, Answer, Engine, EngineError, FailureKind, Settings};
-use ecs_why::task_ref::{Target, TaskRef};
-use futures::future::BoxFuture;
+use ecs_why::slack::{self, Engine, Settings};
 use serde_json::{json, Value};
-use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::fake_aws::{canned, FakeAws, Fault};
+use support::fake_engine::{FakeEngine, DENIED_TASK};
 use support::fake_slack::FakeSlack;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const TASK: &str = "0123456789abcdef0123456789abcdef";
-const DENIED_TASK: &str = "dead0000000000000000000000000000";
 const WAIT: Duration = Duration::from_secs(5);
-
-/// Answers every target with a small card and two thread replies.
-#[derive(Default)]
-struct FakeEngine {
-    diagnoses: AtomicUsize,
-    follow_ups: Mutex<Vec<FollowUp>>,
-    delay: Mutex<Duration>,
-}
-
-fn text(s: String) -> SlackMessageContent {
-    SlackMessageContent::new().with_text(s)
-}
-
-fn task_id(target: &Target) -> String {
-    match &target.task {
-        TaskRef::Task { task_id } => task_id.clone(),
-        TaskRef::Service { service } => service.clone(),
-    }
-}
-
-impl Engine for FakeEngine {
-    fn diagnose<'a>(
-        &'a self,
-        target: &'a Target,
-        _role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Answer, EngineError>> {
-        Box::pin(async move {
-            let delay = *self.delay.lock().unwrap();
-            tokio::time::sleep(delay).await;
-            self.diagnoses.fetch_add(1, Ordering::SeqCst);
-            let id = task_id(target);
-            if id == DENIED_TASK {
-                return Err(EngineError {
-                    kind: FailureKind::AccessDenied,
-                    message: "ecs:DescribeTasks is not allowed for role ecs-why; add it to the task role (deploy/iam-policy.json)".into(),
-                });
-            }
-            Ok(Answer {
-                task_arn: format!("arn:aws:ecs:eu-west-1:123456789012:task/prod/{id}"),
-                card: text(format!("card for {id}")),
-                details: vec![
-                    text(format!("log tail of {id}")),
-                    text(format!("stopped by of {id}")),
-                ],
-            })
-        })
-    }
-
-    fn follow_up<'a>(
-        &'a self,
-        kind: FollowUp,
-        button: &'a ButtonRef,
-        _role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
-        Box::pin(async move {
-            self.follow_ups.lock().unwrap().push(kind);
-            Ok(vec![text(format!(
-                "{} for {}",
-                kind.action_id(),
-                button.task_arn
-            ))])
-        })
-    }
-}
 
 struct TestApp {
     base: String,
@@ -827,6 +760,7 @@ async fn socket_mode_envelopes_use_the_same_handlers() {
     let ack = slack::socket_mode::dispatch_envelope(&app.bot, &envelope.to_string())
         .unwrap()
         .unwrap();
+    let ack = serde_json::to_value(&ack).unwrap();
     assert!(ack["text"].as_str().unwrap().starts_with("Looking at task"));
     let posts = app.fake.wait_for("chat.postMessage", 3, WAIT).await;
     assert_eq!(posts[0]["channel"], "C5");
@@ -841,9 +775,11 @@ async fn socket_mode_envelopes_use_the_same_handlers() {
     assert!(posts[3..].iter().all(|p| p["thread_ts"] == "1.5"));
 
     let press = json!({"envelope_id": "e3", "type": "interactive", "payload": {
-        "type": "block_actions", "user": {"id": "U5"}, "channel": {"id": "C5"},
-        "container": {"message_ts": "9.9"}, "response_url": app.fake.response_url("sp"),
-        "actions": [{"action_id": FollowUp::ServiceEvents.action_id(), "value": button().encode()}]}});
+        "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "1.2",
+        "user": {"id": "U5"}, "channel": {"id": "C5"},
+        "container": {"type": "message", "message_ts": "9.9"}, "response_url": app.fake.response_url("sp"),
+        "actions": [{"action_id": FollowUp::ServiceEvents.action_id(), "type": "button",
+                     "value": button().encode()}]}});
     slack::socket_mode::dispatch_envelope(&app.bot, &press.to_string()).unwrap();
     let posts = app.fake.wait_for("chat.postMessage", 7, WAIT).await;
     assert_eq!(posts[6]["thread_ts"], "9.9");
@@ -951,10 +887,13 @@ async fn in_flight_work_is_drained_on_shutdown_and_new_commands_are_told_to_retr
     app.shutdown.begin();
     // Socket Mode can still deliver while HTTP has stopped accepting.
     let envelope = json!({"type": "slash_commands", "payload": {
-        "channel_id": "C1", "user_id": "U1", "text": format!("why {TASK}")}});
+        "team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/ecs",
+        "text": format!("why {TASK}"), "response_url": app.fake.response_url("late"),
+        "trigger_id": "1.2"}});
     let ack = slack::socket_mode::dispatch_envelope(&app.bot, &envelope.to_string())
         .unwrap()
         .unwrap();
+    let ack = serde_json::to_value(&ack).unwrap();
     assert!(
         ack["text"].as_str().unwrap().contains("restarting"),
         "{ack}"
@@ -996,10 +935,10 @@ async fn metrics_count_commands_and_slack_calls() {
     }
 }
 
-/// The Socket Mode listener hands us slack-morphism's typed events; they go back to
-/// JSON and through the same dispatch. Check that round trip keeps what we need.
+/// The Socket Mode listener hands us slack-morphism's typed events; they are read
+/// straight into the bot's own requests. Check that keeps what we need.
 #[tokio::test]
-async fn socket_mode_typed_events_round_trip_into_dispatch() {
+async fn socket_mode_typed_events_reach_the_same_handlers() {
     use slack_morphism::prelude::{
         SlackCommandEvent, SlackInteractionEvent, SlackPushEventCallback,
     };
@@ -1009,14 +948,8 @@ async fn socket_mode_typed_events_round_trip_into_dispatch() {
         "text": format!("why {TASK}"), "response_url": app.fake.response_url("typed"), "trigger_id": "1.2"
     }))
     .unwrap();
-    let ack = slack::socket_mode::dispatch(
-        &app.bot,
-        "slash_commands",
-        serde_json::to_value(&command).unwrap(),
-        None,
-    )
-    .unwrap()
-    .unwrap();
+    let ack = slack::socket_mode::command(&app.bot, command);
+    let ack = serde_json::to_value(&ack).unwrap();
     assert!(ack["text"].as_str().unwrap().starts_with("Looking at"));
     app.fake.wait_for("chat.postMessage", 3, WAIT).await;
 
@@ -1029,22 +962,14 @@ async fn socket_mode_typed_events_round_trip_into_dispatch() {
                      "type": "button", "value": button().encode(), "action_ts": "5.5"}]
     }))
     .unwrap();
-    slack::socket_mode::dispatch(
-        &app.bot,
-        "interactive",
-        serde_json::to_value(&press).unwrap(),
-        None,
-    )
-    .unwrap();
+    slack::socket_mode::interaction(&app.bot, &press).unwrap();
     let posts = app.fake.wait_for("chat.postMessage", 4, WAIT).await;
     assert_eq!(posts[3]["thread_ts"], "4.4");
 
     let push: SlackPushEventCallback =
         serde_json::from_value(mention("EvT", &format!("<@UBOT> why {TASK}"), Some("6.6")))
             .unwrap();
-    let mut payload = serde_json::to_value(&push).unwrap();
-    payload["type"] = json!("event_callback");
-    slack::socket_mode::dispatch(&app.bot, "events_api", payload, None).unwrap();
+    slack::socket_mode::push_event(&app.bot, &push, None);
     let posts = app.fake.wait_for("chat.postMessage", 7, WAIT).await;
     assert!(
         posts[4..].iter().all(|p| p["thread_ts"] == "6.6"),

@@ -1,12 +1,14 @@
 //! Parsing button presses (`block_actions` interactions) on the diagnosis card.
 //!
-//! Slack posts `payload=<json>` over HTTP and sends the same JSON in Socket Mode. A press
-//! is parsed into a [`ButtonPress`]: who pressed, on which message, and the follow-up it
+//! Slack posts `payload=<json>` over HTTP ([`from_form`]); in Socket Mode slack-morphism
+//! hands over a typed [`SlackInteractionEvent`] ([`from_event`]). Either is read into a
+//! [`ButtonPress`]: who pressed, on which message, and the follow-up it
 //! asks for with its [`ButtonRef`] already decoded and validated (values are untrusted).
 
 use super::commands::PayloadError;
 use crate::follow_up::{ButtonRef, FollowUp};
 use serde::Deserialize;
+use slack_morphism::prelude::{SlackInteractionActionContainer, SlackInteractionEvent};
 
 /// An interaction the bot understands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,38 +115,128 @@ pub fn from_json(value: serde_json::Value) -> Result<Interaction, PayloadError> 
         .or_else(|| raw.message.as_ref().and_then(|m| m.ts.clone()));
     let thread_ts = container
         .thread_ts
-        .or_else(|| raw.message.as_ref().and_then(|m| m.thread_ts.clone()))
-        .or_else(|| message_ts.clone());
+        .or_else(|| raw.message.as_ref().and_then(|m| m.thread_ts.clone()));
     let channel_id = raw.channel.map(|c| c.id).or(container.channel_id);
     let action = raw
         .actions
         .into_iter()
         .next()
         .ok_or_else(|| PayloadError("block_actions without an action".into()))?;
-    let follow_up = FollowUp::from_action_id(&action.action_id);
-    let is_link = follow_up == Some(FollowUp::OpenConsole) || action.url.is_some();
-    let request = match follow_up {
-        None => Err(format!(
-            "the button `{}` is not an ecs-why button; run `/ecs why` again for a new card",
-            shorten(&action.action_id)
-        )),
-        Some(kind) => match action.value.as_deref() {
-            Some(value) => ButtonRef::decode(value)
-                .map(|r| (kind, r))
-                .map_err(|e| e.to_string()),
-            None if is_link => Err("link button".into()),
-            None => Err("the button carries no reference; run `/ecs why` again".into()),
+    Ok(Interaction::Button(Box::new(ButtonPress::new(
+        Pressed {
+            user_id,
+            channel_id,
+            message_ts,
+            thread_ts,
+            response_url: raw.response_url,
         },
+        &action.action_id,
+        action.value.as_deref(),
+        action.url.is_some(),
+    ))))
+}
+
+/// From the typed interaction slack-morphism hands over in Socket Mode.
+pub fn from_event(event: &SlackInteractionEvent) -> Result<Interaction, PayloadError> {
+    let SlackInteractionEvent::BlockActions(press) = event else {
+        return Ok(Interaction::Other(interaction_kind(event).into()));
     };
-    Ok(Interaction::Button(Box::new(ButtonPress {
-        user_id,
-        channel_id,
-        message_ts,
-        thread_ts,
-        response_url: raw.response_url,
-        request,
-        is_link,
-    })))
+    let user_id = press
+        .user
+        .as_ref()
+        .map(|u| u.id.to_string())
+        .ok_or_else(|| PayloadError("block_actions without a user".into()))?;
+    let (container_ts, container_channel) = match &press.container {
+        SlackInteractionActionContainer::Message(m) => (
+            Some(m.message_ts.to_string()),
+            m.channel_id.as_ref().map(|c| c.to_string()),
+        ),
+        SlackInteractionActionContainer::MessageAttachment(m) => (
+            Some(m.message_ts.to_string()),
+            m.channel_id.as_ref().map(|c| c.to_string()),
+        ),
+        SlackInteractionActionContainer::View(_) => (None, None),
+    };
+    let message = press.message.as_ref().map(|m| &m.origin);
+    let message_ts = container_ts.or_else(|| message.map(|m| m.ts.to_string()));
+    let thread_ts = message.and_then(|m| m.thread_ts.as_ref().map(|t| t.to_string()));
+    let channel_id = press
+        .channel
+        .as_ref()
+        .map(|c| c.id.to_string())
+        .or(container_channel);
+    let action = press
+        .actions
+        .iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| PayloadError("block_actions without an action".into()))?;
+    Ok(Interaction::Button(Box::new(ButtonPress::new(
+        Pressed {
+            user_id,
+            channel_id,
+            message_ts,
+            thread_ts,
+            response_url: press.response_url.as_ref().map(|u| u.0.to_string()),
+        },
+        action.action_id.as_ref(),
+        action.value.as_deref(),
+        false,
+    ))))
+}
+
+/// Slack's name for an interaction type the bot does not act on.
+fn interaction_kind(event: &SlackInteractionEvent) -> &'static str {
+    match event {
+        SlackInteractionEvent::BlockActions(_) => "block_actions",
+        SlackInteractionEvent::BlockSuggestion(_) => "block_suggestion",
+        SlackInteractionEvent::DialogSubmission(_) => "dialog_submission",
+        SlackInteractionEvent::MessageAction(_) => "message_action",
+        SlackInteractionEvent::Shortcut(_) => "shortcut",
+        SlackInteractionEvent::ViewSubmission(_) => "view_submission",
+        _ => "other",
+    }
+}
+
+/// Who pressed, on which message: the same whichever way the press arrived.
+struct Pressed {
+    user_id: String,
+    channel_id: Option<String>,
+    message_ts: Option<String>,
+    thread_ts: Option<String>,
+    response_url: Option<String>,
+}
+
+impl ButtonPress {
+    /// The press of the button `action_id` carrying `value` (validated here); `is_url`:
+    /// the button opens a link.
+    fn new(pressed: Pressed, action_id: &str, value: Option<&str>, is_url: bool) -> ButtonPress {
+        let follow_up = FollowUp::from_action_id(action_id);
+        let is_link = follow_up == Some(FollowUp::OpenConsole) || is_url;
+        let request = match follow_up {
+            None => Err(format!(
+                "the button `{}` is not an ecs-why button; run `/ecs why` again for a new card",
+                shorten(action_id)
+            )),
+            Some(kind) => match value {
+                Some(value) => ButtonRef::decode(value)
+                    .map(|r| (kind, r))
+                    .map_err(|e| e.to_string()),
+                None if is_link => Err("link button".into()),
+                None => Err("the button carries no reference; run `/ecs why` again".into()),
+            },
+        };
+        ButtonPress {
+            user_id: pressed.user_id,
+            channel_id: pressed.channel_id,
+            // The thread the card is in, or the card itself when it is not a reply.
+            thread_ts: pressed.thread_ts.or_else(|| pressed.message_ts.clone()),
+            message_ts: pressed.message_ts,
+            response_url: pressed.response_url,
+            request,
+            is_link,
+        }
+    }
 }
 
 fn shorten(s: &str) -> String {

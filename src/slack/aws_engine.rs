@@ -6,7 +6,7 @@
 //! formatting happens here: this file only connects the three stages.
 
 use super::config::Settings;
-use super::engine::{Answer, Engine, EngineError, FailureKind};
+use super::engine::{Answer, Engine, EngineError, EngineErrorKind};
 use crate::diagnose::diagnose;
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::gather::{Gatherer, SERVICE_EVENTS};
@@ -103,7 +103,7 @@ impl AwsEngine {
         let gatherer = self.gatherer(role_arn).await;
         if kind == FollowUp::MoreLogs {
             let container = button.container.as_deref().ok_or_else(|| EngineError {
-                kind: FailureKind::BadInput,
+                kind: EngineErrorKind::BadInput,
                 message: "the button does not name a container; run `/ecs why` again".into(),
             })?;
             let logs = gatherer

@@ -1,12 +1,13 @@
 //! Parsing `/ecs` slash commands and the words of an @mention.
 //!
 //! Two steps, both pure: [`SlashCommand`] is the request Slack sent (form fields over
-//! HTTP, a JSON object in Socket Mode), and [`Command`] is what the words ask for, with
+//! HTTP, slack-morphism's typed event in Socket Mode), and [`Command`] is what the words ask for, with
 //! the task reference already parsed into a [`Target`]. Applying a command (acking,
 //! diagnosing, posting) happens in `bot.rs`.
 
 use crate::task_ref::{Target, TaskRef};
 use serde::Deserialize;
+use slack_morphism::prelude::SlackCommandEvent;
 
 /// Longest command text looked at; beyond it the answer is "too long" without parsing.
 pub const MAX_TEXT: usize = 3000;
@@ -45,6 +46,21 @@ impl SlashCommand {
     /// From a JSON object (Socket Mode's `slash_commands` payload).
     pub fn from_json(value: serde_json::Value) -> Result<SlashCommand, PayloadError> {
         serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))
+    }
+}
+
+impl From<SlackCommandEvent> for SlashCommand {
+    /// The typed command slack-morphism hands over in Socket Mode.
+    fn from(event: SlackCommandEvent) -> SlashCommand {
+        SlashCommand {
+            team_id: event.team_id.to_string(),
+            channel_id: event.channel_id.to_string(),
+            channel_name: event.channel_name,
+            user_id: event.user_id.to_string(),
+            command: event.command.to_string(),
+            text: event.text.unwrap_or_default(),
+            response_url: Some(event.response_url.0.to_string()),
+        }
     }
 }
 

@@ -24,13 +24,20 @@ pub struct Answer {
     pub details: Vec<SlackMessageContent>,
 }
 
-/// What kind of failure, so the bot can word the reply.
+/// Why the engine gave no answer, so the bot can word the reply. (Not
+/// [`crate::gather::FailureKind`], which classifies one failed AWS call.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
+pub enum EngineErrorKind {
+    /// The reference cannot be looked up as given.
     BadInput,
+    /// No such task (or service task) where we looked.
     TaskMissing,
+    /// IAM refused a call; the message names the action.
     AccessDenied,
+    /// AWS failed or did not answer.
     Aws,
+    /// The bot is shutting down and takes no new AWS work; ask again shortly.
+    ShuttingDown,
 }
 
 /// Why there is no answer. The message is for the asker: it names the cause and the fix.
@@ -38,17 +45,17 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct EngineError {
-    pub kind: FailureKind,
+    pub kind: EngineErrorKind,
     pub message: String,
 }
 
 impl From<GatherError> for EngineError {
     fn from(e: GatherError) -> Self {
         let kind = match &e {
-            GatherError::BadInput(_) => FailureKind::BadInput,
-            GatherError::TaskMissing(_) => FailureKind::TaskMissing,
-            GatherError::AccessDenied(_) => FailureKind::AccessDenied,
-            GatherError::Aws(_) => FailureKind::Aws,
+            GatherError::BadInput(_) => EngineErrorKind::BadInput,
+            GatherError::TaskMissing(_) => EngineErrorKind::TaskMissing,
+            GatherError::AccessDenied(_) => EngineErrorKind::AccessDenied,
+            GatherError::Aws(_) => EngineErrorKind::Aws,
         };
         EngineError {
             kind,
@@ -84,7 +91,7 @@ pub fn target_of(button: &ButtonRef) -> Result<Target, EngineError> {
         Some(&button.region),
     )
     .map_err(|e| EngineError {
-        kind: FailureKind::BadInput,
+        kind: EngineErrorKind::BadInput,
         message: format!("{e}; run `/ecs why` again for a new card"),
     })
 }

@@ -1,4 +1,6 @@
-//! Parsing Events API deliveries: the `url_verification` challenge and `app_mention`.
+//! Parsing Events API deliveries: the `url_verification` challenge and `app_mention`,
+//! from an HTTP body ([`from_body`]) or from the typed event slack-morphism hands over in
+//! Socket Mode ([`from_push_event`]).
 //!
 //! Slash commands cannot be used in threads, so `@ecs-why why TASK` in a thread is the
 //! threaded way in. Messages from bots (including this one) are ignored; deduplication
@@ -6,6 +8,7 @@
 
 use super::commands::PayloadError;
 use serde::Deserialize;
+use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEventCallback};
 
 /// One Events API delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +116,24 @@ pub fn from_json(value: serde_json::Value) -> Result<Delivery, PayloadError> {
             })
         }
         other => Ok(Delivery::Ignored(other.to_string())),
+    }
+}
+
+/// From a typed Socket Mode `events_api` callback: an `app_mention` becomes a
+/// [`Delivery::Mention`], anything else is ignored.
+pub fn from_push_event(callback: &SlackPushEventCallback) -> Delivery {
+    let SlackEventCallbackBody::AppMention(event) = &callback.event else {
+        return Delivery::Ignored("not an app_mention".into());
+    };
+    Delivery::Mention {
+        event_id: callback.event_id.to_string(),
+        mention: Mention {
+            user_id: event.user.to_string(),
+            channel_id: event.channel.to_string(),
+            text: event.content.text.clone().unwrap_or_default(),
+            ts: event.origin.ts.to_string(),
+            thread_ts: event.origin.thread_ts.as_ref().map(|t| t.to_string()),
+        },
     }
 }
 

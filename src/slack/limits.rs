@@ -1,217 +1,232 @@
 //! What keeps an incident storm (many people asking at once) cheap and quiet.
 //!
 //! - [`Coalescer`]: identical requests within a few seconds share one diagnosis, and
-//!   askers of the same task in the same channel share one posted card.
-//! - [`RateLimiter`]: each user gets a number of requests per minute.
-//! - [`Seen`]: Events API deliveries already handled (Slack retries them).
+//!   askers of the same task in the same channel share one posted card. A
+//!   `moka::future::Cache` with a time to live: concurrent loads of one key run once and
+//!   everyone waiting gets the result.
+//! - [`RateLimiter`]: each user gets a number of requests per minute (a `governor`
+//!   keyed rate limiter).
+//! - [`Seen`]: Events API deliveries already handled (Slack retries them); a
+//!   `moka::sync::Cache` whose atomic insert tells the first delivery from a repeat.
 //!
 //! The bound on AWS work in flight is a plain `tokio::sync::Semaphore` in `bot.rs`;
 //! background jobs are tracked by [`crate::shutdown::Shutdown`] so SIGTERM can drain them.
 
-use futures::future::{BoxFuture, FutureExt, Shared};
-use std::collections::{HashMap, VecDeque};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves plain data behind; keep going.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Keys remembered at most; far more than a storm has (they expire within the window).
+const MAX_KEYS: u64 = 100_000;
+/// Users tracked before those idle long enough to be back at full allowance are dropped.
+const MAX_TRACKED_USERS: usize = 10_000;
+
+/// Hands one result per key to everyone who asks for it while it is being computed or
+/// within `window` after it was.
+pub struct Coalescer<K, V> {
+    cache: moka::future::Cache<K, V>,
 }
 
-type SharedResult<V> = Shared<BoxFuture<'static, V>>;
-
-/// Runs one future per key at a time, and hands its result to everyone who asks for
-/// the same key while it runs or within `window` after it started.
-pub struct Coalescer<K, V: Clone> {
-    window: Duration,
-    entries: Mutex<HashMap<K, (Instant, SharedResult<V>)>>,
+/// A result from [`Coalescer::try_get`], and whether this caller's work produced it.
+#[derive(Debug)]
+pub struct Coalesced<T> {
+    pub result: T,
+    /// True for the one caller whose `make` ran; false for those who shared its result.
+    pub started_here: bool,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Coalescer<K, V> {
+impl<K, V> Coalescer<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     pub fn new(window: Duration) -> Self {
         Coalescer {
-            window,
-            entries: Mutex::new(HashMap::new()),
+            cache: moka::future::Cache::builder()
+                .max_capacity(MAX_KEYS)
+                .time_to_live(window)
+                .build(),
         }
     }
 
-    /// The shared result for `key`, starting `make()` only if no fresh one exists.
-    /// Returns whether this call started the work.
-    pub fn get<F, Fut>(&self, key: K, make: F) -> (SharedResult<V>, bool)
+    /// The shared value for `key`, awaiting `make` only if no fresh one exists (or is
+    /// being made by someone else, whose result is then shared).
+    pub async fn get(&self, key: K, make: impl Future<Output = V>) -> V {
+        self.cache.get_with(key, make).await
+    }
+
+    /// Like [`Coalescer::get`] for work that can fail: a failure reaches everyone who was
+    /// waiting for that attempt, but it is not kept, so the next caller tries again.
+    pub async fn try_get<E>(
+        &self,
+        key: K,
+        make: impl Future<Output = Result<V, E>>,
+    ) -> Coalesced<Result<V, Arc<E>>>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = V> + Send + 'static,
+        E: Send + Sync + 'static,
     {
-        let now = Instant::now();
-        let mut entries = lock(&self.entries);
-        let window = self.window;
-        entries.retain(|_, (started, fut)| {
-            now.duration_since(*started) < window || fut.peek().is_none()
-        });
-        if let Some((_, fut)) = entries.get(&key) {
-            return (fut.clone(), false);
+        let started = AtomicBool::new(false);
+        let result = self
+            .cache
+            .entry(key)
+            .or_try_insert_with(async {
+                started.store(true, Ordering::Relaxed);
+                make.await
+            })
+            .await
+            .map(|entry| entry.into_value());
+        Coalesced {
+            result,
+            started_here: started.load(Ordering::Relaxed),
         }
-        let fut = make().boxed().shared();
-        entries.insert(key, (now, fut.clone()));
-        (fut, true)
     }
 
-    /// Forget `key` at once (e.g. its work failed and the next caller should try
-    /// again instead of sharing the failure).
-    pub fn forget(&self, key: &K) {
-        lock(&self.entries).remove(key);
+    /// Forget `key` at once, so the next caller starts fresh work.
+    pub async fn forget(&self, key: &K) {
+        self.cache.invalidate(key).await;
     }
 
     /// Keys currently remembered (for tests and metrics).
-    pub fn len(&self) -> usize {
-        lock(&self.entries).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub async fn remembered(&self) -> u64 {
+        self.cache.run_pending_tasks().await;
+        self.cache.entry_count()
     }
 }
 
-/// At most `limit` requests per user in any sliding minute.
+/// At most `limit` requests per user per minute, with bursts up to `limit`.
 pub struct RateLimiter {
-    limit: u32,
-    period: Duration,
-    users: Mutex<HashMap<String, VecDeque<Instant>>>,
+    users: DefaultKeyedRateLimiter<String>,
 }
 
 impl RateLimiter {
-    pub fn new(limit: u32, period: Duration) -> Self {
+    /// `per_minute` is clamped to at least 1.
+    pub fn per_minute(per_minute: u32) -> Self {
+        let limit = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         RateLimiter {
-            limit,
-            period,
-            users: Mutex::new(HashMap::new()),
+            users: DefaultKeyedRateLimiter::keyed(Quota::per_minute(limit)),
         }
     }
 
-    /// Record a request; `Err(wait)` when the user is over the limit.
+    /// Record a request; `Err(wait)` when the user is over the limit, with how long until
+    /// they may ask again.
     pub fn check(&self, user: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut users = lock(&self.users);
-        if users.len() > 10_000 {
-            let period = self.period;
-            users.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < period)
-            });
+        if self.users.len() > MAX_TRACKED_USERS {
+            self.users.retain_recent();
         }
-        let times = users.entry(user.to_string()).or_default();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.period)
-        {
-            times.pop_front();
-        }
-        if times.len() >= self.limit as usize {
-            let oldest = times.front().copied().unwrap_or(now);
-            return Err(self.period.saturating_sub(now.duration_since(oldest)));
-        }
-        times.push_back(now);
-        Ok(())
+        self.users
+            .check_key(&user.to_string())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 
 /// Ids seen recently (an hour: Slack retries within minutes).
 pub struct Seen {
-    ttl: Duration,
-    ids: Mutex<HashMap<String, Instant>>,
+    ids: moka::sync::Cache<String, ()>,
 }
 
 impl Seen {
     pub fn new(ttl: Duration) -> Self {
         Seen {
-            ttl,
-            ids: Mutex::new(HashMap::new()),
+            ids: moka::sync::Cache::builder()
+                .max_capacity(MAX_KEYS)
+                .time_to_live(ttl)
+                .build(),
         }
     }
 
-    /// True the first time an id is offered, false for repeats within the ttl.
+    /// True the first time an id is offered, false for repeats within the ttl. The
+    /// insert is atomic: of two deliveries racing, exactly one is first.
     pub fn first_time(&self, id: &str) -> bool {
-        let now = Instant::now();
-        let mut ids = lock(&self.ids);
-        if ids.len() > 10_000 {
-            let ttl = self.ttl;
-            ids.retain(|_, t| now.duration_since(*t) < ttl);
-        }
-        match ids.get(id) {
-            Some(t) if now.duration_since(*t) < self.ttl => false,
-            _ => {
-                ids.insert(id.to_string(), now);
-                true
-            }
-        }
+        self.ids.entry(id.to_string()).or_insert(()).is_fresh()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
 
     #[tokio::test]
     async fn identical_requests_run_once() {
         let runs = Arc::new(AtomicU32::new(0));
         let c: Coalescer<&str, u32> = Coalescer::new(Duration::from_secs(5));
-        let mut futs = Vec::new();
-        let mut started = 0;
-        for _ in 0..10 {
+        let asks = (0..10).map(|_| {
             let runs = runs.clone();
-            let (f, first) = c.get("task", move || async move {
+            c.try_get("task", async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                runs.fetch_add(1, Ordering::SeqCst) + 1
-            });
-            started += first as u32;
-            futs.push(f);
-        }
-        let results = futures::future::join_all(futs).await;
-        assert!(results.iter().all(|r| *r == 1));
+                Ok::<_, ()>(runs.fetch_add(1, Ordering::SeqCst) + 1)
+            })
+        });
+        let results = futures::future::join_all(asks).await;
+        assert!(results.iter().all(|r| r.result == Ok(1)));
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let started = results.iter().filter(|r| r.started_here).count();
         assert_eq!(started, 1);
-        let (other, first) = c.get("other-task", || async { 7 });
-        assert!(first);
-        assert_eq!(other.await, 7);
+        let other = c.try_get("other-task", async { Ok::<_, ()>(7) }).await;
+        assert!(other.started_here);
+        assert_eq!(other.result, Ok(7));
+        // The infallible form shares the same way.
+        assert_eq!(c.get("task", async { 99 }).await, 1);
     }
 
     #[tokio::test]
     async fn stale_entries_are_forgotten() {
         let c: Coalescer<u8, u8> = Coalescer::new(Duration::from_millis(10));
-        assert_eq!(c.get(1, || async { 1 }).0.await, 1);
+        assert_eq!(c.get(1, async { 1 }).await, 1);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let (f, first) = c.get(1, || async { 2 });
-        assert!(first);
-        assert_eq!(f.await, 2);
-        assert_eq!(c.len(), 1);
+        let fresh = c.try_get(1, async { Ok::<_, ()>(2) }).await;
+        assert!(fresh.started_here);
+        assert_eq!(fresh.result, Ok(2));
+        assert_eq!(c.remembered().await, 1);
     }
 
     #[tokio::test]
     async fn a_forgotten_key_starts_fresh_work() {
         let c: Coalescer<u8, u8> = Coalescer::new(Duration::from_secs(60));
-        assert_eq!(c.get(1, || async { 1 }).0.await, 1);
+        assert_eq!(c.get(1, async { 1 }).await, 1);
         assert!(
-            !c.get(1, || async { 2 }).1,
+            !c.try_get(1, async { Ok::<_, ()>(2) }).await.started_here,
             "still shared within the window"
         );
-        c.forget(&1);
-        let (f, first) = c.get(1, || async { 3 });
-        assert!(first);
-        assert_eq!(f.await, 3);
+        c.forget(&1).await;
+        let fresh = c.try_get(1, async { Ok::<_, ()>(3) }).await;
+        assert!(fresh.started_here);
+        assert_eq!(fresh.result, Ok(3));
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_shared_by_its_waiters_but_not_kept() {
+        let c: Coalescer<u8, u8> = Coalescer::new(Duration::from_secs(60));
+        let asks = (0..5).map(|_| {
+            c.try_get(1, async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err::<u8, _>("post failed")
+            })
+        });
+        let results = futures::future::join_all(asks).await;
+        assert_eq!(results.iter().filter(|r| r.started_here).count(), 1);
+        assert!(results
+            .iter()
+            .all(|r| r.result.as_ref().map_err(|e| **e) == Err("post failed")));
+        let next = c.try_get(1, async { Ok::<_, &str>(4) }).await;
+        assert!(next.started_here, "the failure was not kept");
+        assert_eq!(next.result.map_err(|e| *e), Ok(4));
     }
 
     #[test]
     fn per_user_limit() {
-        let r = RateLimiter::new(2, Duration::from_secs(60));
+        let r = RateLimiter::per_minute(2);
         assert!(r.check("U1").is_ok());
         assert!(r.check("U1").is_ok());
         let wait = r.check("U1").unwrap_err();
-        assert!(wait > Duration::from_secs(58));
+        // Two a minute: the next request is allowed once half a minute has passed.
+        assert!(wait > Duration::from_secs(28), "{wait:?}");
+        assert!(wait <= Duration::from_secs(30), "{wait:?}");
         assert!(r.check("U2").is_ok());
     }
 

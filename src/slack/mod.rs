@@ -7,6 +7,7 @@
 //! `main.rs` calls [`serve`] with [`Settings::from_env`].
 
 pub mod actions;
+pub mod ask;
 pub mod aws_engine;
 pub mod bot;
 pub mod commands;
@@ -16,11 +17,12 @@ pub mod events;
 pub mod limits;
 pub mod post;
 pub mod readiness;
+pub mod replies;
 pub mod server;
 pub mod signature;
 pub mod socket_mode;
 
 pub use config::{ConfigError, Settings};
-pub use engine::{Answer, Engine, EngineError, FailureKind};
+pub use engine::{Answer, Engine, EngineError, EngineErrorKind};
 pub use readiness::Readiness;
 pub use server::{build, build_with_engine, serve, App};

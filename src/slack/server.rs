@@ -5,8 +5,9 @@
 //! was verified with `auth.test` and, with the AWS engine, the AWS credentials with STS
 //! GetCallerIdentity; 503 naming what is still unverified until then) and
 //! `GET /metrics` (Prometheus text, see [`crate::metrics`]).
-//! Every Slack route verifies the signature before it parses anything; a refused
-//! request gets 400 or 401 and causes no work. Like zero-to-production's `startup.rs`,
+//! The Slack routes sit behind one middleware, [`signature::require_signature`], that
+//! verifies the signature before anything is parsed; a refused request gets 400 or 401
+//! (413 for a body over the limit) and causes no work. Like zero-to-production's `startup.rs`,
 //! [`build`] binds the listener (port 0 in tests) and returns an [`App`] that knows its
 //! port; [`App::run_until`] serves until a shutdown future resolves.
 
@@ -18,21 +19,21 @@ use super::engine::Engine;
 use super::events;
 use super::post::{install_crypto_provider, Poster};
 use super::readiness::Readiness;
-use super::signature::{self, SignatureError};
+use super::signature::{self, SignatureCheck};
 use crate::gather::Gatherer;
 use crate::metrics::Metrics;
 use crate::shutdown::{self, Shutdown, DRAIN_LIMIT};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::ExposeSecret;
+use serde_json::json;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 /// Largest request body accepted (block_actions payloads carry the whole card).
@@ -94,10 +95,17 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
         readiness: readiness.clone(),
         metrics,
     };
-    let router = Router::new()
+    let signature_check = SignatureCheck::new(settings.signing_secret.as_ref());
+    let slack_routes = Router::new()
         .route("/slack/commands", post(commands))
         .route("/slack/interactivity", post(interactivity))
         .route("/slack/events", post(events))
+        .route_layer(middleware::from_fn_with_state(
+            signature_check,
+            signature::require_signature,
+        ));
+    let router = Router::new()
+        .merge(slack_routes)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -199,76 +207,42 @@ impl App {
     }
 }
 
-/// Check the signature; `Err` is the response to send (and no work happens).
-fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), StatusRefusal> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    signature::verify(
-        state
-            .bot
-            .settings()
-            .signing_secret
-            .as_ref()
-            .map(|secret| secret.expose_secret()),
-        header("x-slack-request-timestamp"),
-        header("x-slack-signature"),
-        body,
-        now,
-    )
-    .map_err(|e| {
-        tracing::warn!(error = %e, "refused a request that Slack did not sign");
-        let status = match e {
-            e if e.is_malformed() => StatusCode::BAD_REQUEST,
-            SignatureError::NoSecret => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::UNAUTHORIZED,
-        };
-        (status, e.to_string())
-    })
-}
-
-/// A refused request: the status and the reason sent back.
-type StatusRefusal = (StatusCode, String);
-
 fn bad_payload(e: impl std::fmt::Display) -> Response {
     (StatusCode::BAD_REQUEST, e.to_string()).into_response()
 }
 
-async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refusal) = verified(&state, &headers, &body) {
-        return refusal.into_response();
-    }
+/// The ack body of a slash command: an ephemeral message to the asker.
+fn ephemeral(text: String) -> Json<serde_json::Value> {
+    Json(json!({"response_type": "ephemeral", "text": text}))
+}
+
+async fn commands(State(state): State<AppState>, body: Bytes) -> Response {
     match SlashCommand::from_form(&body) {
-        Ok(command) => Json(state.bot.command(command)).into_response(),
+        Ok(command) => ephemeral(state.bot.command(command)).into_response(),
         Err(e) => bad_payload(e),
     }
 }
 
-async fn interactivity(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refusal) = verified(&state, &headers, &body) {
-        return refusal.into_response();
-    }
+async fn interactivity(State(state): State<AppState>, body: Bytes) -> Response {
     match actions::from_form(&body) {
-        Ok(interaction) => match state.bot.interaction(interaction) {
-            Some(ack) => Json(ack).into_response(),
-            None => StatusCode::OK.into_response(),
-        },
+        Ok(interaction) => {
+            state.bot.interaction(interaction);
+            StatusCode::OK.into_response()
+        }
         Err(e) => bad_payload(e),
     }
 }
 
 async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refusal) = verified(&state, &headers, &body) {
-        return refusal.into_response();
-    }
     let retry = headers
         .get("x-slack-retry-num")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     match events::from_body(&body) {
-        Ok(delivery) => Json(state.bot.event(delivery, retry)).into_response(),
+        Ok(delivery) => match state.bot.event(delivery, retry) {
+            Some(challenge) => Json(json!({ "challenge": challenge })).into_response(),
+            None => Json(json!({})).into_response(),
+        },
         Err(e) => bad_payload(e),
     }
 }

@@ -1,10 +1,10 @@
 //! Socket Mode: the same bot over a WebSocket, for running without a public URL.
 //!
 //! slack-morphism holds the connection (`apps.connections.open`, reconnects, pings,
-//! envelope acks). Each envelope's payload is handed, as the JSON Slack sent, to
-//! [`dispatch`], which uses the same parsers and [`Bot`] handlers as the HTTP routes.
-//! Socket Mode needs no signing secret: the connection itself is authenticated by the
-//! app-level token.
+//! envelope acks) and hands over typed events; each is read into the bot's own request
+//! (`From<SlackCommandEvent>`, [`actions::from_event`], [`events::from_push_event`]) and
+//! given to the same [`Bot`] handlers as the HTTP routes. Socket Mode needs no signing
+//! secret: the connection itself is authenticated by the app-level token.
 
 use super::actions;
 use super::bot::Bot;
@@ -13,28 +13,50 @@ use super::events;
 use super::post::Client;
 use super::readiness::Readiness;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::Value;
+use serde::Deserialize;
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 
-/// Socket Mode envelope types the bot handles.
-pub const SLASH_COMMANDS: &str = "slash_commands";
-pub const INTERACTIVE: &str = "interactive";
-pub const EVENTS_API: &str = "events_api";
+/// A slash command: the ack, the ephemeral "Looking at…" (or help, or why not).
+pub fn command(bot: &Arc<Bot>, event: SlackCommandEvent) -> SlackCommandEventResponse {
+    let ack = bot.command(SlashCommand::from(event));
+    SlackCommandEventResponse::new(SlackMessageContent::new().with_text(ack))
+        .with_response_type(SlackMessageResponseType::Ephemeral)
+}
 
-/// Hand one envelope payload to the bot. Returns the response payload for the
-/// envelope's ack (slash commands: the ephemeral "Looking at…" message).
-pub fn dispatch(
+/// A button press (or another interaction, acked and ignored).
+pub fn interaction(bot: &Arc<Bot>, event: &SlackInteractionEvent) -> Result<(), PayloadError> {
+    bot.interaction(actions::from_event(event)?);
+    Ok(())
+}
+
+/// An Events API callback; `retry` is the envelope's `retry_attempt` when known, for
+/// the logs (slack-morphism does not pass it on; repeats are recognised by event id).
+pub fn push_event(bot: &Arc<Bot>, callback: &SlackPushEventCallback, retry: Option<u32>) {
+    bot.event(events::from_push_event(callback), retry);
+}
+
+/// A whole envelope as it arrives on the socket
+/// (`{"envelope_id": .., "type": .., "payload": {..}, "retry_attempt": ..}`), its
+/// payload read into slack-morphism's typed event as its listener does, and handed to
+/// the same functions as the listener's callbacks. Returns the ack payload of a slash
+/// command. (slack-morphism 2.31 does not export its envelope type.)
+pub fn dispatch_envelope(
     bot: &Arc<Bot>,
-    kind: &str,
-    payload: Value,
-    retry_attempt: Option<u32>,
-) -> Result<Option<Value>, PayloadError> {
-    match kind {
-        SLASH_COMMANDS => Ok(Some(bot.command(SlashCommand::from_json(payload)?))),
-        INTERACTIVE => Ok(bot.interaction(actions::from_json(payload)?)),
-        EVENTS_API => {
-            bot.event(events::from_json(payload)?, retry_attempt);
+    envelope: &str,
+) -> Result<Option<SlackCommandEventResponse>, PayloadError> {
+    fn typed<T: serde::de::DeserializeOwned>(
+        payload: serde_json::Value,
+    ) -> Result<T, PayloadError> {
+        serde_json::from_value(payload).map_err(|e| PayloadError(e.to_string()))
+    }
+    let envelope: Envelope =
+        serde_json::from_str(envelope).map_err(|e| PayloadError(e.to_string()))?;
+    match envelope.kind.as_str() {
+        "slash_commands" => Ok(Some(command(bot, typed(envelope.payload)?))),
+        "interactive" => interaction(bot, &typed(envelope.payload)?).map(|()| None),
+        "events_api" => {
+            push_event(bot, &typed(envelope.payload)?, envelope.retry_attempt);
             Ok(None)
         }
         other => {
@@ -44,25 +66,15 @@ pub fn dispatch(
     }
 }
 
-/// A whole envelope as it arrives on the socket:
-/// `{"envelope_id": .., "type": .., "payload": {..}, "retry_attempt": ..}`.
-pub fn dispatch_envelope(bot: &Arc<Bot>, envelope: &str) -> Result<Option<Value>, PayloadError> {
-    let mut value: Value =
-        serde_json::from_str(envelope).map_err(|e| PayloadError(e.to_string()))?;
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let retry = value
-        .get("retry_attempt")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok());
-    let payload = value
-        .get_mut("payload")
-        .map(Value::take)
-        .unwrap_or(Value::Null);
-    dispatch(bot, &kind, payload, retry)
+/// The envelope around every Socket Mode message.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    payload: serde_json::Value,
+    #[serde(default)]
+    retry_attempt: Option<u32>,
 }
 
 struct SocketState {
@@ -86,9 +98,7 @@ async fn on_command(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let bot = bot_of(&states).await?;
-    let ack = dispatch(&bot, SLASH_COMMANDS, serde_json::to_value(&event)?, None)?
-        .unwrap_or_else(|| serde_json::json!({"text": ""}));
-    Ok(serde_json::from_value(ack)?)
+    Ok(command(&bot, event))
 }
 
 async fn on_interaction(
@@ -97,7 +107,7 @@ async fn on_interaction(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     let bot = bot_of(&states).await?;
-    dispatch(&bot, INTERACTIVE, serde_json::to_value(&event)?, None)?;
+    interaction(&bot, &event)?;
     Ok(())
 }
 
@@ -107,11 +117,7 @@ async fn on_push_event(
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     let bot = bot_of(&states).await?;
-    let mut payload = serde_json::to_value(&event)?;
-    if let Some(object) = payload.as_object_mut() {
-        object.insert("type".into(), Value::String("event_callback".into()));
-    }
-    dispatch(&bot, EVENTS_API, payload, None)?;
+    push_event(&bot, &event, None);
     Ok(())
 }
 
@@ -196,10 +202,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn command_acks_convert_to_socket_mode_responses() {
-        let ack = serde_json::json!({"response_type": "ephemeral", "text": "Looking at task x…"});
-        let response: SlackCommandEventResponse = serde_json::from_value(ack).unwrap();
-        assert_eq!(response.content.text.as_deref(), Some("Looking at task x…"));
-        assert!(response.response_type.is_some());
+    fn command_acks_are_ephemeral() {
+        let response = SlackCommandEventResponse::new(
+            SlackMessageContent::new().with_text("Looking at task x…".into()),
+        )
+        .with_response_type(SlackMessageResponseType::Ephemeral);
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"response_type": "ephemeral", "text": "Looking at task x…"})
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! Shared helpers for integration tests: a fake AWS endpoint, a moto server and a
-//! fake Slack Web API.
+//! Shared helpers for integration tests: a fake AWS endpoint, a moto server, a fake
+//! Slack Web API and a fake diagnosis engine for the bot.
 #![allow(dead_code)]
 
 pub mod fake_aws;
+pub mod fake_engine;
 pub mod fake_slack;
 pub mod moto;
