@@ -95,7 +95,7 @@ pub fn from_form(body: &[u8]) -> Result<Interaction, PayloadError> {
     from_json(value)
 }
 
-/// From the interaction JSON (HTTP payload or Socket Mode `interactive` payload).
+/// From the interaction JSON (the `payload` field of an HTTP request).
 pub fn from_json(value: serde_json::Value) -> Result<Interaction, PayloadError> {
     let raw: Raw = serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))?;
     if raw.kind != "block_actions" {

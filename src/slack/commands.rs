@@ -1,9 +1,9 @@
 //! Parsing `/ecs` slash commands and the words of an @mention.
 //!
 //! Two steps, both pure: [`SlashCommand`] is the request Slack sent (form fields over
-//! HTTP, slack-morphism's typed event in Socket Mode), and [`Command`] is what the words ask for, with
-//! the task reference already parsed into a [`Target`]. Applying a command (acking,
-//! diagnosing, posting) happens in `bot.rs`.
+//! HTTP, slack-morphism's typed event in Socket Mode), and [`Command`] is what the
+//! words ask for, with the task reference already parsed into a [`Target`]. Applying a
+//! command (acking, diagnosing, posting) happens in `bot.rs`.
 
 use crate::task_ref::{Target, TaskRef};
 use serde::Deserialize;
@@ -40,12 +40,8 @@ impl SlashCommand {
         let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
             .collect();
-        SlashCommand::from_json(serde_json::Value::Object(map))
-    }
-
-    /// From a JSON object (Socket Mode's `slash_commands` payload).
-    pub fn from_json(value: serde_json::Value) -> Result<SlashCommand, PayloadError> {
-        serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| PayloadError(e.to_string()))
     }
 }
 

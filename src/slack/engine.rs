@@ -4,7 +4,7 @@
 //! messages for this follow-up". Keeping that behind [`Engine`] lets the handlers be
 //! tested with a fake engine, and keeps every bit of diagnosis logic out of `slack/`.
 //! The production implementation over `Gatherer`, `diagnose` and `render::blocks` is
-//! [`super::aws_engine::AwsEngine`].
+//! `AwsEngine` in `aws_engine.rs`.
 
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::gather::GatherError;

@@ -78,7 +78,7 @@ pub fn from_body(body: &[u8]) -> Result<Delivery, PayloadError> {
     from_json(value)
 }
 
-/// From the event JSON (HTTP body, or Socket Mode `events_api` payload).
+/// From the event JSON of an HTTP body.
 pub fn from_json(value: serde_json::Value) -> Result<Delivery, PayloadError> {
     let raw: Raw = serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))?;
     match raw.kind.as_str() {
