@@ -449,6 +449,27 @@ async fn a_mention_in_a_thread_is_answered_in_that_thread() {
     assert_eq!(app.fake.calls("chat.postMessage").await.len(), 6);
 }
 
+/// The body limit holds before the signature is even checked: 413, and no work.
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413() {
+    let app = spawn_app().await;
+    let text = "x".repeat(300 * 1024);
+    let body = app.command_body(&text, "U1", "C1");
+    let r = app
+        .post_signed(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            SECRET,
+        )
+        .await;
+    assert_eq!(r.status(), 413);
+    settle().await;
+    assert!(app.fake.calls("response").await.is_empty());
+    assert!(app.fake.calls("chat.postMessage").await.is_empty());
+}
+
 #[tokio::test]
 async fn url_verification_answers_the_challenge() {
     let app = spawn_app().await;
