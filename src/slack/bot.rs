@@ -42,7 +42,7 @@ pub struct Bot {
     settings: Arc<Settings>,
     engine: Arc<dyn Engine>,
     poster: Poster,
-    permits: Arc<Semaphore>,
+    permits: Semaphore,
     diagnoses: Coalescer<DiagnosisKey, Diagnosed>,
     cards: Coalescer<CardKey, Card>,
     users: RateLimiter,
@@ -75,7 +75,7 @@ impl Bot {
     ) -> Bot {
         let limits = &settings.limits;
         Bot {
-            permits: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            permits: Semaphore::new(limits.max_in_flight.max(1)),
             diagnoses: Coalescer::new(limits.coalesce_window),
             cards: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::per_minute(limits.per_user_per_minute),
