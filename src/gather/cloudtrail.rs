@@ -7,6 +7,7 @@
 
 use super::limits::TokenBucket;
 use super::{aws_failure, AwsFailure, FailureKind, Observe};
+use crate::arn;
 use crate::evidence::{StopLookup, StoppedBy, Task};
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
@@ -100,8 +101,7 @@ pub fn match_event(raw: &str, task: &Task) -> Option<StoppedBy> {
     }
     // The cluster, when given, must agree (ids are unique, but be strict).
     if let Some(cluster) = params.get("cluster").and_then(Value::as_str) {
-        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
-        if !task.cluster.is_empty() && cluster != task.cluster_name() {
+        if !task.cluster.is_empty() && arn::cluster_name(cluster) != task.cluster_name() {
             return None;
         }
     }
@@ -126,13 +126,7 @@ pub fn match_event(raw: &str, task: &Task) -> Option<StoppedBy> {
 /// Whether a StopTask `task` parameter (an id or an ARN) names this task.
 fn refers_to(named: &str, task: &Task) -> bool {
     let id = task.id();
-    !id.is_empty()
-        && (named == task.arn
-            || named.eq_ignore_ascii_case(id)
-            || named
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.eq_ignore_ascii_case(id)))
+    !id.is_empty() && (named == task.arn || arn::task_id(named).eq_ignore_ascii_case(id))
 }
 
 /// A note for a failed look-up, naming the IAM action when access was denied.

@@ -14,6 +14,7 @@ pub mod ecs;
 pub mod limits;
 pub mod logs;
 
+use crate::arn;
 use crate::evidence::{ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition};
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
@@ -52,8 +53,7 @@ impl GatherError {
     }
 }
 
-/// Service events kept on the evidence.
-pub const SERVICE_EVENTS: usize = 10;
+pub use crate::evidence::SERVICE_EVENTS;
 /// Task definitions kept in memory.
 const TASK_DEFINITION_CACHE: usize = 512;
 /// Connect and whole-operation timeouts (an operation includes its retries).
@@ -537,7 +537,7 @@ impl Gatherer {
         if let Some(found) = self.task_definitions.get(&arn.to_string()) {
             return Ok(found);
         }
-        let clients = self.clients(arn_region(arn));
+        let clients = self.clients(arn::region(arn));
         let cache = self.task_definitions.clone();
         let arn = arn.to_string();
         self.definition_calls
@@ -597,7 +597,7 @@ async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Ve
             vec!["Who stopped the task was not looked up: the task has no stoppingAt or stoppedAt time to search CloudTrail around.".to_string()],
         );
     };
-    let account = arn_account(&task.arn).unwrap_or("unknown");
+    let account = arn::account(&task.arn).unwrap_or("unknown");
     let region = task
         .region()
         .or(clients.region.as_deref())
@@ -626,14 +626,6 @@ fn cluster_of<'a>(task: &'a Task, given: &'a str) -> &'a str {
     } else {
         task.cluster_name()
     }
-}
-
-fn arn_region(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
-
-fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 fn arn_target(task_arn: &str) -> Result<Target, GatherError> {

@@ -15,10 +15,11 @@
 
 use super::escape::{self, chars, truncate, truncate_escaped};
 use super::json::{category, time};
-use super::text::{cluster_name, region_of, task_id};
+use crate::arn;
 use crate::diagnose::{Diagnosis, TaskSummary};
 use crate::evidence::{
     ContainerDefinition, ContainerLogs, ServiceEvent, StopLookup, StoppedBy, TaskDefinition,
+    SERVICE_EVENTS,
 };
 use crate::follow_up::{ButtonRef, FollowUp};
 use serde_json::Value;
@@ -59,8 +60,6 @@ pub const MAX_LOG_MESSAGES: usize = 4;
 const MAX_LOG_LINE: usize = 1000;
 /// Each section field is cut to this many characters (Block Kit allows 2,000).
 const FIELD_TEXT: usize = 600;
-/// Service events shown.
-const SERVICE_EVENTS: usize = 10;
 
 // ---------------------------------------------------------------------------
 // The card
@@ -93,7 +92,7 @@ pub fn to_blocks_json(d: &Diagnosis) -> Value {
 /// The references the follow-up buttons carry for this task, when region, cluster and
 /// task ARN are all known and valid (otherwise the card has no follow-up buttons).
 pub fn button_ref(task: &TaskSummary) -> Option<ButtonRef> {
-    let region = task.region.as_deref().or_else(|| region_of(&task.arn))?;
+    let region = task.region.as_deref().or_else(|| arn::region(&task.arn))?;
     let candidate = ButtonRef {
         region: region.to_string(),
         cluster: task.cluster.clone(),
@@ -118,8 +117,8 @@ fn fallback_text(d: &Diagnosis) -> String {
     let text = format!(
         "{}: task {} in {}",
         d.title,
-        task_id(&t.arn),
-        cluster_name(&t.cluster)
+        arn::task_id(&t.arn),
+        arn::cluster_name(&t.cluster)
     );
     truncate_escaped(&escape::untrusted(&text), limits::FALLBACK_TEXT).into_owned()
 }
@@ -160,13 +159,16 @@ fn card_blocks(d: &Diagnosis, scale: f32) -> Vec<SlackBlock> {
             .collect();
         fields.push(list_text("*Exit codes*", lines, b.of(600), "containers"));
     }
-    let mut task_field = format!("*Task*\n`{}`", inline_code(task_id(&t.arn)));
+    let mut task_field = format!("*Task*\n`{}`", inline_code(arn::task_id(&t.arn)));
     if let Some(group) = &t.group {
         task_field.push_str(&format!("\n{}", escape::untrusted(group)));
     }
     fields.push(task_field);
-    let mut cluster_field = format!("*Cluster*\n`{}`", inline_code(cluster_name(&t.cluster)));
-    if let Some(region) = t.region.as_deref().or_else(|| region_of(&t.arn)) {
+    let mut cluster_field = format!(
+        "*Cluster*\n`{}`",
+        inline_code(arn::cluster_name(&t.cluster))
+    );
+    if let Some(region) = t.region.as_deref().or_else(|| arn::region(&t.arn)) {
         cluster_field.push_str(&format!(" · {}", escape::untrusted(region)));
     }
     fields.push(cluster_field);
@@ -594,7 +596,7 @@ pub fn stopped_by(lookup: &StopLookup, target: Option<&ButtonRef>) -> SlackMessa
 /// configuration. One section per container; containers that do not fit are counted.
 pub fn task_definition(td: &TaskDefinition) -> SlackMessageContent {
     let name = if td.family.is_empty() {
-        td.arn.rsplit('/').next().unwrap_or(&td.arn).to_string()
+        arn::task_definition_name(&td.arn).to_string()
     } else {
         format!("{}:{}", td.family, td.revision)
     };

@@ -10,6 +10,7 @@
 
 use super::escape;
 use super::json::time;
+use crate::arn;
 use crate::diagnose::{Diagnosis, TaskSummary};
 use crate::evidence::StoppedBy;
 use anstyle::{AnsiColor, Style};
@@ -93,11 +94,14 @@ fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
         let _ = writeln!(out, "{line}");
     }
     let t = &d.task;
-    let mut parts = vec![format!("task {}", escape::terminal(task_id(&t.arn), false))];
+    let mut parts = vec![format!(
+        "task {}",
+        escape::terminal(arn::task_id(&t.arn), false)
+    )];
     if !t.cluster.is_empty() {
         parts.push(format!(
             "cluster {}",
-            escape::terminal(cluster_name(&t.cluster), false)
+            escape::terminal(arn::cluster_name(&t.cluster), false)
         ));
     }
     if let Some(group) = &t.group {
@@ -107,7 +111,7 @@ fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
         };
         parts.push(escape::terminal(&group, false));
     }
-    if let Some(region) = t.region.as_deref().or_else(|| region_of(&t.arn)) {
+    if let Some(region) = t.region.as_deref().or_else(|| arn::region(&t.arn)) {
         parts.push(escape::terminal(region, false));
     }
     let _ = writeln!(out, "  {}", p.paint(dim(), &parts.join(" · ")));
@@ -416,23 +420,6 @@ fn duration(seconds: i64) -> String {
         (0, 0, _) => format!("{m}m {s}s"),
         (0, _, _) => format!("{h}h {m}m"),
         _ => format!("{d}d {h}h"),
-    }
-}
-
-pub(crate) fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-pub(crate) fn cluster_name(cluster: &str) -> &str {
-    cluster.rsplit('/').next().unwrap_or(cluster)
-}
-
-/// Region from an ARN (`arn:aws:ecs:REGION:...`).
-pub(crate) fn region_of(arn: &str) -> Option<&str> {
-    let mut parts = arn.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("arn"), Some(_), Some(_), Some(region)) if !region.is_empty() => Some(region),
-        _ => None,
     }
 }
 
