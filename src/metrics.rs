@@ -126,10 +126,14 @@ pub fn diagnosis_latency(seconds: f64) {
 }
 
 /// Counts one AWS API call (`"ecs"`, `"DescribeTasks"`), and an error when `!ok`.
-pub fn aws_call(service: &'static str, operation: &'static str, ok: bool) {
-    counter!(AWS_CALLS, "service" => service, "operation" => operation).increment(1);
+pub fn aws_call(service: &str, operation: &str, ok: bool) {
+    let labels = [
+        ("service", service.to_string()),
+        ("operation", operation.to_string()),
+    ];
+    counter!(AWS_CALLS, &labels).increment(1);
     if !ok {
-        counter!(AWS_ERRORS, "service" => service, "operation" => operation).increment(1);
+        counter!(AWS_ERRORS, &labels).increment(1);
     }
 }
 

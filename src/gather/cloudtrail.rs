@@ -5,8 +5,8 @@
 //! the task (`requestParameters.task` may be a task id or a task ARN). CloudTrail delivers
 //! events 5 to 15 minutes late, so "no match" is [`StopLookup::NotFoundYet`], not "nobody".
 
-use super::limits::TokenBucket;
-use super::{aws_failure, AwsFailure, FailureKind, Observe};
+use super::limits::CloudTrailQuota;
+use super::{aws_failure, AwsFailure, FailureKind};
 use crate::arn;
 use crate::evidence::{StopLookup, StoppedBy, Task};
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
@@ -26,12 +26,12 @@ pub fn anchor(task: &Task) -> Option<DateTime<Utc>> {
         .or(task.execution_stopped_at)
 }
 
-/// Look up the StopTask call for `task`, drawing a token from `bucket` for each page.
+/// Look up the StopTask call for `task`, waiting for `quota` before each page.
 pub async fn lookup(
     client: &Client,
     task: &Task,
     at: DateTime<Utc>,
-    bucket: &TokenBucket,
+    quota: &CloudTrailQuota,
 ) -> Result<StopLookup, AwsFailure> {
     let start = at - Duration::minutes(WINDOW_MINUTES);
     let end = at + Duration::minutes(WINDOW_MINUTES);
@@ -47,7 +47,7 @@ pub async fn lookup(
     let mut best: Option<StoppedBy> = None;
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        bucket.acquire().await;
+        quota.until_ready().await;
         let output = client
             .lookup_events()
             .lookup_attributes(attribute.clone())
@@ -57,7 +57,6 @@ pub async fn lookup(
             .set_next_token(token.take())
             .send()
             .await
-            .observe("cloudtrail", "LookupEvents")
             .map_err(|err| aws_failure(&err))?;
         for event in output.events() {
             let Some(raw) = event.cloud_trail_event() else {

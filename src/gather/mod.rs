@@ -8,7 +8,7 @@
 //! note on the evidence naming the missing IAM action, not an error.
 
 pub mod archive;
-pub mod cache;
+pub mod call_metrics;
 pub mod cloudtrail;
 pub mod ecs;
 pub mod limits;
@@ -23,7 +23,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cache::{BoundedCache, SingleFlight};
+use call_metrics::CountCalls;
+use moka::future::Cache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,25 +56,13 @@ impl GatherError {
 
 pub use crate::evidence::SERVICE_EVENTS;
 /// Task definitions kept in memory.
-const TASK_DEFINITION_CACHE: usize = 512;
+const TASK_DEFINITION_CACHE: u64 = 512;
+/// CloudTrail look-ups that may be in flight at once (each is dropped when it ends).
+const LOOKUPS_IN_FLIGHT: u64 = 1024;
 /// Connect and whole-operation timeouts (an operation includes its retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
-
-/// Counts every AWS call for `/metrics` through [`crate::metrics::aws_call`]
-/// (`ecs_why_aws_calls_total`, and `ecs_why_aws_errors_total` for failures). A no-op
-/// until a recorder is installed.
-pub(crate) trait Observe {
-    fn observe(self, service: &'static str, operation: &'static str) -> Self;
-}
-
-impl<T, E> Observe for Result<T, E> {
-    fn observe(self, service: &'static str, operation: &'static str) -> Self {
-        crate::metrics::aws_call(service, operation, self.is_ok());
-        self
-    }
-}
 
 /// What kind of failure an AWS call had, for notes and error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,11 +174,12 @@ pub struct Gatherer {
     config: SdkConfig,
     clients: Arc<Mutex<HashMap<String, Arc<Clients>>>>,
     default_clients: Arc<Clients>,
-    task_definitions: Arc<BoundedCache<String, TaskDefinition>>,
-    /// CloudTrail look-ups in flight, shared by concurrent asks about one task.
-    lookups: Arc<SingleFlight<String, (StopLookup, Vec<String>)>>,
-    /// DescribeTaskDefinition calls in flight, shared by concurrent asks for one ARN.
-    definition_calls: Arc<SingleFlight<String, Result<TaskDefinition, GatherError>>>,
+    /// Task definitions by ARN (immutable, so never stale). Concurrent misses for one
+    /// ARN share one DescribeTaskDefinition call; failures are not kept.
+    task_definitions: Cache<String, TaskDefinition>,
+    /// CloudTrail look-ups in flight by task ARN, shared by concurrent asks about one
+    /// task. An answer is dropped as soon as it is handed out: CloudTrail may catch up.
+    lookups: Cache<String, (StopLookup, Vec<String>)>,
     archive_log_group: Option<String>,
 }
 
@@ -238,9 +228,8 @@ impl Gatherer {
             config,
             clients: Arc::new(Mutex::new(HashMap::new())),
             default_clients,
-            task_definitions: Arc::new(BoundedCache::new(TASK_DEFINITION_CACHE)),
-            lookups: Arc::default(),
-            definition_calls: Arc::default(),
+            task_definitions: Cache::new(TASK_DEFINITION_CACHE),
+            lookups: Cache::new(LOOKUPS_IN_FLIGHT),
             archive_log_group: None,
         }
     }
@@ -260,29 +249,25 @@ impl Gatherer {
     /// credentials work (the call needs no IAM permission). Returns the caller's ARN.
     /// Without a configured region it asks us-east-1, which answers for any account.
     pub async fn caller_identity(&self) -> Result<String, GatherError> {
-        let mut builder = aws_sdk_sts::config::Builder::from(&self.config);
+        let mut builder = aws_sdk_sts::config::Builder::from(&self.config).interceptor(CountCalls);
         if self.config.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
         }
         let sts = aws_sdk_sts::Client::from_conf(builder.build());
-        let identity = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .observe("sts", "GetCallerIdentity")
-            .map_err(|err| {
-                let failure = aws_failure(&err);
-                match failure.kind {
-                    FailureKind::Credentials => GatherError::AccessDenied(failure.message),
-                    _ => GatherError::Aws(failure.message),
-                }
-            })?;
+        let identity = sts.get_caller_identity().send().await.map_err(|err| {
+            let failure = aws_failure(&err);
+            match failure.kind {
+                FailureKind::Credentials => GatherError::AccessDenied(failure.message),
+                _ => GatherError::Aws(failure.message),
+            }
+        })?;
         Ok(identity.arn().unwrap_or("an unnamed identity").to_string())
     }
 
     /// Number of task definitions held in the cache.
     pub fn cached_task_definitions(&self) -> usize {
-        self.task_definitions.len()
+        // `iter` sees every insert at once; `entry_count` lags until housekeeping runs.
+        self.task_definitions.iter().count()
     }
 
     fn clients(&self, region: Option<&str>) -> Arc<Clients> {
@@ -523,30 +508,27 @@ impl Gatherer {
     /// Who called StopTask on `task`, from CloudTrail. Rate-limited per account and
     /// region; concurrent look-ups of the same task share one call.
     pub async fn who_stopped(&self, task: &Task) -> (StopLookup, Vec<String>) {
-        let clients = self.clients(task.region());
-        let task = task.clone();
-        self.lookups
-            .run(task.arn.clone(), move || async move {
-                who_stopped_uncached(&clients, &task).await
+        let answer = self
+            .lookups
+            .get_with_by_ref(&task.arn, async {
+                let clients = self.clients(task.region());
+                who_stopped_uncached(&clients, task).await
             })
-            .await
+            .await;
+        // Shared only while in flight: a later ask looks again.
+        self.lookups.invalidate(&task.arn).await;
+        answer
     }
 
     /// The task definition `arn`, from the cache or DescribeTaskDefinition.
     pub async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, GatherError> {
-        if let Some(found) = self.task_definitions.get(&arn.to_string()) {
-            return Ok(found);
-        }
-        let clients = self.clients(arn::region(arn));
-        let cache = self.task_definitions.clone();
-        let arn = arn.to_string();
-        self.definition_calls
-            .run(arn.clone(), move || async move {
-                let definition = describe_task_definition(&clients, &arn).await?;
-                cache.insert(arn, definition.clone());
-                Ok(definition)
+        self.task_definitions
+            .try_get_with_by_ref(arn, async {
+                let clients = self.clients(arn::region(arn));
+                describe_task_definition(&clients, arn).await
             })
             .await
+            .map_err(|err| GatherError::clone(&err))
     }
 
     /// The `limit` most recent events of a service, newest first.
@@ -602,8 +584,8 @@ async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Ve
         .region()
         .or(clients.region.as_deref())
         .unwrap_or("unknown");
-    let bucket = limits::cloudtrail_bucket(account, region);
-    match cloudtrail::lookup(&clients.cloudtrail, task, at, &bucket).await {
+    let quota = limits::CloudTrailQuota::new(account, region);
+    match cloudtrail::lookup(&clients.cloudtrail, task, at, &quota).await {
         Ok(found) => (found, Vec::new()),
         Err(failure) => (StopLookup::Failed, vec![cloudtrail::note(&failure)]),
     }
@@ -651,34 +633,23 @@ fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
+/// The clients for `region` (the configuration's own when `None`), each counting its
+/// calls with [`CountCalls`].
 fn build_clients(config: &SdkConfig, region: Option<&str>) -> Clients {
-    match region {
-        None => Clients {
-            region: config.region().map(|r| r.to_string()),
-            ecs: aws_sdk_ecs::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(config),
-        },
-        Some(region) => {
-            let region = Region::new(region.to_string());
-            Clients {
-                region: Some(region.to_string()),
-                ecs: aws_sdk_ecs::Client::from_conf(
-                    aws_sdk_ecs::config::Builder::from(config)
-                        .region(region.clone())
-                        .build(),
-                ),
-                logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                    aws_sdk_cloudwatchlogs::config::Builder::from(config)
-                        .region(region.clone())
-                        .build(),
-                ),
-                cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
-                    aws_sdk_cloudtrail::config::Builder::from(config)
-                        .region(region)
-                        .build(),
-                ),
+    let region = region.map(|r| Region::new(r.to_string()));
+    macro_rules! client {
+        ($sdk:ident) => {{
+            let mut builder = $sdk::config::Builder::from(config).interceptor(CountCalls);
+            if let Some(region) = &region {
+                builder = builder.region(region.clone());
             }
-        }
+            $sdk::Client::from_conf(builder.build())
+        }};
+    }
+    Clients {
+        region: region.as_ref().or(config.region()).map(|r| r.to_string()),
+        ecs: client!(aws_sdk_ecs),
+        logs: client!(aws_sdk_cloudwatchlogs),
+        cloudtrail: client!(aws_sdk_cloudtrail),
     }
 }
