@@ -15,7 +15,9 @@ pub mod limits;
 pub mod logs;
 
 use crate::arn;
-use crate::evidence::{ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition};
+use crate::evidence::{
+    ContainerDefinition, ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition,
+};
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -157,6 +159,15 @@ fn credentials_message(detail: Option<&str>) -> String {
         Some(detail) => format!("AWS refused the credentials ({detail}): {advice}"),
         None => format!("no AWS credentials found: {advice}"),
     }
+}
+
+/// Why a container's logs were not read.
+enum LogsUnavailable {
+    /// The container does not log to CloudWatch in a way ecs-why can find, with a note
+    /// for the reader (or `None` when there is nothing to say).
+    NotConfigured(Option<String>),
+    /// The read failed; the note names the fix.
+    Failed { kind: FailureKind, note: String },
 }
 
 /// The SDK clients for one region.
@@ -427,34 +438,22 @@ impl Gatherer {
         } else {
             task.containers.iter().map(|c| c.name.as_str()).collect()
         };
-        let mut fetches = Vec::new();
-        for name in names {
-            let Some(def) = definition.containers.iter().find(|c| c.name == name) else {
-                continue;
-            };
-            match logs::locate(def, task.id()) {
-                logs::Location::Awslogs {
-                    group,
-                    stream,
-                    region,
-                } => {
-                    let clients = self.clients(region.as_deref().or(task.region()));
-                    fetches.push(async move {
-                        logs::fetch(&clients.logs, name, &group, &stream, None)
-                            .await
-                            .map_err(|failure| logs::note(name, &group, &stream, &failure))
-                    });
-                }
-                logs::Location::Unreadable(note) => notes.extend(note),
-            }
-        }
+        let fetches = names.into_iter().filter_map(|name| {
+            let def = definition.containers.iter().find(|c| c.name == name)?;
+            Some(self.container_logs(task, def, None))
+        });
+        let results = futures::future::join_all(fetches).await;
+        // Notes about log configurations come first, then failed reads.
+        let mut failures = Vec::new();
         let mut found = Vec::new();
-        for result in futures::future::join_all(fetches).await {
+        for result in results {
             match result {
                 Ok(logs) => found.push(logs),
-                Err(note) => notes.push(note),
+                Err(LogsUnavailable::NotConfigured(note)) => notes.extend(note),
+                Err(LogsUnavailable::Failed { note, .. }) => failures.push(note),
             }
         }
+        notes.extend(failures);
         found
     }
 
@@ -481,6 +480,29 @@ impl Gatherer {
                     definition.arn
                 ))
             })?;
+        self.container_logs(&task, def, page_token)
+            .await
+            .map_err(|unavailable| match unavailable {
+                LogsUnavailable::NotConfigured(note) => GatherError::Aws(note.unwrap_or_else(|| {
+                    format!(
+                        "container `{container}` has no log configuration, so it has no logs to read"
+                    )
+                })),
+                LogsUnavailable::Failed { kind: FailureKind::Denied, note } => {
+                    GatherError::AccessDenied(note)
+                }
+                LogsUnavailable::Failed { note, .. } => GatherError::Aws(note),
+            })
+    }
+
+    /// One page of a container's awslogs stream: the last lines, or the lines before
+    /// `page_token`. Read in the log configuration's region, else the task's.
+    async fn container_logs(
+        &self,
+        task: &Task,
+        def: &ContainerDefinition,
+        page_token: Option<&str>,
+    ) -> Result<ContainerLogs, LogsUnavailable> {
         match logs::locate(def, task.id()) {
             logs::Location::Awslogs {
                 group,
@@ -488,20 +510,14 @@ impl Gatherer {
                 region,
             } => {
                 let clients = self.clients(region.as_deref().or(task.region()));
-                logs::fetch(&clients.logs, container, &group, &stream, page_token)
+                logs::fetch(&clients.logs, &def.name, &group, &stream, page_token)
                     .await
-                    .map_err(|failure| match failure.kind {
-                        FailureKind::Denied => GatherError::AccessDenied(logs::note(
-                            container, &group, &stream, &failure,
-                        )),
-                        _ => GatherError::Aws(logs::note(container, &group, &stream, &failure)),
+                    .map_err(|failure| LogsUnavailable::Failed {
+                        kind: failure.kind,
+                        note: logs::note(&def.name, &group, &stream, &failure),
                     })
             }
-            logs::Location::Unreadable(note) => Err(GatherError::Aws(note.unwrap_or_else(|| {
-                format!(
-                    "container `{container}` has no log configuration, so it has no logs to read"
-                )
-            }))),
+            logs::Location::Unreadable(note) => Err(LogsUnavailable::NotConfigured(note)),
         }
     }
 
