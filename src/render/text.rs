@@ -9,7 +9,7 @@
 //! shown as text, so a log line cannot drive the terminal.
 
 use super::escape;
-use super::json::time;
+use super::json::{finding_kind, time};
 use crate::arn;
 use crate::diagnose::{Diagnosis, TaskSummary};
 use crate::evidence::StoppedBy;
@@ -209,10 +209,7 @@ fn findings(out: &mut String, p: &Painter, d: &Diagnosis) {
     }
     section(out, p, &format!("Findings ({})", d.findings.len()));
     for f in &d.findings {
-        let kind = match serde_json::to_value(f.kind) {
-            Ok(serde_json::Value::String(s)) => s,
-            _ => String::new(),
-        };
+        let kind = finding_kind(f);
         let container = f
             .container
             .as_deref()

@@ -12,7 +12,7 @@ use crate::diagnose::{Diagnosis, TaskSummary};
 use crate::evidence::StoppedBy;
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::render::escape::{self, truncate, truncate_escaped};
-use crate::render::json::category;
+use crate::render::json::{category, finding_kind};
 use serde_json::Value;
 use slack_morphism::prelude::*;
 
@@ -145,10 +145,7 @@ fn card_blocks(d: &Diagnosis, scale: f32) -> Vec<SlackBlock> {
             .findings
             .iter()
             .map(|f| {
-                let kind = match serde_json::to_value(f.kind) {
-                    Ok(Value::String(s)) => s,
-                    _ => String::new(),
-                };
+                let kind = finding_kind(f);
                 let mut line = format!("• *{kind}*");
                 if let Some(container) = &f.container {
                     line.push_str(&format!(" in `{}`", inline_code(container)));
