@@ -6,9 +6,10 @@
 //! [`aws_call`], [`slack_call`], [`diagnosis_in_flight`]), so the metric names and labels
 //! live in one place. Every name starts with `ecs_why_`.
 //!
-//! Label values are `&'static str` on purpose: they must come from a fixed set chosen in
-//! code (an outcome, an AWS operation, a Slack method), never from what a user typed or
-//! a button carried, so one request cannot create unbounded time series.
+//! Label values come from a fixed set chosen in code (an outcome, a Slack method, or an
+//! AWS service and operation name the SDK itself supplies), never from what a user typed
+//! or a button carried, so one request cannot create unbounded time series. Most are
+//! `&'static str`; [`aws_call`] takes the SDK's names, read by an interceptor.
 
 use std::sync::OnceLock;
 
