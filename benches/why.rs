@@ -139,7 +139,7 @@ fn main() {
         report("fresh gatherer each run (CLI-like)", fresh, latency, 3.3);
 
         // UserInitiated adds CloudTrail, concurrently with the task definition: same path.
-        // Runs are spaced so CloudTrail's 2/s token bucket never makes them wait.
+        // Runs are spaced so CloudTrail's 2/s rate limit never makes them wait.
         let mut user = Vec::new();
         for _ in 0..runs.min(5) {
             tokio::time::sleep(Duration::from_millis(600)).await;

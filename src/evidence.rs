@@ -5,9 +5,13 @@
 //! whole case can be recorded as a JSON file and explained later without AWS. Nothing in
 //! here talks to the network or reads the clock.
 
+use crate::arn::{self, Arn};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Service events kept on the evidence and shown in a thread reply.
+pub const SERVICE_EVENTS: usize = 10;
 
 /// Everything known about one stopped task.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -243,14 +247,14 @@ pub struct ServiceEvent {
 }
 
 impl Task {
-    /// The 32-hex (or older UUID) task id: the last segment of the ARN.
+    /// The 32-hex (or older UUID) task id, from the task ARN.
     pub fn id(&self) -> &str {
-        self.arn.rsplit('/').next().unwrap_or(&self.arn)
+        arn::task_id(&self.arn)
     }
 
     /// The cluster name, whether `cluster` holds an ARN or a name.
     pub fn cluster_name(&self) -> &str {
-        self.cluster.rsplit('/').next().unwrap_or(&self.cluster)
+        arn::cluster_name(&self.cluster)
     }
 
     /// The service name when the task belongs to a service (`group` = `service:NAME`).
@@ -263,10 +267,8 @@ impl Task {
         if let Some(region) = self.region.as_deref() {
             return Some(region);
         }
-        let mut parts = self.arn.split(':');
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some("arn"), Some(_), Some("ecs"), Some(region)) if !region.is_empty() => Some(region),
-            _ => None,
-        }
+        Arn::parse(&self.arn)
+            .filter(|arn| arn.service() == "ecs")
+            .and_then(|arn| arn.region())
     }
 }

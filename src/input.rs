@@ -133,12 +133,8 @@ fn read_document(
                 ),
             });
         }
-        let event: TaskStateChange = serde_json::from_value(document)
+        let task = task_from_event(&document)
             .map_err(|e| bad("an ECS Task State Change event", e.to_string()))?;
-        let mut task = event.detail.into_task();
-        if task.region.is_none() {
-            task.region = event.region;
-        }
         out.push(offline_evidence(task));
         return Ok(());
     }
@@ -190,6 +186,18 @@ pub fn task_from_json(value: &Value) -> Result<Task, serde_json::Error> {
     AwsTask::deserialize(value).map(AwsTask::into_task)
 }
 
+/// Convert an EventBridge "ECS Task State Change" event into a [`Task`]: its `detail` is
+/// the task; the region comes from the task ARN, else from the event. The one converter
+/// for these events, used by `explain` and by the event archive ([`crate::gather::archive`]).
+pub fn task_from_event(event: &Value) -> Result<Task, serde_json::Error> {
+    let event = TaskStateChange::deserialize(event)?;
+    let mut task = event.detail.into_task();
+    if task.region.is_none() {
+        task.region = event.region;
+    }
+    Ok(task)
+}
+
 /// serde_json's messages end with " at line L column C", which we report separately.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
@@ -203,11 +211,12 @@ struct DescribeTasksOutput {
     #[serde(default)]
     tasks: Vec<AwsTask>,
     #[serde(default)]
-    failures: Vec<AwsFailure>,
+    failures: Vec<DescribeTasksFailure>,
 }
 
+/// One entry of describe-tasks' `failures`: a task ECS could not describe, and why.
 #[derive(Deserialize)]
-struct AwsFailure {
+struct DescribeTasksFailure {
     arn: Option<String>,
     reason: Option<String>,
 }

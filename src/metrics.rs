@@ -6,9 +6,10 @@
 //! [`aws_call`], [`slack_call`], [`diagnosis_in_flight`]), so the metric names and labels
 //! live in one place. Every name starts with `ecs_why_`.
 //!
-//! Label values are `&'static str` on purpose: they must come from a fixed set chosen in
-//! code (an outcome, an AWS operation, a Slack method), never from what a user typed or
-//! a button carried, so one request cannot create unbounded time series.
+//! Label values come from a fixed set chosen in code (an outcome, a Slack method, or an
+//! AWS service and operation name the SDK itself supplies), never from what a user typed
+//! or a button carried, so one request cannot create unbounded time series. Most are
+//! `&'static str`; [`aws_call`] takes the SDK's names, read by an interceptor.
 
 use std::sync::OnceLock;
 
@@ -126,10 +127,14 @@ pub fn diagnosis_latency(seconds: f64) {
 }
 
 /// Counts one AWS API call (`"ecs"`, `"DescribeTasks"`), and an error when `!ok`.
-pub fn aws_call(service: &'static str, operation: &'static str, ok: bool) {
-    counter!(AWS_CALLS, "service" => service, "operation" => operation).increment(1);
+pub fn aws_call(service: &str, operation: &str, ok: bool) {
+    let labels = [
+        ("service", service.to_string()),
+        ("operation", operation.to_string()),
+    ];
+    counter!(AWS_CALLS, &labels).increment(1);
     if !ok {
-        counter!(AWS_ERRORS, "service" => service, "operation" => operation).increment(1);
+        counter!(AWS_ERRORS, &labels).increment(1);
     }
 }
 

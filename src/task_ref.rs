@@ -6,6 +6,7 @@
 //! pages), and a service name (meaning: the newest stopped task of that service).
 //! Everything downstream works on the parsed value and never re-parses the text.
 
+use crate::arn::{Arn, TaskArn};
 use std::fmt;
 use url::Url;
 
@@ -171,35 +172,29 @@ fn parse_reference(input: &str) -> Result<Target, TaskRefError> {
 }
 
 /// `arn:PARTITION:ecs:REGION:ACCOUNT:task/CLUSTER/ID` or the old `...:task/ID`.
-fn parse_arn(arn: &str) -> Result<Target, TaskRefError> {
-    let not_task = || TaskRefError::NotATaskArn(shorten(arn));
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, partition, service, region, account, resource] = parts[..] else {
-        return Err(not_task());
-    };
-    if !partition.starts_with("aws") || service != "ecs" {
+fn parse_arn(text: &str) -> Result<Target, TaskRefError> {
+    let not_task = || TaskRefError::NotATaskArn(shorten(text));
+    let arn = Arn::parse(text).ok_or_else(not_task)?;
+    if !arn.partition().starts_with("aws") || arn.service() != "ecs" {
         return Err(not_task());
     }
+    let region = arn.region().unwrap_or_default();
     if !is_region(region) {
         return Err(TaskRefError::InvalidRegion(region.to_string()));
     }
+    let account = arn.account().unwrap_or_default();
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(not_task());
     }
-    let segments: Vec<&str> = resource.split('/').collect();
-    let (cluster, task_id) = match segments[..] {
-        ["task", id] => (None, id),
-        ["task", cluster, id] if is_resource_name(cluster) => (Some(cluster.to_string()), id),
-        _ => return Err(not_task()),
-    };
-    if !is_task_id(task_id) {
+    let task = TaskArn::parse(text).ok_or_else(not_task)?;
+    if !task.cluster().is_none_or(is_resource_name) || !is_task_id(task.task_id()) {
         return Err(not_task());
     }
     Ok(Target {
         task: TaskRef::Task {
-            task_id: task_id.to_ascii_lowercase(),
+            task_id: task.task_id().to_ascii_lowercase(),
         },
-        cluster,
+        cluster: task.cluster().map(str::to_string),
         region: Some(region.to_string()),
         account: Some(account.to_string()),
     })
@@ -279,8 +274,8 @@ fn percent_decode(s: &str) -> String {
 pub fn cluster_name(input: &str) -> Result<String, TaskRefError> {
     let input = input.trim();
     let name = if input.starts_with("arn:") {
-        match input.split_once(":cluster/") {
-            Some((_, name)) => name,
+        match Arn::parse(input).and_then(|arn| arn.resource_of_type("cluster")) {
+            Some(name) => name,
             None => return Err(TaskRefError::InvalidCluster(shorten(input))),
         }
     } else {

@@ -335,6 +335,21 @@ async fn cached_task_definition_saves_a_call() {
 }
 
 #[tokio::test]
+async fn a_failed_task_definition_read_is_not_cached() {
+    let (fake, id) = fake_with_task(5, "EssentialContainerExited", 1).await;
+    let g = gatherer(&fake).await;
+    fake.fail("DescribeTaskDefinition", Fault::AccessDenied);
+    let first = g.gather(&task_target(&id, CLUSTER)).await.expect("first");
+    assert!(first.task_definition.is_none());
+    assert_eq!(g.cached_task_definitions(), 0);
+    fake.heal("DescribeTaskDefinition");
+    let second = g.gather(&task_target(&id, CLUSTER)).await.expect("second");
+    assert!(second.task_definition.is_some(), "asked again once healed");
+    assert_eq!(fake.calls("DescribeTaskDefinition"), 2);
+    assert_eq!(g.cached_task_definitions(), 1);
+}
+
+#[tokio::test]
 async fn cloudtrail_finds_who_stopped_by_id_or_arn() {
     let fake = FakeAws::start().await;
     fake.add_task_definition(canned::task_definition());

@@ -1,137 +1,44 @@
 //! The event archive: EventBridge "ECS Task State Change" events kept in a CloudWatch
 //! log group (installed by the deploy stack), read when ECS has forgotten a task.
 //!
-//! This holds the JSON-to-[`Task`] conversion the fallback needs. `crate::input` gains a
-//! general `task_from_json` for `explain`; once it lands this can delegate to it.
+//! Turning an event into a [`Task`] is [`crate::input::task_from_event`]'s job, the same
+//! converter `ecs-why explain` uses; this module only picks the newest archived state.
 
-use crate::evidence::{Container, Task};
-use chrono::{DateTime, Utc};
+use crate::evidence::Task;
+use crate::input::{task_from_event, task_from_json};
 use serde_json::Value;
 
 /// The newest archived state of task `task_id` among `(timestamp_ms, message)` entries.
+/// Entries that are not task events (or not about this task) are skipped.
 pub fn newest_task(entries: &[(i64, String)], task_id: &str) -> Option<Task> {
     entries
         .iter()
         .filter_map(|(ts, message)| {
             let value: Value = serde_json::from_str(message).ok()?;
-            let task = task_from_event(&value)?;
+            let task = archived_task(&value)?;
             (task.id().eq_ignore_ascii_case(task_id)).then_some((version(&value), *ts, task))
         })
         .max_by_key(|(version, ts, _)| (*version, *ts))
         .map(|(_, _, task)| task)
 }
 
+/// The task in one archived message: an "ECS Task State Change" event, or a bare ECS
+/// task object; `None` for anything else.
+fn archived_task(value: &Value) -> Option<Task> {
+    match value.get("detail-type").and_then(Value::as_str) {
+        Some("ECS Task State Change") => task_from_event(value).ok(),
+        Some(_) => None,
+        None => task_from_json(value).ok(),
+    }
+}
+
+/// The task's state version (`detail.version`): later states have higher versions.
 fn version(event: &Value) -> i64 {
     event
         .get("detail")
         .and_then(|d| d.get("version"))
         .and_then(Value::as_i64)
         .unwrap_or(0)
-}
-
-/// An EventBridge "ECS Task State Change" event (or a bare ECS task object) to a Task.
-pub fn task_from_event(value: &Value) -> Option<Task> {
-    let detail = match value.get("detail-type").and_then(Value::as_str) {
-        Some("ECS Task State Change") => value.get("detail")?,
-        Some(_) => return None,
-        None => value,
-    };
-    let text = |key: &str| {
-        detail
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let arn = text("taskArn")?;
-    let mut task = Task {
-        arn,
-        cluster: text("clusterArn").unwrap_or_default(),
-        group: text("group"),
-        task_definition: text("taskDefinitionArn").unwrap_or_default(),
-        region: value
-            .get("region")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        stop_code: text("stopCode"),
-        stopped_reason: text("stoppedReason"),
-        last_status: text("lastStatus"),
-        desired_status: text("desiredStatus"),
-        health_status: text("healthStatus"),
-        launch_type: text("launchType"),
-        capacity_provider: text("capacityProviderName"),
-        platform_version: text("platformVersion"),
-        availability_zone: text("availabilityZone"),
-        started_by: text("startedBy"),
-        container_instance_arn: text("containerInstanceArn"),
-        cpu: text("cpu"),
-        memory: text("memory"),
-        cpu_architecture: detail
-            .get("attributes")
-            .and_then(Value::as_array)
-            .and_then(|attrs| {
-                attrs
-                    .iter()
-                    .find(|a| a.get("name").and_then(Value::as_str) == Some("ecs.cpu-architecture"))
-            })
-            .and_then(|a| a.get("value").and_then(Value::as_str))
-            .map(str::to_string),
-        created_at: time(detail.get("createdAt")),
-        pull_started_at: time(detail.get("pullStartedAt")),
-        pull_stopped_at: time(detail.get("pullStoppedAt")),
-        started_at: time(detail.get("startedAt")),
-        stopping_at: time(detail.get("stoppingAt")),
-        stopped_at: time(detail.get("stoppedAt")),
-        execution_stopped_at: time(detail.get("executionStoppedAt")),
-        containers: detail
-            .get("containers")
-            .and_then(Value::as_array)
-            .map(|cs| cs.iter().map(container).collect())
-            .unwrap_or_default(),
-    };
-    if task.region.is_none() {
-        task.region = task.region().map(str::to_string);
-    }
-    Some(task)
-}
-
-fn container(c: &Value) -> Container {
-    let text = |key: &str| {
-        c.get(key).and_then(|v| match v {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-    };
-    Container {
-        name: text("name").unwrap_or_default(),
-        image: text("image"),
-        image_digest: text("imageDigest"),
-        last_status: text("lastStatus"),
-        exit_code: c
-            .get("exitCode")
-            .and_then(Value::as_i64)
-            .and_then(|e| i32::try_from(e).ok()),
-        reason: text("reason"),
-        health_status: text("healthStatus"),
-        memory: text("memory"),
-        memory_reservation: text("memoryReservation"),
-        cpu: text("cpu"),
-    }
-}
-
-/// ISO 8601 text or epoch seconds (as the AWS CLI prints them).
-fn time(value: Option<&Value>) -> Option<DateTime<Utc>> {
-    match value? {
-        Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
-        Value::Number(n) => {
-            let secs = n.as_f64()?;
-            DateTime::from_timestamp_millis((secs * 1000.0).round() as i64)
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

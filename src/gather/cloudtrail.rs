@@ -5,8 +5,9 @@
 //! the task (`requestParameters.task` may be a task id or a task ARN). CloudTrail delivers
 //! events 5 to 15 minutes late, so "no match" is [`StopLookup::NotFoundYet`], not "nobody".
 
-use super::limits::TokenBucket;
-use super::{aws_failure, AwsFailure, FailureKind, Observe};
+use super::limits::CloudTrailQuota;
+use super::{aws_failure, AwsFailure, FailureKind};
+use crate::arn;
 use crate::evidence::{StopLookup, StoppedBy, Task};
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
@@ -25,12 +26,12 @@ pub fn anchor(task: &Task) -> Option<DateTime<Utc>> {
         .or(task.execution_stopped_at)
 }
 
-/// Look up the StopTask call for `task`, drawing a token from `bucket` for each page.
+/// Look up the StopTask call for `task`, waiting for `quota` before each page.
 pub async fn lookup(
     client: &Client,
     task: &Task,
     at: DateTime<Utc>,
-    bucket: &TokenBucket,
+    quota: &CloudTrailQuota,
 ) -> Result<StopLookup, AwsFailure> {
     let start = at - Duration::minutes(WINDOW_MINUTES);
     let end = at + Duration::minutes(WINDOW_MINUTES);
@@ -46,7 +47,7 @@ pub async fn lookup(
     let mut best: Option<StoppedBy> = None;
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        bucket.acquire().await;
+        quota.until_ready().await;
         let output = client
             .lookup_events()
             .lookup_attributes(attribute.clone())
@@ -56,7 +57,6 @@ pub async fn lookup(
             .set_next_token(token.take())
             .send()
             .await
-            .observe("cloudtrail", "LookupEvents")
             .map_err(|err| aws_failure(&err))?;
         for event in output.events() {
             let Some(raw) = event.cloud_trail_event() else {
@@ -100,8 +100,7 @@ pub fn match_event(raw: &str, task: &Task) -> Option<StoppedBy> {
     }
     // The cluster, when given, must agree (ids are unique, but be strict).
     if let Some(cluster) = params.get("cluster").and_then(Value::as_str) {
-        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
-        if !task.cluster.is_empty() && cluster != task.cluster_name() {
+        if !task.cluster.is_empty() && arn::cluster_name(cluster) != task.cluster_name() {
             return None;
         }
     }
@@ -126,13 +125,7 @@ pub fn match_event(raw: &str, task: &Task) -> Option<StoppedBy> {
 /// Whether a StopTask `task` parameter (an id or an ARN) names this task.
 fn refers_to(named: &str, task: &Task) -> bool {
     let id = task.id();
-    !id.is_empty()
-        && (named == task.arn
-            || named.eq_ignore_ascii_case(id)
-            || named
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.eq_ignore_ascii_case(id)))
+    !id.is_empty() && (named == task.arn || arn::task_id(named).eq_ignore_ascii_case(id))
 }
 
 /// A note for a failed look-up, naming the IAM action when access was denied.

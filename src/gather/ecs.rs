@@ -4,7 +4,7 @@
 //! Environment variable values in task definitions are dropped here, at the boundary:
 //! only names (and, for secrets, where the value comes from) are kept.
 
-use super::{aws_failure, AwsFailure, FailureKind, GatherError, Observe};
+use super::{aws_failure, AwsFailure, FailureKind, GatherError};
 use crate::evidence::{
     Container, ContainerDefinition, HealthCheck, LogConfiguration, PortMapping, SecretRef,
     ServiceEvent, Task, TaskDefinition,
@@ -53,7 +53,6 @@ pub async fn describe_tasks(
         .set_tasks(Some(tasks.to_vec()))
         .send()
         .await
-        .observe("ecs", "DescribeTasks")
         .map_err(|err| ecs_error(aws_failure(&err), "ecs:DescribeTasks", cluster, region))?;
     let found: Vec<Task> = output.tasks().iter().map(task_from_sdk).collect();
     if found.is_empty() {
@@ -92,7 +91,6 @@ pub async fn newest_stopped_task(
         .max_results(100)
         .send()
         .await
-        .observe("ecs", "ListTasks")
         .map_err(|err| {
             let failure = aws_failure(&err);
             if failure.code.as_deref() == Some("ServiceNotFoundException") {
@@ -128,7 +126,6 @@ pub async fn describe_task_definition(
         .task_definition(arn)
         .send()
         .await
-        .observe("ecs", "DescribeTaskDefinition")
         .map_err(|err| aws_failure(&err))?;
     output
         .task_definition()
@@ -153,7 +150,6 @@ pub async fn service_events(
         .services(service)
         .send()
         .await
-        .observe("ecs", "DescribeServices")
         .map_err(|err| aws_failure(&err))?;
     let Some(found) = output.services().first() else {
         return Err(AwsFailure {

@@ -1,85 +1,64 @@
 //! Rate limits for CloudTrail look-ups.
 //!
 //! CloudTrail's LookupEvents allows 2 calls per second per account and region. Every
-//! `Gatherer` in the process draws from one token bucket per account+region, so a busy
-//! Slack channel cannot get the bot throttled. Time comes from tokio, so tests can pause it.
+//! `Gatherer` in the process draws from one keyed `governor` limiter, keyed by
+//! account and region, so a busy Slack channel cannot get the bot throttled.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
-use tokio::time::Instant;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::LazyLock;
 
-/// LookupEvents calls allowed per second per account and region (AWS's own limit).
-pub const CLOUDTRAIL_PER_SECOND: f64 = 2.0;
+/// LookupEvents calls allowed per second per account and region (AWS's own limit); also
+/// the burst, so an idle account can make two calls at once.
+pub const CLOUDTRAIL_PER_SECOND: NonZeroU32 = match NonZeroU32::new(2) {
+    Some(rate) => rate,
+    None => panic!("the CloudTrail rate is not zero"),
+};
 
-/// A small token bucket: `rate` tokens a second, at most `burst` saved up.
-#[derive(Debug)]
-pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Option<Instant>)>,
+/// A limiter allowing `per_second` calls a second per key, at most `burst` at once.
+fn keyed_limiter(per_second: NonZeroU32, burst: NonZeroU32) -> DefaultKeyedRateLimiter<String> {
+    RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
 }
 
-impl TokenBucket {
-    pub fn new(rate: f64, burst: f64) -> TokenBucket {
-        TokenBucket {
-            rate,
-            burst,
-            state: Mutex::new((burst, None)),
+static CLOUDTRAIL: LazyLock<DefaultKeyedRateLimiter<String>> =
+    LazyLock::new(|| keyed_limiter(CLOUDTRAIL_PER_SECOND, CLOUDTRAIL_PER_SECOND));
+
+/// The process-wide CloudTrail allowance of one account and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudTrailQuota {
+    key: String,
+}
+
+impl CloudTrailQuota {
+    pub fn new(account: &str, region: &str) -> CloudTrailQuota {
+        CloudTrailQuota {
+            key: format!("{account}/{region}"),
         }
     }
 
-    /// Wait until a token is free, then take it.
-    pub async fn acquire(&self) {
-        loop {
-            let wait = {
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                let (tokens, last) = &mut *state;
-                if let Some(last) = *last {
-                    let elapsed = now.saturating_duration_since(last).as_secs_f64();
-                    *tokens = (*tokens + elapsed * self.rate).min(self.burst);
-                }
-                *last = Some(now);
-                if *tokens >= 1.0 {
-                    *tokens -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - *tokens) / self.rate)
-            };
-            tokio::time::sleep(wait).await;
-        }
+    /// Wait until this account and region may make another LookupEvents call.
+    pub async fn until_ready(&self) {
+        CLOUDTRAIL.until_key_ready(&self.key).await;
     }
-}
-
-static CLOUDTRAIL_BUCKETS: LazyLock<Mutex<HashMap<String, Arc<TokenBucket>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The process-wide CloudTrail bucket for one account and region.
-pub fn cloudtrail_bucket(account: &str, region: &str) -> Arc<TokenBucket> {
-    let mut buckets = CLOUDTRAIL_BUCKETS.lock().unwrap_or_else(|e| e.into_inner());
-    buckets
-        .entry(format!("{account}/{region}"))
-        .or_insert_with(|| {
-            Arc::new(TokenBucket::new(
-                CLOUDTRAIL_PER_SECOND,
-                CLOUDTRAIL_PER_SECOND,
-            ))
-        })
-        .clone()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
+    fn rate(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+    }
 
     #[tokio::test]
-    async fn bucket_spaces_calls_after_the_burst() {
+    async fn calls_are_spaced_after_the_burst() {
         // 20/s with a burst of 2: same shape as CloudTrail's 2/s, ten times faster.
-        let bucket = TokenBucket::new(20.0, 2.0);
+        let limiter = keyed_limiter(rate(20), rate(2));
+        let key = "111111111111/us-east-1".to_string();
         let start = Instant::now();
         for _ in 0..6 {
-            bucket.acquire().await;
+            limiter.until_key_ready(&key).await;
         }
         // Two free, then four more at 20/s: 200 ms.
         let elapsed = start.elapsed();
@@ -88,11 +67,18 @@ mod tests {
     }
 
     #[test]
-    fn buckets_are_per_account_and_region() {
-        let a = cloudtrail_bucket("111111111111", "us-east-1");
-        let b = cloudtrail_bucket("111111111111", "us-east-1");
-        let c = cloudtrail_bucket("111111111111", "eu-west-1");
-        assert!(Arc::ptr_eq(&a, &b));
-        assert!(!Arc::ptr_eq(&a, &c));
+    fn allowances_are_per_account_and_region() {
+        let limiter = keyed_limiter(rate(2), rate(2));
+        let here = CloudTrailQuota::new("111111111111", "us-east-1");
+        let there = CloudTrailQuota::new("111111111111", "eu-west-1");
+        assert_eq!(here, CloudTrailQuota::new("111111111111", "us-east-1"));
+        assert_ne!(here, there);
+        assert!(limiter.check_key(&here.key).is_ok());
+        assert!(limiter.check_key(&here.key).is_ok());
+        assert!(limiter.check_key(&here.key).is_err(), "the burst is spent");
+        assert!(
+            limiter.check_key(&there.key).is_ok(),
+            "another region is not"
+        );
     }
 }

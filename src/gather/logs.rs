@@ -4,7 +4,7 @@
 //! Every line passes through [`crate::redact::redact`] before it is stored, so nothing
 //! downstream (diagnosis, Slack, JSON output) ever sees an unredacted log line.
 
-use super::{aws_failure, AwsFailure, FailureKind, Observe};
+use super::{aws_failure, AwsFailure, FailureKind};
 use crate::evidence::{ContainerDefinition, ContainerLogs, LogLine};
 use aws_sdk_cloudwatchlogs::Client;
 use chrono::DateTime;
@@ -65,7 +65,6 @@ pub async fn fetch(
         .set_next_token(page_token.map(str::to_string))
         .send()
         .await
-        .observe("logs", "GetLogEvents")
         .map_err(|err| aws_failure(&err))?;
     let lines: Vec<LogLine> = output
         .events()
@@ -129,7 +128,6 @@ pub async fn search_archive(
             .set_next_token(token.take())
             .send()
             .await
-            .observe("logs", "FilterLogEvents")
             .map_err(|err| aws_failure(&err))?;
         for event in output.events() {
             if let Some(message) = event.message() {

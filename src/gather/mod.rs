@@ -8,13 +8,16 @@
 //! note on the evidence naming the missing IAM action, not an error.
 
 pub mod archive;
-pub mod cache;
+pub mod call_metrics;
 pub mod cloudtrail;
 pub mod ecs;
 pub mod limits;
 pub mod logs;
 
-use crate::evidence::{ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition};
+use crate::arn;
+use crate::evidence::{
+    ContainerDefinition, ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition,
+};
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -22,7 +25,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::error::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cache::{BoundedCache, SingleFlight};
+use call_metrics::CountCalls;
+use moka::future::Cache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,28 +56,15 @@ impl GatherError {
     }
 }
 
-/// Service events kept on the evidence.
-pub const SERVICE_EVENTS: usize = 10;
+pub use crate::evidence::SERVICE_EVENTS;
 /// Task definitions kept in memory.
-const TASK_DEFINITION_CACHE: usize = 512;
+const TASK_DEFINITION_CACHE: u64 = 512;
+/// CloudTrail look-ups that may be in flight at once (each is dropped when it ends).
+const LOOKUPS_IN_FLIGHT: u64 = 1024;
 /// Connect and whole-operation timeouts (an operation includes its retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
-
-/// Counts every AWS call for `/metrics` through [`crate::metrics::aws_call`]
-/// (`ecs_why_aws_calls_total`, and `ecs_why_aws_errors_total` for failures). A no-op
-/// until a recorder is installed.
-pub(crate) trait Observe {
-    fn observe(self, service: &'static str, operation: &'static str) -> Self;
-}
-
-impl<T, E> Observe for Result<T, E> {
-    fn observe(self, service: &'static str, operation: &'static str) -> Self {
-        crate::metrics::aws_call(service, operation, self.is_ok());
-        self
-    }
-}
 
 /// What kind of failure an AWS call had, for notes and error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +161,15 @@ fn credentials_message(detail: Option<&str>) -> String {
     }
 }
 
+/// Why a container's logs were not read.
+enum LogsUnavailable {
+    /// The container does not log to CloudWatch in a way ecs-why can find, with a note
+    /// for the reader (or `None` when there is nothing to say).
+    NotConfigured(Option<String>),
+    /// The read failed; the note names the fix.
+    Failed { kind: FailureKind, note: String },
+}
+
 /// The SDK clients for one region.
 struct Clients {
     region: Option<String>,
@@ -185,11 +185,12 @@ pub struct Gatherer {
     config: SdkConfig,
     clients: Arc<Mutex<HashMap<String, Arc<Clients>>>>,
     default_clients: Arc<Clients>,
-    task_definitions: Arc<BoundedCache<String, TaskDefinition>>,
-    /// CloudTrail look-ups in flight, shared by concurrent asks about one task.
-    lookups: Arc<SingleFlight<String, (StopLookup, Vec<String>)>>,
-    /// DescribeTaskDefinition calls in flight, shared by concurrent asks for one ARN.
-    definition_calls: Arc<SingleFlight<String, Result<TaskDefinition, GatherError>>>,
+    /// Task definitions by ARN (immutable, so never stale). Concurrent misses for one
+    /// ARN share one DescribeTaskDefinition call; failures are not kept.
+    task_definitions: Cache<String, TaskDefinition>,
+    /// CloudTrail look-ups in flight by task ARN, shared by concurrent asks about one
+    /// task. An answer is dropped as soon as it is handed out: CloudTrail may catch up.
+    lookups: Cache<String, (StopLookup, Vec<String>)>,
     archive_log_group: Option<String>,
 }
 
@@ -238,9 +239,8 @@ impl Gatherer {
             config,
             clients: Arc::new(Mutex::new(HashMap::new())),
             default_clients,
-            task_definitions: Arc::new(BoundedCache::new(TASK_DEFINITION_CACHE)),
-            lookups: Arc::default(),
-            definition_calls: Arc::default(),
+            task_definitions: Cache::new(TASK_DEFINITION_CACHE),
+            lookups: Cache::new(LOOKUPS_IN_FLIGHT),
             archive_log_group: None,
         }
     }
@@ -260,29 +260,25 @@ impl Gatherer {
     /// credentials work (the call needs no IAM permission). Returns the caller's ARN.
     /// Without a configured region it asks us-east-1, which answers for any account.
     pub async fn caller_identity(&self) -> Result<String, GatherError> {
-        let mut builder = aws_sdk_sts::config::Builder::from(&self.config);
+        let mut builder = aws_sdk_sts::config::Builder::from(&self.config).interceptor(CountCalls);
         if self.config.region().is_none() {
             builder = builder.region(Region::new("us-east-1"));
         }
         let sts = aws_sdk_sts::Client::from_conf(builder.build());
-        let identity = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .observe("sts", "GetCallerIdentity")
-            .map_err(|err| {
-                let failure = aws_failure(&err);
-                match failure.kind {
-                    FailureKind::Credentials => GatherError::AccessDenied(failure.message),
-                    _ => GatherError::Aws(failure.message),
-                }
-            })?;
+        let identity = sts.get_caller_identity().send().await.map_err(|err| {
+            let failure = aws_failure(&err);
+            match failure.kind {
+                FailureKind::Credentials => GatherError::AccessDenied(failure.message),
+                _ => GatherError::Aws(failure.message),
+            }
+        })?;
         Ok(identity.arn().unwrap_or("an unnamed identity").to_string())
     }
 
     /// Number of task definitions held in the cache.
     pub fn cached_task_definitions(&self) -> usize {
-        self.task_definitions.len()
+        // `iter` sees every insert at once; `entry_count` lags until housekeeping runs.
+        self.task_definitions.iter().count()
     }
 
     fn clients(&self, region: Option<&str>) -> Arc<Clients> {
@@ -442,34 +438,22 @@ impl Gatherer {
         } else {
             task.containers.iter().map(|c| c.name.as_str()).collect()
         };
-        let mut fetches = Vec::new();
-        for name in names {
-            let Some(def) = definition.containers.iter().find(|c| c.name == name) else {
-                continue;
-            };
-            match logs::locate(def, task.id()) {
-                logs::Location::Awslogs {
-                    group,
-                    stream,
-                    region,
-                } => {
-                    let clients = self.clients(region.as_deref().or(task.region()));
-                    fetches.push(async move {
-                        logs::fetch(&clients.logs, name, &group, &stream, None)
-                            .await
-                            .map_err(|failure| logs::note(name, &group, &stream, &failure))
-                    });
-                }
-                logs::Location::Unreadable(note) => notes.extend(note),
-            }
-        }
+        let fetches = names.into_iter().filter_map(|name| {
+            let def = definition.containers.iter().find(|c| c.name == name)?;
+            Some(self.container_logs(task, def, None))
+        });
+        let results = futures::future::join_all(fetches).await;
+        // Notes about log configurations come first, then failed reads.
+        let mut failures = Vec::new();
         let mut found = Vec::new();
-        for result in futures::future::join_all(fetches).await {
+        for result in results {
             match result {
                 Ok(logs) => found.push(logs),
-                Err(note) => notes.push(note),
+                Err(LogsUnavailable::NotConfigured(note)) => notes.extend(note),
+                Err(LogsUnavailable::Failed { note, .. }) => failures.push(note),
             }
         }
+        notes.extend(failures);
         found
     }
 
@@ -496,6 +480,29 @@ impl Gatherer {
                     definition.arn
                 ))
             })?;
+        self.container_logs(&task, def, page_token)
+            .await
+            .map_err(|unavailable| match unavailable {
+                LogsUnavailable::NotConfigured(note) => GatherError::Aws(note.unwrap_or_else(|| {
+                    format!(
+                        "container `{container}` has no log configuration, so it has no logs to read"
+                    )
+                })),
+                LogsUnavailable::Failed { kind: FailureKind::Denied, note } => {
+                    GatherError::AccessDenied(note)
+                }
+                LogsUnavailable::Failed { note, .. } => GatherError::Aws(note),
+            })
+    }
+
+    /// One page of a container's awslogs stream: the last lines, or the lines before
+    /// `page_token`. Read in the log configuration's region, else the task's.
+    async fn container_logs(
+        &self,
+        task: &Task,
+        def: &ContainerDefinition,
+        page_token: Option<&str>,
+    ) -> Result<ContainerLogs, LogsUnavailable> {
         match logs::locate(def, task.id()) {
             logs::Location::Awslogs {
                 group,
@@ -503,50 +510,41 @@ impl Gatherer {
                 region,
             } => {
                 let clients = self.clients(region.as_deref().or(task.region()));
-                logs::fetch(&clients.logs, container, &group, &stream, page_token)
+                logs::fetch(&clients.logs, &def.name, &group, &stream, page_token)
                     .await
-                    .map_err(|failure| match failure.kind {
-                        FailureKind::Denied => GatherError::AccessDenied(logs::note(
-                            container, &group, &stream, &failure,
-                        )),
-                        _ => GatherError::Aws(logs::note(container, &group, &stream, &failure)),
+                    .map_err(|failure| LogsUnavailable::Failed {
+                        kind: failure.kind,
+                        note: logs::note(&def.name, &group, &stream, &failure),
                     })
             }
-            logs::Location::Unreadable(note) => Err(GatherError::Aws(note.unwrap_or_else(|| {
-                format!(
-                    "container `{container}` has no log configuration, so it has no logs to read"
-                )
-            }))),
+            logs::Location::Unreadable(note) => Err(LogsUnavailable::NotConfigured(note)),
         }
     }
 
     /// Who called StopTask on `task`, from CloudTrail. Rate-limited per account and
     /// region; concurrent look-ups of the same task share one call.
     pub async fn who_stopped(&self, task: &Task) -> (StopLookup, Vec<String>) {
-        let clients = self.clients(task.region());
-        let task = task.clone();
-        self.lookups
-            .run(task.arn.clone(), move || async move {
-                who_stopped_uncached(&clients, &task).await
+        let answer = self
+            .lookups
+            .get_with_by_ref(&task.arn, async {
+                let clients = self.clients(task.region());
+                who_stopped_uncached(&clients, task).await
             })
-            .await
+            .await;
+        // Shared only while in flight: a later ask looks again.
+        self.lookups.invalidate(&task.arn).await;
+        answer
     }
 
     /// The task definition `arn`, from the cache or DescribeTaskDefinition.
     pub async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, GatherError> {
-        if let Some(found) = self.task_definitions.get(&arn.to_string()) {
-            return Ok(found);
-        }
-        let clients = self.clients(arn_region(arn));
-        let cache = self.task_definitions.clone();
-        let arn = arn.to_string();
-        self.definition_calls
-            .run(arn.clone(), move || async move {
-                let definition = describe_task_definition(&clients, &arn).await?;
-                cache.insert(arn, definition.clone());
-                Ok(definition)
+        self.task_definitions
+            .try_get_with_by_ref(arn, async {
+                let clients = self.clients(arn::region(arn));
+                describe_task_definition(&clients, arn).await
             })
             .await
+            .map_err(|err| GatherError::clone(&err))
     }
 
     /// The `limit` most recent events of a service, newest first.
@@ -597,13 +595,13 @@ async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Ve
             vec!["Who stopped the task was not looked up: the task has no stoppingAt or stoppedAt time to search CloudTrail around.".to_string()],
         );
     };
-    let account = arn_account(&task.arn).unwrap_or("unknown");
+    let account = arn::account(&task.arn).unwrap_or("unknown");
     let region = task
         .region()
         .or(clients.region.as_deref())
         .unwrap_or("unknown");
-    let bucket = limits::cloudtrail_bucket(account, region);
-    match cloudtrail::lookup(&clients.cloudtrail, task, at, &bucket).await {
+    let quota = limits::CloudTrailQuota::new(account, region);
+    match cloudtrail::lookup(&clients.cloudtrail, task, at, &quota).await {
         Ok(found) => (found, Vec::new()),
         Err(failure) => (StopLookup::Failed, vec![cloudtrail::note(&failure)]),
     }
@@ -626,14 +624,6 @@ fn cluster_of<'a>(task: &'a Task, given: &'a str) -> &'a str {
     } else {
         task.cluster_name()
     }
-}
-
-fn arn_region(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
-
-fn arn_account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 fn arn_target(task_arn: &str) -> Result<Target, GatherError> {
@@ -659,34 +649,23 @@ fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
+/// The clients for `region` (the configuration's own when `None`), each counting its
+/// calls with [`CountCalls`].
 fn build_clients(config: &SdkConfig, region: Option<&str>) -> Clients {
-    match region {
-        None => Clients {
-            region: config.region().map(|r| r.to_string()),
-            ecs: aws_sdk_ecs::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            cloudtrail: aws_sdk_cloudtrail::Client::new(config),
-        },
-        Some(region) => {
-            let region = Region::new(region.to_string());
-            Clients {
-                region: Some(region.to_string()),
-                ecs: aws_sdk_ecs::Client::from_conf(
-                    aws_sdk_ecs::config::Builder::from(config)
-                        .region(region.clone())
-                        .build(),
-                ),
-                logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                    aws_sdk_cloudwatchlogs::config::Builder::from(config)
-                        .region(region.clone())
-                        .build(),
-                ),
-                cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
-                    aws_sdk_cloudtrail::config::Builder::from(config)
-                        .region(region)
-                        .build(),
-                ),
+    let region = region.map(|r| Region::new(r.to_string()));
+    macro_rules! client {
+        ($sdk:ident) => {{
+            let mut builder = $sdk::config::Builder::from(config).interceptor(CountCalls);
+            if let Some(region) = &region {
+                builder = builder.region(region.clone());
             }
-        }
+            $sdk::Client::from_conf(builder.build())
+        }};
+    }
+    Clients {
+        region: region.as_ref().or(config.region()).map(|r| r.to_string()),
+        ecs: client!(aws_sdk_ecs),
+        logs: client!(aws_sdk_cloudwatchlogs),
+        cloudtrail: client!(aws_sdk_cloudtrail),
     }
 }

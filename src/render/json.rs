@@ -70,13 +70,17 @@ fn task(t: &TaskSummary) -> Value {
     })
 }
 
-fn finding(f: &Finding) -> Value {
-    let kind = match serde_json::to_value(f.kind) {
+/// A finding's kind as its contract string (`missing-env-var`).
+pub fn finding_kind(f: &Finding) -> String {
+    match serde_json::to_value(f.kind) {
         Ok(Value::String(s)) => s,
         _ => String::new(),
-    };
+    }
+}
+
+fn finding(f: &Finding) -> Value {
     json!({
-        "kind": kind,
+        "kind": finding_kind(f),
         "detail": redacted(&f.detail),
         "container": f.container,
         "line": f.line.as_deref().map(redacted),

@@ -3,7 +3,7 @@
 //!
 //! - [`text::to_text`]: the terminal card (`--format text`);
 //! - [`json::to_json`]: the `--format json` contract of DESIGN.md;
-//! - [`blocks::card`] and [`blocks::to_blocks_json`]: the Slack card (`--format blocks`),
+//! - [`blocks::card()`] and [`blocks::to_blocks_json`]: the Slack card (`--format blocks`),
 //!   plus the thread replies the bot posts under it ([`blocks::log_tail`],
 //!   [`blocks::stopped_by`], [`blocks::task_definition`], [`blocks::service_events`]);
 //! - [`escape`]: mrkdwn escaping, terminal sanitising and truncation shared by all three.

@@ -9,11 +9,15 @@
 //! shown as text, so a log line cannot drive the terminal.
 
 use super::escape;
-use super::json::time;
+use super::json::{finding_kind, time};
+use crate::arn;
 use crate::diagnose::{Diagnosis, TaskSummary};
 use crate::evidence::StoppedBy;
+use anstream::adapter::strip_str;
 use anstyle::{AnsiColor, Style};
 use std::fmt::Write as _;
+use textwrap::core::Fragment;
+use textwrap::wrap_algorithms::wrap_first_fit;
 
 /// Target line width.
 pub const WIDTH: usize = 88;
@@ -93,11 +97,14 @@ fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
         let _ = writeln!(out, "{line}");
     }
     let t = &d.task;
-    let mut parts = vec![format!("task {}", escape::terminal(task_id(&t.arn), false))];
+    let mut parts = vec![format!(
+        "task {}",
+        escape::terminal(arn::task_id(&t.arn), false)
+    )];
     if !t.cluster.is_empty() {
         parts.push(format!(
             "cluster {}",
-            escape::terminal(cluster_name(&t.cluster), false)
+            escape::terminal(arn::cluster_name(&t.cluster), false)
         ));
     }
     if let Some(group) = &t.group {
@@ -107,7 +114,7 @@ fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
         };
         parts.push(escape::terminal(&group, false));
     }
-    if let Some(region) = t.region.as_deref().or_else(|| region_of(&t.arn)) {
+    if let Some(region) = t.region.as_deref().or_else(|| arn::region(&t.arn)) {
         parts.push(escape::terminal(region, false));
     }
     let _ = writeln!(out, "  {}", p.paint(dim(), &parts.join(" · ")));
@@ -202,10 +209,7 @@ fn findings(out: &mut String, p: &Painter, d: &Diagnosis) {
     }
     section(out, p, &format!("Findings ({})", d.findings.len()));
     for f in &d.findings {
-        let kind = match serde_json::to_value(f.kind) {
-            Ok(serde_json::Value::String(s)) => s,
-            _ => String::new(),
-        };
+        let kind = finding_kind(f);
         let container = f
             .container
             .as_deref()
@@ -306,7 +310,7 @@ fn labelled(out: &mut String, p: &Painter, label: &str, value: &str) {
 /// A bulleted paragraph: `marker` then the text, continuation lines indented to match.
 /// `marker` may carry colour codes; its visible width is measured without them.
 fn bullet(out: &mut String, marker: &str, text: &str) {
-    let visible = escape::chars(&strip_ansi(marker));
+    let visible = escape::chars(&strip_str(marker).to_string());
     let lines = wrap(text, WIDTH.saturating_sub(visible).max(24));
     let _ = writeln!(
         out,
@@ -316,20 +320,6 @@ fn bullet(out: &mut String, marker: &str, text: &str) {
     for line in lines.iter().skip(1) {
         let _ = writeln!(out, "{}{line}", " ".repeat(visible));
     }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut in_escape = false;
-    for c in s.chars() {
-        match (in_escape, c) {
-            (false, '\x1b') => in_escape = true,
-            (false, c) => out.push(c),
-            (true, c) if c.is_ascii_alphabetic() => in_escape = false,
-            (true, _) => {}
-        }
-    }
-    out
 }
 
 fn pad(s: &str, width: usize) -> String {
@@ -353,31 +343,61 @@ pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// [`wrap`] with the first line `first_width` wide and the others `width` wide.
+///
+/// Lines are filled by textwrap's first-fit algorithm. Words are measured in
+/// characters, as the rest of the card is (textwrap's own measure is the terminal
+/// display width, which would move line breaks around wide characters); each line of
+/// `text` is a paragraph of its own.
 fn wrap_hanging(text: &str, first_width: usize, width: usize) -> Vec<String> {
     let (first_width, width) = (first_width.max(8), width.max(8));
     let mut lines: Vec<String> = Vec::new();
     for paragraph in text.split('\n') {
-        let mut line = String::new();
-        let mut len = 0;
-        for whole in paragraph.split_whitespace() {
-            for word in pieces(whole, width) {
-                let word_len = escape::chars(word);
-                let limit = if lines.is_empty() { first_width } else { width };
-                if len > 0 && len + 1 + word_len > limit {
-                    lines.push(std::mem::take(&mut line));
-                    len = 0;
-                }
-                if len > 0 {
-                    line.push(' ');
-                    len += 1;
-                }
-                line.push_str(word);
-                len += word_len;
-            }
+        let words: Vec<Word<'_>> = paragraph
+            .split_whitespace()
+            .flat_map(|whole| pieces(whole, width))
+            .map(Word::new)
+            .collect();
+        let line_widths = if lines.is_empty() {
+            [first_width as f64, width as f64]
+        } else {
+            [width as f64; 2]
+        };
+        for line in wrap_first_fit(&words, &line_widths) {
+            let texts: Vec<&str> = line.iter().map(|word| word.text).collect();
+            lines.push(texts.join(" "));
         }
-        lines.push(line);
     }
     lines
+}
+
+/// A word to wrap, measured in characters and followed by one space.
+#[derive(Debug)]
+struct Word<'a> {
+    text: &'a str,
+    chars: usize,
+}
+
+impl<'a> Word<'a> {
+    fn new(text: &'a str) -> Word<'a> {
+        Word {
+            text,
+            chars: escape::chars(text),
+        }
+    }
+}
+
+impl Fragment for Word<'_> {
+    fn width(&self) -> f64 {
+        self.chars as f64
+    }
+
+    fn whitespace_width(&self) -> f64 {
+        1.0
+    }
+
+    fn penalty_width(&self) -> f64 {
+        0.0
+    }
 }
 
 /// `word` itself, or `width`-character pieces of it when it is longer than
@@ -419,23 +439,6 @@ fn duration(seconds: i64) -> String {
     }
 }
 
-pub(crate) fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-pub(crate) fn cluster_name(cluster: &str) -> &str {
-    cluster.rsplit('/').next().unwrap_or(cluster)
-}
-
-/// Region from an ARN (`arn:aws:ecs:REGION:...`).
-pub(crate) fn region_of(arn: &str) -> Option<&str> {
-    let mut parts = arn.split(':');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("arn"), Some(_), Some(_), Some(region)) if !region.is_empty() => Some(region),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +456,16 @@ mod tests {
         assert_eq!(wrap("", 10), vec![""]);
         let junk = "x".repeat(MAX_WHOLE_WORD + 1);
         assert!(wrap(&junk, 100).iter().all(|l| l.chars().count() <= 100));
+    }
+
+    #[test]
+    fn wraps_by_characters_not_display_width() {
+        // Wide characters count one each, as everywhere else on the card.
+        assert_eq!(wrap("中文中文 中文中文", 9), vec!["中文中文 中文中文"]);
+        assert_eq!(
+            wrap("first\n\nthird line", 8),
+            vec!["first", "", "third", "line"]
+        );
     }
 
     #[test]
