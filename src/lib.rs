@@ -19,4 +19,5 @@ pub mod shutdown;
 pub mod slack;
 pub mod task_ref;
 pub mod telemetry;
+pub mod text;
 pub mod time;

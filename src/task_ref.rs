@@ -331,14 +331,9 @@ pub fn is_region(s: &str) -> bool {
             .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
+/// What people pasted, cut short for an error message.
 fn shorten(s: &str) -> String {
-    const KEEP: usize = 80;
-    if s.chars().count() <= KEEP {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(KEEP).collect();
-        format!("{head}…")
-    }
+    crate::text::truncate(s, 81).into_owned()
 }
 
 #[cfg(test)]

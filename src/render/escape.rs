@@ -9,8 +9,7 @@
 
 use std::borrow::Cow;
 
-/// The ellipsis appended when text is cut short.
-pub const ELLIPSIS: char = '…';
+pub use crate::text::{chars, truncate, ELLIPSIS};
 
 /// Escape `&`, `<` and `>` for Slack mrkdwn (and plain_text, which Slack also decodes).
 pub fn mrkdwn(s: &str) -> Cow<'_, str> {
@@ -71,22 +70,6 @@ pub fn code_line(s: &str) -> String {
     out
 }
 
-/// Cut `s` to at most `max` characters (not bytes), ending with an ellipsis when cut.
-pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
-    match s.char_indices().nth(max) {
-        None => Cow::Borrowed(s),
-        Some(_) if max == 0 => Cow::Borrowed(""),
-        Some(_) => {
-            // Keep max - 1 characters and add the ellipsis.
-            let end = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
-            let mut out = String::with_capacity(end + ELLIPSIS.len_utf8());
-            out.push_str(&s[..end]);
-            out.push(ELLIPSIS);
-            Cow::Owned(out)
-        }
-    }
-}
-
 /// Like [`truncate`] for text that is already mrkdwn-escaped: never leaves half an
 /// entity (`&am…`) at the cut.
 pub fn truncate_escaped(s: &str, max: usize) -> Cow<'_, str> {
@@ -102,11 +85,6 @@ pub fn truncate_escaped(s: &str, max: usize) -> Cow<'_, str> {
     }
     owned.push(ELLIPSIS);
     Cow::Owned(owned)
-}
-
-/// Number of characters (Slack counts characters, not bytes).
-pub fn chars(s: &str) -> usize {
-    s.chars().count()
 }
 
 /// Make untrusted text safe for a terminal: redacted, and control characters (escape

@@ -216,7 +216,7 @@ impl ButtonPress {
         let request = match follow_up {
             None => Err(format!(
                 "the button `{}` is not an ecs-why button; run `/ecs why` again for a new card",
-                shorten(action_id)
+                crate::text::truncate(action_id, 60)
             )),
             Some(kind) => match value {
                 Some(value) => ButtonRef::decode(value)
@@ -237,10 +237,6 @@ impl ButtonPress {
             is_link,
         }
     }
-}
-
-fn shorten(s: &str) -> String {
-    s.chars().take(60).collect()
 }
 
 #[cfg(test)]

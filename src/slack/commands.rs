@@ -95,7 +95,10 @@ pub fn parse(text: &str) -> Command {
                     task: TaskRef::Task { .. },
                     ..
                 }) => why(&words),
-                _ => Command::Invalid(format!("`{}` is not a command", shorten(first))),
+                _ => Command::Invalid(format!(
+                    "`{}` is not a command",
+                    crate::text::truncate(first, 41)
+                )),
             }
         }
     }
@@ -155,14 +158,6 @@ pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
-}
-
-fn shorten(s: &str) -> String {
-    if s.chars().count() <= 40 {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    }
 }
 
 #[cfg(test)]
