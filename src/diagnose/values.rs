@@ -1,5 +1,6 @@
 //! The task's own values, read and shaped for fix steps: memory limits and a larger
-//! valid size, image repository and tag, roles, health checks, stop timeouts.
+//! valid size, image repository and tag, fixed host ports, health-check timing, the
+//! container definitions of containers.
 //!
 //! Everything here is a pure lookup over the evidence; nothing guesses a value that the
 //! evidence does not hold.
@@ -50,7 +51,9 @@ pub fn on_fargate(task: &Task, definition: Option<&TaskDefinition>) -> bool {
             }))
 }
 
-fn parse_mib(value: Option<&str>) -> Option<u32> {
+/// A positive whole number from one of ECS's string-typed size fields: memory in MiB
+/// (`"512"`) or CPU units (`"256"`). Zero, empty or garbage is `None`.
+fn parse_mib_or_cpu_units(value: Option<&str>) -> Option<u32> {
     value?.trim().parse().ok().filter(|m| *m > 0)
 }
 
@@ -73,13 +76,13 @@ impl MemoryLimits {
             .and_then(|d| d.memory)
             .and_then(|m| u32::try_from(m).ok())
             .filter(|m| *m > 0)
-            .or_else(|| parse_mib(container.and_then(|c| c.memory.as_deref())));
+            .or_else(|| parse_mib_or_cpu_units(container.and_then(|c| c.memory.as_deref())));
         MemoryLimits {
             container: container_limit,
-            task: parse_mib(task.memory.as_deref())
-                .or_else(|| parse_mib(definition.and_then(|d| d.memory.as_deref()))),
-            task_cpu: parse_mib(task.cpu.as_deref())
-                .or_else(|| parse_mib(definition.and_then(|d| d.cpu.as_deref()))),
+            task: parse_mib_or_cpu_units(task.memory.as_deref())
+                .or_else(|| parse_mib_or_cpu_units(definition.and_then(|d| d.memory.as_deref()))),
+            task_cpu: parse_mib_or_cpu_units(task.cpu.as_deref())
+                .or_else(|| parse_mib_or_cpu_units(definition.and_then(|d| d.cpu.as_deref()))),
         }
     }
 
@@ -216,9 +219,72 @@ impl ImageRef {
     }
 }
 
+/// The container definition named `name`.
+pub fn container_definition<'a>(
+    definition: &'a TaskDefinition,
+    name: &str,
+) -> Option<&'a ContainerDefinition> {
+    definition.containers.iter().find(|c| c.name == name)
+}
+
+/// Is the container essential? Without a task definition, assume so.
+pub fn is_essential(definition: Option<&TaskDefinition>, container: &Container) -> bool {
+    definition
+        .and_then(|d| container_definition(d, &container.name))
+        .and_then(|c| c.essential)
+        .unwrap_or(true)
+}
+
+/// The non-zero host ports the given container definitions map, as written.
+pub fn fixed_host_ports<'a>(
+    containers: impl IntoIterator<Item = &'a ContainerDefinition>,
+) -> Vec<String> {
+    containers
+        .into_iter()
+        .flat_map(|c| c.port_mappings.iter())
+        .filter_map(|m| m.host_port)
+        .filter(|p| *p != 0)
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// ECS's health-check defaults: interval 30 s, timeout 5 s, 3 retries.
+const DEFAULT_INTERVAL: i32 = 30;
+const DEFAULT_TIMEOUT: i32 = 5;
+const DEFAULT_RETRIES: i32 = 3;
+
+/// A health check's timing, with ECS's defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckTiming {
+    pub interval: i32,
+    pub timeout: i32,
+    pub retries: i32,
+}
+
+impl HealthCheckTiming {
+    pub fn of(check: &HealthCheck) -> HealthCheckTiming {
+        HealthCheckTiming {
+            interval: check.interval.unwrap_or(DEFAULT_INTERVAL),
+            timeout: check.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            retries: check.retries.unwrap_or(DEFAULT_RETRIES),
+        }
+    }
+
+    /// Seconds the check may fail in a row before the container is UNHEALTHY.
+    pub fn failure_budget(&self) -> i32 {
+        self.interval.saturating_mul(self.retries)
+    }
+
+    /// A `startPeriod` to suggest: twice the failure budget (at least 60 s), at most
+    /// ECS's maximum of 300 s.
+    pub fn suggested_start_period(&self) -> i32 {
+        self.failure_budget().max(60).saturating_mul(2).min(300)
+    }
+}
+
 /// "`CMD-SHELL curl -f http://localhost/ || exit 1` every 30 s, timeout 5 s, 3 retries, startPeriod none".
 pub fn describe_health_check(check: &HealthCheck) -> String {
-    let seconds = |v: Option<i32>, default: i32| v.unwrap_or(default);
+    let timing = HealthCheckTiming::of(check);
     let start = match check.start_period {
         Some(p) if p > 0 => format!("{p} s"),
         _ => "not set".to_string(),
@@ -226,9 +292,9 @@ pub fn describe_health_check(check: &HealthCheck) -> String {
     format!(
         "`{}` every {} s, timeout {} s, {} retries, startPeriod {start}",
         check.command.join(" "),
-        seconds(check.interval, 30),
-        seconds(check.timeout, 5),
-        seconds(check.retries, 3),
+        timing.interval,
+        timing.timeout,
+        timing.retries,
     )
 }
 
