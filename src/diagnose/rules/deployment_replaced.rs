@@ -36,7 +36,7 @@ pub fn own_deployment<'a>(f: &Facts<'a>) -> Option<&'a str> {
 
 /// Another deployment than the task's own is stopping it, or a service event shows a
 /// rollout. `service` is the service's name for the words.
-pub fn recognise(f: &Facts, service: &str) -> Option<Verdict> {
+pub fn replaced_by_deployment(f: &Facts, service: &str) -> Option<Verdict> {
     let stopping = DEPLOYMENT_ID.find(f.stopped_reason).map(|m| m.as_str());
     let own = own_deployment(f);
     let event = rollout_event(f, own);

@@ -94,3 +94,91 @@ pub fn classify(facts: &Facts) -> Verdict {
         .find_map(|rule| rule(facts))
         .unwrap_or_else(|| other::verdict(facts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::findings;
+    use crate::diagnose::CauseId;
+    use crate::evidence::{Container, ContainerLogs, Evidence, LogLine, Task};
+
+    /// A task whose one container `app` exited with `code`, with `reason` and `log`.
+    fn evidence(code: i32, reason: Option<&str>, log: Option<&str>) -> Evidence {
+        Evidence {
+            task: Task {
+                arn: "arn:aws:ecs:eu-west-1:123456789012:task/prod/0123456789abcdef".into(),
+                stop_code: Some("EssentialContainerExited".into()),
+                containers: vec![Container {
+                    name: "app".into(),
+                    exit_code: Some(code),
+                    reason: reason.map(str::to_string),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            logs: log
+                .map(|message| ContainerLogs {
+                    container: "app".into(),
+                    lines: vec![LogLine {
+                        timestamp: None,
+                        message: message.into(),
+                    }],
+                    ..Default::default()
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn cause_of(evidence: &Evidence) -> CauseId {
+        let found = findings::scan(evidence);
+        classify(&Facts::new(evidence, &found)).id
+    }
+
+    #[test]
+    fn reasons_outrank_exit_codes() {
+        let pull = evidence(
+            137,
+            Some("CannotPullContainerError: pull image manifest"),
+            None,
+        );
+        assert_eq!(cause_of(&pull), CauseId::ImagePullFailed);
+        let oom = evidence(1, Some("OutOfMemoryError: Container killed"), None);
+        assert_eq!(cause_of(&oom), CauseId::OutOfMemory);
+    }
+
+    #[test]
+    fn exit_code_rules_keep_their_order() {
+        let exec_format = Some("exec /app/server: exec format error");
+        assert_eq!(
+            cause_of(&evidence(1, None, exec_format)),
+            CauseId::EntrypointFailed
+        );
+        assert_eq!(
+            cause_of(&evidence(0, None, exec_format)),
+            CauseId::ContainerExitedSuccess
+        );
+        assert_eq!(
+            cause_of(&evidence(139, None, exec_format)),
+            CauseId::Segfault
+        );
+        let oom_log = Some("java.lang.OutOfMemoryError: Java heap space");
+        assert_eq!(
+            cause_of(&evidence(137, None, oom_log)),
+            CauseId::OutOfMemory
+        );
+        assert_eq!(
+            cause_of(&evidence(1, None, oom_log)),
+            CauseId::ContainerExitedAppError
+        );
+    }
+
+    #[test]
+    fn nothing_recognised_is_other() {
+        let mut unknown = evidence(0, None, None);
+        unknown.task.containers.clear();
+        unknown.task.stopped_reason = Some("Something new".into());
+        assert_eq!(cause_of(&unknown), CauseId::Other);
+    }
+}

@@ -26,7 +26,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         return None;
     }
     Some(
-        deployment_replaced::recognise(f, service)
+        deployment_replaced::replaced_by_deployment(f, service)
             .unwrap_or_else(|| scaling_event::scaled_in(f, service)),
     )
 }
