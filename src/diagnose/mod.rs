@@ -2,19 +2,23 @@
 //!
 //! No I/O, no clock, no randomness: the same evidence always gives the same diagnosis,
 //! which is what lets recorded cases in `tests/cases/` pin the behaviour down.
-//! `catalog` holds every cause as data, `rules` picks one category for a task, and
-//! `findings` scans log lines and the task definition for specific problems.
+//! `catalog` holds every cause as data, `rules` picks one category for a task,
+//! `findings` scans log lines and the task definition for specific problems, and
+//! `assemble` puts the diagnosis together. `values` and `text` are shared helpers.
 
+mod assemble;
 pub mod catalog;
 pub mod findings;
 pub mod rules;
+mod text;
 pub mod values;
 
 use crate::evidence::{Evidence, StoppedBy};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{Cause, CauseId};
+pub use assemble::console_url;
+pub use catalog::{Cause, CauseId, UnknownCauseId};
 pub use findings::{Finding, FindingKind};
 
 /// The answer: one cause, the evidence it rests on, and what to do.
@@ -62,5 +66,5 @@ pub struct ContainerSummary {
 
 /// Diagnose one task. Pure: depends only on `evidence`.
 pub fn diagnose(evidence: &Evidence) -> Diagnosis {
-    rules::diagnose(evidence)
+    assemble::diagnose(evidence)
 }

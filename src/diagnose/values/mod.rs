@@ -1,8 +1,13 @@
 //! The task's own values, read and shaped for fix steps: memory limits and a larger
-//! valid size, image repository and tag, roles, health checks, stop timeouts.
+//! valid size, image repository and tag, fixed host ports, health-check timing, the
+//! container definitions of containers.
 //!
 //! Everything here is a pure lookup over the evidence; nothing guesses a value that the
 //! evidence does not hold.
+
+mod image;
+
+pub use image::ImageRef;
 
 use crate::evidence::{Container, ContainerDefinition, HealthCheck, Task, TaskDefinition};
 
@@ -50,7 +55,9 @@ pub fn on_fargate(task: &Task, definition: Option<&TaskDefinition>) -> bool {
             }))
 }
 
-fn parse_mib(value: Option<&str>) -> Option<u32> {
+/// A positive whole number from one of ECS's string-typed size fields: memory in MiB
+/// (`"512"`) or CPU units (`"256"`). Zero, empty or garbage is `None`.
+fn parse_mib_or_cpu_units(value: Option<&str>) -> Option<u32> {
     value?.trim().parse().ok().filter(|m| *m > 0)
 }
 
@@ -73,13 +80,13 @@ impl MemoryLimits {
             .and_then(|d| d.memory)
             .and_then(|m| u32::try_from(m).ok())
             .filter(|m| *m > 0)
-            .or_else(|| parse_mib(container.and_then(|c| c.memory.as_deref())));
+            .or_else(|| parse_mib_or_cpu_units(container.and_then(|c| c.memory.as_deref())));
         MemoryLimits {
             container: container_limit,
-            task: parse_mib(task.memory.as_deref())
-                .or_else(|| parse_mib(definition.and_then(|d| d.memory.as_deref()))),
-            task_cpu: parse_mib(task.cpu.as_deref())
-                .or_else(|| parse_mib(definition.and_then(|d| d.cpu.as_deref()))),
+            task: parse_mib_or_cpu_units(task.memory.as_deref())
+                .or_else(|| parse_mib_or_cpu_units(definition.and_then(|d| d.memory.as_deref()))),
+            task_cpu: parse_mib_or_cpu_units(task.cpu.as_deref())
+                .or_else(|| parse_mib_or_cpu_units(definition.and_then(|d| d.cpu.as_deref()))),
         }
     }
 
@@ -150,75 +157,72 @@ impl MemoryLimits {
     }
 }
 
-/// An image reference split into its parts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub full: String,
-    /// `Some((account, region))` for Amazon ECR images.
-    pub ecr: Option<(String, String)>,
-    pub repository: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
+/// The container definition named `name`.
+pub fn container_definition<'a>(
+    definition: &'a TaskDefinition,
+    name: &str,
+) -> Option<&'a ContainerDefinition> {
+    definition.containers.iter().find(|c| c.name == name)
 }
 
-impl ImageRef {
-    pub fn parse(image: &str) -> ImageRef {
-        let (name, digest) = match image.split_once('@') {
-            Some((name, digest)) => (name, Some(digest.to_string())),
-            None => (image, None),
-        };
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (path, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (
-                &name[..last_slash + i],
-                Some(name[last_slash + i + 1..].to_string()),
-            ),
-            None => (name, None),
-        };
-        let (host, repository) = match path.split_once('/') {
-            Some((host, rest)) if host.contains('.') || host.contains(':') => (Some(host), rest),
-            _ => (None, path),
-        };
-        let ecr = host.and_then(|h| {
-            let mut parts = h.split('.');
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some(account), Some("dkr"), Some("ecr"), Some(region)) => {
-                    Some((account.to_string(), region.to_string()))
-                }
-                _ => None,
-            }
-        });
-        ImageRef {
-            full: image.to_string(),
-            ecr,
-            repository: repository.to_string(),
-            tag,
-            digest,
+/// Is the container essential? Without a task definition, assume so.
+pub fn is_essential(definition: Option<&TaskDefinition>, container: &Container) -> bool {
+    definition
+        .and_then(|d| container_definition(d, &container.name))
+        .and_then(|c| c.essential)
+        .unwrap_or(true)
+}
+
+/// The non-zero host ports the given container definitions map, as written.
+pub fn fixed_host_ports<'a>(
+    containers: impl IntoIterator<Item = &'a ContainerDefinition>,
+) -> Vec<String> {
+    containers
+        .into_iter()
+        .flat_map(|c| c.port_mappings.iter())
+        .filter_map(|m| m.host_port)
+        .filter(|p| *p != 0)
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// ECS's health-check defaults: interval 30 s, timeout 5 s, 3 retries.
+const DEFAULT_INTERVAL: i32 = 30;
+const DEFAULT_TIMEOUT: i32 = 5;
+const DEFAULT_RETRIES: i32 = 3;
+
+/// A health check's timing, with ECS's defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheckTiming {
+    pub interval: i32,
+    pub timeout: i32,
+    pub retries: i32,
+}
+
+impl HealthCheckTiming {
+    pub fn of(check: &HealthCheck) -> HealthCheckTiming {
+        HealthCheckTiming {
+            interval: check.interval.unwrap_or(DEFAULT_INTERVAL),
+            timeout: check.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            retries: check.retries.unwrap_or(DEFAULT_RETRIES),
         }
     }
 
-    /// A command that shows whether the image exists.
-    pub fn check_command(&self) -> String {
-        match &self.ecr {
-            Some((_, region)) => {
-                let id = match (&self.tag, &self.digest) {
-                    (_, Some(digest)) => format!("imageDigest={digest}"),
-                    (Some(tag), None) => format!("imageTag={tag}"),
-                    (None, None) => "imageTag=latest".to_string(),
-                };
-                format!(
-                    "aws ecr describe-images --repository-name {} --image-ids {id} --region {region}",
-                    self.repository
-                )
-            }
-            None => format!("docker manifest inspect {}", self.full),
-        }
+    /// Seconds the check may fail in a row before the container is UNHEALTHY.
+    pub fn failure_budget(&self) -> i32 {
+        self.interval.saturating_mul(self.retries)
+    }
+
+    /// A `startPeriod` to suggest: twice the failure budget (at least 60 s), at most
+    /// ECS's maximum of 300 s.
+    pub fn suggested_start_period(&self) -> i32 {
+        self.failure_budget().max(60).saturating_mul(2).min(300)
     }
 }
 
 /// "`CMD-SHELL curl -f http://localhost/ || exit 1` every 30 s, timeout 5 s, 3 retries, startPeriod none".
 pub fn describe_health_check(check: &HealthCheck) -> String {
-    let seconds = |v: Option<i32>, default: i32| v.unwrap_or(default);
+    let timing = HealthCheckTiming::of(check);
     let start = match check.start_period {
         Some(p) if p > 0 => format!("{p} s"),
         _ => "not set".to_string(),
@@ -226,9 +230,9 @@ pub fn describe_health_check(check: &HealthCheck) -> String {
     format!(
         "`{}` every {} s, timeout {} s, {} retries, startPeriod {start}",
         check.command.join(" "),
-        seconds(check.interval, 30),
-        seconds(check.timeout, 5),
-        seconds(check.retries, 3),
+        timing.interval,
+        timing.timeout,
+        timing.retries,
     )
 }
 
@@ -273,25 +277,6 @@ mod tests {
         assert!(
             fix.contains("container `app` from 300 MiB to 600 MiB"),
             "{fix}"
-        );
-    }
-
-    #[test]
-    fn images_parse() {
-        let image = ImageRef::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/api:v1.2");
-        assert_eq!(image.ecr, Some(("123456789012".into(), "eu-west-1".into())));
-        assert_eq!(image.repository, "team/api");
-        assert_eq!(image.tag.as_deref(), Some("v1.2"));
-        assert!(image
-            .check_command()
-            .contains("--repository-name team/api --image-ids imageTag=v1.2 --region eu-west-1"));
-        let image = ImageRef::parse("localhost:5000/app");
-        assert_eq!(image.tag, None);
-        assert_eq!(image.repository, "app");
-        let image = ImageRef::parse("nginx:1.25");
-        assert_eq!(
-            (image.repository.as_str(), image.tag.as_deref()),
-            ("nginx", Some("1.25"))
         );
     }
 }

@@ -1,141 +1,40 @@
-//! The catalog of causes, as data: one entry per way an ECS task can stop.
+//! The catalog's entries, as data: title, meaning and general fixes of every cause.
 //!
-//! Ids are a contract (the `category` field of `--format json`); see DESIGN.md.
-//! `CATALOG` is the single table: the rules pick an id, and everything a reader sees
-//! about the cause in general (title, meaning, general fixes) comes from here.
+//! The table is in `CauseId` order (a compile-time check in `catalog` holds it there),
+//! so looking a cause up is indexing, never a search that could miss. Fix steps that a
+//! rule also quotes on its own are named constants in [`fixes`], so no rule depends on
+//! where a step sits in a list.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use super::{Cause, CauseId};
+use strum::EnumCount;
 
-/// A catalog id. Serialises as the kebab-case id string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CauseId {
-    ImagePullFailed,
-    SecretsOrRegistryAuth,
-    NetworkSetupFailed,
-    ContainerExitedAppError,
-    ContainerExitedSuccess,
-    ContainerKilledSigkill,
-    OutOfMemory,
-    Segfault,
-    EntrypointFailed,
-    ContainerHealthCheckFailed,
-    ElbHealthCheckFailed,
-    StoppedByUser,
-    ScalingEvent,
-    DeploymentReplaced,
-    InfrastructureMaintenance,
-    SpotInterruption,
-    InstanceUnhealthyOrTerminated,
-    InsufficientResourcesPlacement,
-    TaskLimitQuota,
-    ContainerCreateFailed,
-    DockerTimeout,
-    InternalError,
-    Other,
+/// Fix steps a rule quotes by name as well as the table listing them.
+pub mod fixes {
+    /// `spot-interruption`, second step.
+    pub const SPOT_HANDLE_SIGTERM: &str =
+        "Handle SIGTERM to finish work within the two-minute warning.";
+    /// `out-of-memory`, second step.
+    pub const OOM_FIND_LEAK: &str = "Look for a memory leak or an unbounded cache; set the runtime's heap limit below the container limit (e.g. `-XX:MaxRAMPercentage=75`, `--max-old-space-size`).";
+    /// `out-of-memory`, third step.
+    pub const OOM_WATCH_METRIC: &str = "Watch the service's MemoryUtilization metric in CloudWatch (Container Insights shows it per task).";
+    /// `entrypoint-failed`, first step.
+    pub const ENTRYPOINT_CHECK_COMMAND: &str = "Check the task definition's `entryPoint` and `command` against the image (`docker run --entrypoint sh IMAGE -c 'ls -l PATH'`).";
+    /// `entrypoint-failed`, second step.
+    pub const ENTRYPOINT_MAKE_EXECUTABLE: &str = "Make the script executable (`chmod +x`) and check its shebang line and line endings (CRLF breaks `#!/bin/sh`).";
+    /// `container-health-check-failed`, third step.
+    pub const HEALTH_CHECK_PORT_AND_TIMEOUT: &str = "Check that the command probes the right port and path, and that its timeout is long enough.";
+    /// `stopped-by-user`, second step.
+    pub const USER_STOP_CHECK_AUTOMATION: &str =
+        "If an automation stops tasks, check its logic and schedule.";
+    /// `task-limit-quota`, second step.
+    pub const QUOTA_SPREAD_WORKLOADS: &str =
+        "Stop unused tasks or spread workloads across Regions or accounts.";
 }
 
-impl CauseId {
-    /// Every id, in catalog order.
-    pub const ALL: [CauseId; 23] = [
-        CauseId::ImagePullFailed,
-        CauseId::SecretsOrRegistryAuth,
-        CauseId::NetworkSetupFailed,
-        CauseId::ContainerExitedAppError,
-        CauseId::ContainerExitedSuccess,
-        CauseId::ContainerKilledSigkill,
-        CauseId::OutOfMemory,
-        CauseId::Segfault,
-        CauseId::EntrypointFailed,
-        CauseId::ContainerHealthCheckFailed,
-        CauseId::ElbHealthCheckFailed,
-        CauseId::StoppedByUser,
-        CauseId::ScalingEvent,
-        CauseId::DeploymentReplaced,
-        CauseId::InfrastructureMaintenance,
-        CauseId::SpotInterruption,
-        CauseId::InstanceUnhealthyOrTerminated,
-        CauseId::InsufficientResourcesPlacement,
-        CauseId::TaskLimitQuota,
-        CauseId::ContainerCreateFailed,
-        CauseId::DockerTimeout,
-        CauseId::InternalError,
-        CauseId::Other,
-    ];
+use fixes::*;
 
-    /// The kebab-case id, exactly as in DESIGN.md and `--format json`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CauseId::ImagePullFailed => "image-pull-failed",
-            CauseId::SecretsOrRegistryAuth => "secrets-or-registry-auth",
-            CauseId::NetworkSetupFailed => "network-setup-failed",
-            CauseId::ContainerExitedAppError => "container-exited-app-error",
-            CauseId::ContainerExitedSuccess => "container-exited-success",
-            CauseId::ContainerKilledSigkill => "container-killed-sigkill",
-            CauseId::OutOfMemory => "out-of-memory",
-            CauseId::Segfault => "segfault",
-            CauseId::EntrypointFailed => "entrypoint-failed",
-            CauseId::ContainerHealthCheckFailed => "container-health-check-failed",
-            CauseId::ElbHealthCheckFailed => "elb-health-check-failed",
-            CauseId::StoppedByUser => "stopped-by-user",
-            CauseId::ScalingEvent => "scaling-event",
-            CauseId::DeploymentReplaced => "deployment-replaced",
-            CauseId::InfrastructureMaintenance => "infrastructure-maintenance",
-            CauseId::SpotInterruption => "spot-interruption",
-            CauseId::InstanceUnhealthyOrTerminated => "instance-unhealthy-or-terminated",
-            CauseId::InsufficientResourcesPlacement => "insufficient-resources-placement",
-            CauseId::TaskLimitQuota => "task-limit-quota",
-            CauseId::ContainerCreateFailed => "container-create-failed",
-            CauseId::DockerTimeout => "docker-timeout",
-            CauseId::InternalError => "internal-error",
-            CauseId::Other => "other",
-        }
-    }
-
-    /// Parse a kebab-case id.
-    pub fn parse(id: &str) -> Option<CauseId> {
-        CauseId::ALL.into_iter().find(|cause| cause.as_str() == id)
-    }
-
-    /// This id's catalog entry.
-    pub fn cause(self) -> &'static Cause {
-        Cause::get(self)
-    }
-}
-
-impl fmt::Display for CauseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One cause: what it is called, what it means, and the general way to fix it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cause {
-    pub id: CauseId,
-    pub title: &'static str,
-    pub meaning: &'static str,
-    pub general_fixes: &'static [&'static str],
-}
-
-impl Cause {
-    /// The catalog entry for `id`. Every id has exactly one entry (a unit test checks).
-    pub fn get(id: CauseId) -> &'static Cause {
-        CATALOG
-            .iter()
-            .find(|cause| cause.id == id)
-            .unwrap_or(&CATALOG[CATALOG.len() - 1])
-    }
-
-    /// Every cause, in catalog order (for `ecs-why causes`).
-    pub fn all() -> impl Iterator<Item = &'static Cause> {
-        CATALOG.iter()
-    }
-}
-
-/// Every cause. The last entry is `other`, the fallback.
-pub const CATALOG: &[Cause] = &[
+/// Every cause, in `CauseId` order. The last entry is `other`, the fallback.
+pub const CATALOG: [Cause; CauseId::COUNT] = [
     Cause {
         id: CauseId::ImagePullFailed,
         title: "The container image could not be pulled",
@@ -216,8 +115,8 @@ pub const CATALOG: &[Cause] = &[
                   (OutOfMemoryError, exit code 137 with OOM evidence).",
         general_fixes: &[
             "Raise the container's or task's memory limit in a new task definition revision.",
-            "Look for a memory leak or an unbounded cache; set the runtime's heap limit below the container limit (e.g. `-XX:MaxRAMPercentage=75`, `--max-old-space-size`).",
-            "Watch the service's MemoryUtilization metric in CloudWatch (Container Insights shows it per task).",
+            OOM_FIND_LEAK,
+            OOM_WATCH_METRIC,
         ],
     },
     Cause {
@@ -239,8 +138,8 @@ pub const CATALOG: &[Cause] = &[
                   binary was built for another CPU architecture. The application never \
                   started.",
         general_fixes: &[
-            "Check the task definition's `entryPoint` and `command` against the image (`docker run --entrypoint sh IMAGE -c 'ls -l PATH'`).",
-            "Make the script executable (`chmod +x`) and check its shebang line and line endings (CRLF breaks `#!/bin/sh`).",
+            ENTRYPOINT_CHECK_COMMAND,
+            ENTRYPOINT_MAKE_EXECUTABLE,
             "For \"exec format error\", build the image for the task's CPU architecture (`docker buildx build --platform linux/amd64,linux/arm64`) or set `runtimePlatform.cpuArchitecture` to match the image.",
         ],
     },
@@ -253,7 +152,7 @@ pub const CATALOG: &[Cause] = &[
         general_fixes: &[
             "Run the health-check command inside the container to see why it fails (the tool it uses, e.g. curl, must exist in the image).",
             "Give slow-starting applications a `startPeriod` (up to 300 s) long enough to boot.",
-            "Check that the command probes the right port and path, and that its timeout is long enough.",
+            HEALTH_CHECK_PORT_AND_TIMEOUT,
         ],
     },
     Cause {
@@ -275,7 +174,7 @@ pub const CATALOG: &[Cause] = &[
                   CloudTrail records who.",
         general_fixes: &[
             "Ask the caller named in CloudTrail why they stopped it.",
-            "If an automation stops tasks, check its logic and schedule.",
+            USER_STOP_CHECK_AUTOMATION,
         ],
     },
     Cause {
@@ -316,7 +215,7 @@ pub const CATALOG: &[Cause] = &[
                   with a two-minute warning.",
         general_fixes: &[
             "Mix FARGATE and FARGATE_SPOT (or on-demand and Spot instances) in the capacity provider strategy, with a base on on-demand.",
-            "Handle SIGTERM to finish work within the two-minute warning.",
+            SPOT_HANDLE_SIGTERM,
         ],
     },
     Cause {
@@ -347,7 +246,7 @@ pub const CATALOG: &[Cause] = &[
                   Fargate vCPUs or tasks that may run at once), so the task could not run.",
         general_fixes: &[
             "Check the quota in Service Quotas (Amazon ECS / AWS Fargate) and request an increase.",
-            "Stop unused tasks or spread workloads across Regions or accounts.",
+            QUOTA_SPREAD_WORKLOADS,
         ],
     },
     Cause {
@@ -395,34 +294,3 @@ pub const CATALOG: &[Cause] = &[
         ],
     },
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_id_has_exactly_one_entry() {
-        for id in CauseId::ALL {
-            assert_eq!(CATALOG.iter().filter(|c| c.id == id).count(), 1, "{id}");
-            assert_eq!(Cause::get(id).id, id);
-        }
-        assert_eq!(CATALOG.len(), CauseId::ALL.len());
-    }
-
-    #[test]
-    fn as_str_matches_serde_and_parse() {
-        for id in CauseId::ALL {
-            let json = serde_json::to_string(&id).unwrap();
-            assert_eq!(json, format!("\"{}\"", id.as_str()));
-            assert_eq!(CauseId::parse(id.as_str()), Some(id));
-        }
-    }
-
-    #[test]
-    fn entries_are_filled_in() {
-        for cause in Cause::all() {
-            assert!(!cause.title.is_empty() && !cause.meaning.is_empty());
-            assert!(!cause.general_fixes.is_empty(), "{}", cause.id);
-        }
-    }
-}

@@ -1,0 +1,92 @@
+//! `container-exited-app-error`: the blamed essential container exited with an error
+//! code no earlier rule explains. The findings of its logs say why, and name the fixes.
+
+use super::{Facts, Verdict};
+use crate::diagnose::findings::{env_form, FindingKind, FindingValues, VariableDefinition};
+use crate::diagnose::text::{as_sentence, lowercase_first};
+use crate::diagnose::values::MemoryLimits;
+use crate::diagnose::CauseId;
+use crate::evidence::Container;
+
+/// The last of the exit-code rules: any exit code left is the application's error.
+pub fn recognise(f: &Facts) -> Option<Verdict> {
+    let container = f.blamed_container?;
+    let code = container.exit_code?;
+    let how = match code {
+        143 => "exited with 143 (it received SIGTERM from inside the task, e.g. a process manager or a dependency exiting)".to_string(),
+        255 => "exited with 255 (a fatal error, often an exception or `exit(-1)`)".to_string(),
+        134 => "aborted (exit code 134, SIGABRT)".to_string(),
+        code => format!("exited with code {code}"),
+    };
+    let first = f
+        .findings
+        .iter()
+        .find(|x| x.is_about(&container.name) && x.kind() != FindingKind::NoLogConfiguration);
+    let because = first
+        .map(|x| {
+            format!(
+                " The logs show: {}.",
+                lowercase_first(x.finding.detail.trim_end_matches('.'))
+            )
+        })
+        .unwrap_or_default();
+    Some(
+        Verdict::new(
+            CauseId::ContainerExitedAppError,
+            format!(
+                "{}: essential container `{}` {how}.{because}",
+                f.subject(),
+                container.name
+            ),
+        )
+        .fixes(fixes_from_findings(f, container))
+        .general_fixes(),
+    )
+}
+
+/// Fix steps named by the findings of an application error.
+fn fixes_from_findings(f: &Facts, container: &Container) -> Vec<String> {
+    let family = f.family().unwrap_or("the task definition");
+    let mut fixes = Vec::new();
+    for found in f.findings {
+        let detail = &found.finding.detail;
+        match &found.values {
+            FindingValues::MissingEnvVar {
+                name,
+                definition: VariableDefinition::NotDefined { .. },
+            } => {
+                let variable = if name.contains('.') {
+                    format!("`{}` (the environment form of `{name}`)", env_form(name))
+                } else {
+                    format!("`{name}`")
+                };
+                fixes.push(format!(
+                    "Add {variable} to the `environment` (or, if it is sensitive, `secrets`) of container `{}` in a new revision of `{family}`, then deploy it.",
+                    container.name
+                ));
+            }
+            // Defined, or not checked for want of a task definition.
+            FindingValues::MissingEnvVar { name, .. } => fixes.push(format!(
+                "`{name}` is defined in `{family}` but the application still reads it as missing: check its value (not empty, right secret key) and the name's spelling in the code."
+            )),
+            FindingValues::DependencyUnreachable { .. } => fixes.push(format!(
+                "{} Check that the dependency is up, that its address in the configuration is right, and that its security group allows the task's security group.",
+                as_sentence(detail)
+            )),
+            FindingValues::PortInUse { .. } | FindingValues::AwsAccessDenied { .. } => {
+                fixes.push(as_sentence(detail))
+            }
+            FindingValues::OomInLogs => {
+                let limits = MemoryLimits::of(
+                    f.task,
+                    f.task_definition,
+                    Some(container),
+                    f.blamed_definition,
+                );
+                fixes.extend(limits.raise_fix(&container.name, f.on_fargate(), f.family()));
+            }
+            _ => {}
+        }
+    }
+    fixes
+}

@@ -1,0 +1,213 @@
+//! [`Facts`]: everything the rules look at, read once from the evidence, with the
+//! questions several rules ask of it (does a reason mention X, which container to
+//! blame, what to call the task in a sentence).
+
+use crate::diagnose::findings::{DetailedFinding, FindingKind};
+use crate::diagnose::values::{container_definition, is_essential, on_fargate};
+use crate::evidence::{
+    Container, ContainerDefinition, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition,
+};
+
+/// Everything the rules look at, read once.
+pub struct Facts<'a> {
+    pub task: &'a Task,
+    pub task_definition: Option<&'a TaskDefinition>,
+    pub findings: &'a [DetailedFinding],
+    pub service_events: &'a [ServiceEvent],
+    pub stop_lookup: &'a StopLookup,
+    /// The task's stop code, or "".
+    pub stop_code: &'a str,
+    /// The task's stopped reason as ECS wrote it, or "".
+    pub stopped_reason: &'a str,
+    /// The stopped reason and every container's reason, lower-cased, one per line.
+    pub all_reasons_lowercase: String,
+    /// The container to blame, if any (see [`blamed_container`]).
+    pub blamed_container: Option<&'a Container>,
+    /// The blamed container's definition, when the task definition is known.
+    pub blamed_definition: Option<&'a ContainerDefinition>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(evidence: &'a Evidence, findings: &'a [DetailedFinding]) -> Facts<'a> {
+        let task = &evidence.task;
+        let task_definition = evidence.task_definition.as_ref();
+        let mut reasons = task.stopped_reason.clone().unwrap_or_default();
+        for reason in task.containers.iter().filter_map(|c| c.reason.as_deref()) {
+            reasons.push('\n');
+            reasons.push_str(reason);
+        }
+        let blamed = blamed_container(task, task_definition);
+        Facts {
+            task,
+            task_definition,
+            findings,
+            service_events: &evidence.service_events,
+            stop_lookup: &evidence.stop_lookup,
+            stop_code: task.stop_code.as_deref().unwrap_or_default(),
+            stopped_reason: task.stopped_reason.as_deref().unwrap_or_default(),
+            all_reasons_lowercase: reasons.to_lowercase(),
+            blamed_container: blamed,
+            blamed_definition: blamed
+                .and_then(|c| task_definition.and_then(|d| container_definition(d, &c.name))),
+        }
+    }
+
+    /// Does the stopped reason or a container's reason contain `needle` (lower case)?
+    pub fn reasons_mention(&self, needle: &str) -> bool {
+        self.all_reasons_lowercase.contains(needle)
+    }
+
+    /// Does any reason contain any of `needles` (lower case)?
+    pub fn reasons_mention_any(&self, needles: &[&str]) -> bool {
+        needles
+            .iter()
+            .any(|n| self.all_reasons_lowercase.contains(n))
+    }
+
+    /// "Task `ID` of service `svc`".
+    pub fn subject(&self) -> String {
+        match self.task.service_name() {
+            Some(service) => format!("Task `{}` of service `{service}`", self.task.id()),
+            None => format!("Task `{}`", self.task.id()),
+        }
+    }
+
+    /// The task definition's family, when known and not empty.
+    pub fn family(&self) -> Option<&str> {
+        self.task_definition
+            .map(|d| d.family.as_str())
+            .filter(|f| !f.is_empty())
+    }
+
+    pub fn on_fargate(&self) -> bool {
+        on_fargate(self.task, self.task_definition)
+    }
+
+    /// The task's region, or the placeholder `REGION` for a command to fill in.
+    pub fn region(&self) -> &str {
+        self.task.region().unwrap_or("REGION")
+    }
+
+    /// Every container definition of the task definition (none without one).
+    pub fn container_definitions(&self) -> impl Iterator<Item = &'a ContainerDefinition> {
+        self.task_definition
+            .into_iter()
+            .flat_map(|d| d.containers.iter())
+    }
+
+    pub fn findings_of(&self, kind: FindingKind) -> impl Iterator<Item = &'a DetailedFinding> {
+        self.findings.iter().filter(move |f| f.kind() == kind)
+    }
+
+    /// The first container whose reason passes `test`, else the blamed one.
+    pub fn container_whose_reason(&self, test: impl Fn(&str) -> bool) -> Option<&'a Container> {
+        self.task
+            .containers
+            .iter()
+            .find(|c| c.reason.as_deref().is_some_and(&test))
+            .or(self.blamed_container)
+    }
+
+    /// The container whose reason mentions one of `needles` (lower case), else the
+    /// blamed one.
+    pub fn container_mentioning(&self, needles: &[&str]) -> Option<&'a Container> {
+        self.container_whose_reason(|reason| {
+            let reason = reason.to_lowercase();
+            needles.iter().any(|n| reason.contains(n))
+        })
+    }
+
+    pub fn definition_of(&self, container: &Container) -> Option<&'a ContainerDefinition> {
+        self.task_definition
+            .and_then(|d| container_definition(d, &container.name))
+    }
+
+    /// "the task execution role `arn`" or a note that there is none.
+    pub fn execution_role_phrase(&self) -> String {
+        let role = self
+            .task_definition
+            .and_then(|d| d.execution_role_arn.as_deref());
+        match role {
+            Some(arn) => format!("the task execution role `{arn}`"),
+            None if self.task_definition.is_some() => {
+                "a task execution role (the task definition has none: add `executionRoleArn`)"
+                    .to_string()
+            }
+            None => "the task execution role".to_string(),
+        }
+    }
+}
+
+/// Pick the container to blame: an essential one that exited non-zero or has a reason,
+/// preferring real failures over the SIGTERM/SIGKILL that follow another's exit.
+pub fn blamed_container<'a>(
+    task: &'a Task,
+    definition: Option<&TaskDefinition>,
+) -> Option<&'a Container> {
+    let score = |c: &Container| -> i32 {
+        let essential = if is_essential(definition, c) { 0 } else { 20 };
+        let exit = match c.exit_code {
+            Some(0) => 4,
+            Some(143) => 5,
+            Some(137) => 3,
+            Some(_) => 1,
+            None => 6,
+        };
+        let reason = if c.reason.as_deref().is_some_and(|r| !r.is_empty()) {
+            -2
+        } else {
+            0
+        };
+        essential + exit + reason
+    };
+    task.containers.iter().min_by_key(|c| score(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task_with(containers: Vec<Container>) -> Task {
+        Task {
+            containers,
+            ..Default::default()
+        }
+    }
+
+    fn container(name: &str, exit_code: Option<i32>) -> Container {
+        Container {
+            name: name.into(),
+            exit_code,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn blame_prefers_a_real_failure_over_the_sigterm_that_followed() {
+        let task = task_with(vec![
+            container("sidecar", Some(143)),
+            container("app", Some(1)),
+        ]);
+        assert_eq!(
+            blamed_container(&task, None).map(|c| c.name.as_str()),
+            Some("app")
+        );
+    }
+
+    #[test]
+    fn blame_skips_non_essential_containers() {
+        let task = task_with(vec![container("init", Some(1)), container("app", Some(0))]);
+        let definition = TaskDefinition {
+            containers: vec![ContainerDefinition {
+                name: "init".into(),
+                essential: Some(false),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            blamed_container(&task, Some(&definition)).map(|c| c.name.as_str()),
+            Some("app")
+        );
+    }
+}

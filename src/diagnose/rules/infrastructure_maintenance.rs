@@ -1,0 +1,35 @@
+//! `infrastructure-maintenance`: AWS retired the task to maintain its infrastructure.
+
+use super::{Facts, Verdict};
+use crate::diagnose::CauseId;
+
+/// The stop code of a termination notice.
+const TERMINATION_STOP_CODE: &str = "TerminationNotice";
+/// Reason wording of a retirement or maintenance.
+const MAINTENANCE_REASONS: &[&str] = &[
+    "performing maintenance",
+    "task retirement",
+    "scheduled for retirement",
+    "is being retired",
+];
+
+pub fn recognise(f: &Facts) -> Option<Verdict> {
+    if f.stop_code != TERMINATION_STOP_CODE && !f.reasons_mention_any(MAINTENANCE_REASONS) {
+        return None;
+    }
+    let replacement = if f.task.service_name().is_some() {
+        " Its service starts a replacement by itself."
+    } else {
+        " It was a standalone task: run it again if its work was not finished."
+    };
+    Some(
+        Verdict::new(
+            CauseId::InfrastructureMaintenance,
+            format!(
+                "{} was stopped by AWS to maintain the infrastructure it ran on.{replacement}",
+                f.subject()
+            ),
+        )
+        .general_fixes(),
+    )
+}

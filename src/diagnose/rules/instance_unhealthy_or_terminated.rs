@@ -1,0 +1,58 @@
+//! `instance-unhealthy-or-terminated`: the EC2 container instance hosting the task was
+//! stopped, terminated, drained or lost its agent.
+
+use super::{Facts, Verdict};
+use crate::diagnose::CauseId;
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// "Host EC2 (instance i-...) stopped/terminated."
+const HOST_GONE: &str = "host ec2 (instance";
+/// "Container instance ... is DRAINING" and friends.
+const CONTAINER_INSTANCE: &str = "container instance";
+const CONTAINER_INSTANCE_STATES: &[&str] = &[
+    "draining",
+    "unhealthy",
+    "deregist",
+    "terminat",
+    "stopped",
+    "disconnected",
+];
+/// "Instance i-... was terminated/stopped".
+const INSTANCE_ID_PREFIX: &str = "instance i-";
+const INSTANCE_STATES: &[&str] = &["terminated", "stopped"];
+
+static INSTANCE_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bi-[0-9a-f]{8,17}\b").expect("valid instance id regex"));
+
+pub fn recognise(f: &Facts) -> Option<Verdict> {
+    let host_gone = f.reasons_mention(HOST_GONE)
+        || (f.reasons_mention(CONTAINER_INSTANCE)
+            && f.reasons_mention_any(CONTAINER_INSTANCE_STATES))
+        || (f.reasons_mention(INSTANCE_ID_PREFIX) && f.reasons_mention_any(INSTANCE_STATES));
+    if !host_gone {
+        return None;
+    }
+    let instance = INSTANCE_ID
+        .find(f.stopped_reason)
+        .map(|m| m.as_str().to_string())
+        .or_else(|| f.task.container_instance_arn.clone())
+        .unwrap_or_else(|| "its container instance".to_string());
+    let mut verdict = Verdict::new(
+        CauseId::InstanceUnhealthyOrTerminated,
+        format!(
+            "{} stopped because its host `{instance}` was stopped, terminated, drained or became unhealthy.",
+            f.subject()
+        ),
+    );
+    if let Some(arn) = &f.task.container_instance_arn {
+        verdict = verdict.evidence(format!("Container instance: `{arn}`"));
+    }
+    if instance.starts_with("i-") {
+        verdict = verdict.fix(format!(
+            "See why `{instance}` went away: `aws autoscaling describe-scaling-activities --region {}` and `aws ec2 describe-instance-status --instance-ids {instance}`.",
+            f.region()
+        ));
+    }
+    Some(verdict.general_fixes())
+}

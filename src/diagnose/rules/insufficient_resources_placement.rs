@@ -1,0 +1,73 @@
+//! `insufficient-resources-placement`: no container instance had room for the task.
+
+use super::{Facts, Verdict};
+use crate::diagnose::values::fixed_host_ports;
+use crate::diagnose::CauseId;
+use regex::Regex;
+use std::sync::LazyLock;
+
+const PLACEMENT_REASONS: &[&str] = &[
+    "resource:memory",
+    "resource:cpu",
+    "resource:ports",
+    "resource:eni",
+    "resource:gpu",
+    "no container instances were found",
+    "unable to place",
+    "insufficient memory",
+    "insufficient cpu",
+    "capacity is unavailable at this time",
+    "memberof",
+    "required attributes",
+];
+
+static PLACEMENT_RESOURCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)RESOURCE:(MEMORY|CPU|PORTS|ENI|GPU)").expect("valid resource regex")
+});
+
+pub fn recognise(f: &Facts) -> Option<Verdict> {
+    if !f.reasons_mention_any(PLACEMENT_REASONS) {
+        return None;
+    }
+    let resource = PLACEMENT_RESOURCE
+        .captures(f.stopped_reason)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_uppercase());
+    let what = match resource.as_deref() {
+        Some("MEMORY") => "free memory",
+        Some("CPU") => "free CPU",
+        Some("PORTS") => "the host ports it needs free",
+        Some("ENI") => "a free network interface (ENI) slot",
+        Some("GPU") => "a free GPU",
+        _ => "room for it",
+    };
+    let mut verdict = Verdict::new(
+        CauseId::InsufficientResourcesPlacement,
+        format!(
+            "{} could not be placed: no container instance in cluster `{}` had {what}.",
+            f.subject(),
+            f.task.cluster_name()
+        ),
+    );
+    if let (Some(cpu), Some(memory)) = (f.task.cpu.as_deref(), f.task.memory.as_deref()) {
+        verdict = verdict.evidence(format!("Task size: cpu {cpu}, memory {memory} MiB"));
+    }
+    match resource.as_deref() {
+        Some("PORTS") => {
+            let ports = fixed_host_ports(f.container_definitions());
+            if !ports.is_empty() {
+                verdict = verdict.fix(format!(
+                    "The task maps fixed host port(s) {}: only one such task fits per instance. Use `hostPort: 0` (dynamic ports) in bridge mode, or awsvpc.",
+                    ports.join(", ")
+                ));
+            }
+        }
+        Some("ENI") => {
+            verdict = verdict.fix(
+                "Turn on ENI trunking (`aws ecs put-account-setting --name awsvpcTrunking --value enabled`) or use instance types with more ENIs.",
+            );
+        }
+        _ => {}
+    }
+    Some(verdict.general_fixes())
+}

@@ -1,0 +1,37 @@
+//! `network-setup-failed`: ECS could not create or attach the task's network interface.
+
+use super::{Facts, Verdict};
+use crate::diagnose::text::quotable;
+use crate::diagnose::CauseId;
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Reason wording about the task's ENI or its network setup.
+static NETWORK_INTERFACE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\beni\b|network interface|failed to set ?up network|cni plugin|free (?:ip )?addresses|insufficientfreeaddresses|networkinterface")
+        .expect("valid eni regex")
+});
+
+/// The subnet ran out of addresses.
+const NO_FREE_ADDRESSES: &[&str] = &["free", "address"];
+
+pub fn recognise(f: &Facts) -> Option<Verdict> {
+    if !NETWORK_INTERFACE.is_match(&f.all_reasons_lowercase) {
+        return None;
+    }
+    let mut verdict = Verdict::new(
+        CauseId::NetworkSetupFailed,
+        format!(
+            "{} could not start: ECS could not set up its network interface: \"{}\".",
+            f.subject(),
+            quotable(f.stopped_reason)
+        ),
+    );
+    if f.reasons_mention_any(NO_FREE_ADDRESSES) {
+        verdict = verdict.fix(format!(
+            "The subnet ran out of IP addresses: check with `aws ec2 describe-subnets --region {}` (AvailableIpAddressCount) and add subnets or larger ones to the service's network configuration.",
+            f.region()
+        ));
+    }
+    Some(verdict.general_fixes())
+}
