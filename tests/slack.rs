@@ -162,6 +162,9 @@ impl TestApp {
     async fn press(&self, action_id: &str, value: &str) -> reqwest::Response {
         let payload = json!({
             "type": "block_actions",
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "trigger_id": "1.2.3",
             "user": {"id": "U1"},
             "channel": {"id": "C1"},
             "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C1"},

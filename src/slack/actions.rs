@@ -1,13 +1,14 @@
 //! Parsing button presses (`block_actions` interactions) on the diagnosis card.
 //!
-//! Slack posts `payload=<json>` over HTTP ([`from_form`]); in Socket Mode slack-morphism
-//! hands over a typed [`SlackInteractionEvent`] ([`from_event`]). Either is read into a
-//! [`ButtonPress`]: who pressed, on which message, and the follow-up it
-//! asks for with its [`ButtonRef`] already decoded and validated (values are untrusted).
+//! Slack posts `payload=<json>` over HTTP ([`from_form`]), which is read into
+//! slack-morphism's typed [`SlackInteractionEvent`] as its own HTTP listener does; in
+//! Socket Mode slack-morphism hands that typed event over ([`from_event`]). Both end in
+//! the same conversion into a [`ButtonPress`]: who pressed, on which message, and the
+//! follow-up it asks for with its [`ButtonRef`] already decoded and validated (values
+//! are untrusted).
 
 use super::commands::PayloadError;
 use crate::follow_up::{ButtonRef, FollowUp};
-use serde::Deserialize;
 use slack_morphism::prelude::{SlackInteractionActionContainer, SlackInteractionEvent};
 
 /// An interaction the bot understands.
@@ -33,58 +34,31 @@ pub struct ButtonPress {
     pub is_link: bool,
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    user: Option<Id>,
-    #[serde(default)]
-    channel: Option<Id>,
-    #[serde(default)]
-    container: Option<RawContainer>,
-    #[serde(default)]
-    message: Option<RawMessage>,
-    #[serde(default)]
-    response_url: Option<String>,
-    #[serde(default)]
-    actions: Vec<RawAction>,
+/// What a press over HTTP carries that slack-morphism's typed interaction drops: the
+/// pressed action's `url` (a link button) and the container's `thread_ts`. Socket Mode's
+/// listener hands over only the typed event, so there both are unknown.
+#[derive(Debug, Default)]
+struct Untyped {
+    action_has_url: bool,
+    container_thread_ts: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Id {
-    id: String,
+impl Untyped {
+    fn read(value: &serde_json::Value) -> Untyped {
+        Untyped {
+            action_has_url: value
+                .pointer("/actions/0/url")
+                .is_some_and(|url| !url.is_null()),
+            container_thread_ts: value
+                .pointer("/container/thread_ts")
+                .and_then(|ts| ts.as_str())
+                .map(str::to_owned),
+        }
+    }
 }
 
-#[derive(Deserialize)]
-struct RawContainer {
-    #[serde(default)]
-    message_ts: Option<String>,
-    #[serde(default)]
-    channel_id: Option<String>,
-    #[serde(default)]
-    thread_ts: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawMessage {
-    #[serde(default)]
-    ts: Option<String>,
-    #[serde(default)]
-    thread_ts: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawAction {
-    #[serde(default)]
-    action_id: String,
-    #[serde(default)]
-    value: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-}
-
-/// From an HTTP form body: `payload=<json>`.
+/// From an HTTP form body: `payload=<json>`, read as slack-morphism's own HTTP
+/// listener reads it.
 pub fn from_form(body: &[u8]) -> Result<Interaction, PayloadError> {
     let payload = url::form_urlencoded::parse(body)
         .find(|(k, _)| k == "payload")
@@ -95,49 +69,35 @@ pub fn from_form(body: &[u8]) -> Result<Interaction, PayloadError> {
     from_json(value)
 }
 
-/// From the interaction JSON (the `payload` field of an HTTP request).
+/// From the interaction JSON (the `payload` field of an HTTP request): slack-morphism's
+/// [`SlackInteractionEvent`], plus the `Untyped` fields beside it.
 pub fn from_json(value: serde_json::Value) -> Result<Interaction, PayloadError> {
-    let raw: Raw = serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))?;
-    if raw.kind != "block_actions" {
-        return Ok(Interaction::Other(raw.kind));
+    let kind = value
+        .get("type")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
+    let untyped = Untyped::read(&value);
+    match serde_json::from_value::<SlackInteractionEvent>(value) {
+        Ok(event) => from_typed(&event, untyped),
+        // Interactions the bot does not act on are acknowledged even when slack-morphism
+        // does not model them (or models them more strictly than Slack fills them in).
+        Err(_) if kind.as_deref().is_some_and(|k| k != "block_actions") => {
+            Ok(Interaction::Other(kind.unwrap_or_default()))
+        }
+        Err(e) => Err(PayloadError(e.to_string())),
     }
-    let user_id = raw
-        .user
-        .map(|u| u.id)
-        .ok_or_else(|| PayloadError("block_actions without a user".into()))?;
-    let container = raw.container.unwrap_or(RawContainer {
-        message_ts: None,
-        channel_id: None,
-        thread_ts: None,
-    });
-    let message_ts = container
-        .message_ts
-        .or_else(|| raw.message.as_ref().and_then(|m| m.ts.clone()));
-    let thread_ts = container
-        .thread_ts
-        .or_else(|| raw.message.as_ref().and_then(|m| m.thread_ts.clone()));
-    let channel_id = raw.channel.map(|c| c.id).or(container.channel_id);
-    let action = raw
-        .actions
-        .into_iter()
-        .next()
-        .ok_or_else(|| PayloadError("block_actions without an action".into()))?;
-    Ok(Interaction::Button(Box::new(ButtonPress::new(
-        Pressed {
-            user_id,
-            channel_id,
-            message_ts,
-            thread_ts,
-            response_url: raw.response_url,
-        },
-        &action.action_id,
-        action.value.as_deref(),
-        action.url.is_some(),
-    ))))
 }
 
 /// From the typed interaction slack-morphism hands over in Socket Mode.
 pub fn from_event(event: &SlackInteractionEvent) -> Result<Interaction, PayloadError> {
+    from_typed(event, Untyped::default())
+}
+
+/// The one conversion of a typed interaction, whichever way it arrived.
+fn from_typed(
+    event: &SlackInteractionEvent,
+    untyped: Untyped,
+) -> Result<Interaction, PayloadError> {
     let SlackInteractionEvent::BlockActions(press) = event else {
         return Ok(Interaction::Other(interaction_kind(event).into()));
     };
@@ -159,7 +119,9 @@ pub fn from_event(event: &SlackInteractionEvent) -> Result<Interaction, PayloadE
     };
     let message = press.message.as_ref().map(|m| &m.origin);
     let message_ts = container_ts.or_else(|| message.map(|m| m.ts.to_string()));
-    let thread_ts = message.and_then(|m| m.thread_ts.as_ref().map(|t| t.to_string()));
+    let thread_ts = untyped
+        .container_thread_ts
+        .or_else(|| message.and_then(|m| m.thread_ts.as_ref().map(|t| t.to_string())));
     let channel_id = press
         .channel
         .as_ref()
@@ -181,7 +143,7 @@ pub fn from_event(event: &SlackInteractionEvent) -> Result<Interaction, PayloadE
         },
         action.action_id.as_ref(),
         action.value.as_deref(),
-        false,
+        untyped.action_has_url,
     ))))
 }
 
@@ -194,7 +156,7 @@ fn interaction_kind(event: &SlackInteractionEvent) -> &'static str {
         SlackInteractionEvent::MessageAction(_) => "message_action",
         SlackInteractionEvent::Shortcut(_) => "shortcut",
         SlackInteractionEvent::ViewSubmission(_) => "view_submission",
-        _ => "other",
+        SlackInteractionEvent::ViewClosed(_) => "view_closed",
     }
 }
 
@@ -259,6 +221,9 @@ mod tests {
     fn press(action_id: &str, value: &str) -> serde_json::Value {
         json!({
             "type": "block_actions",
+            "team": {"id": "T1"},
+            "api_app_id": "A1",
+            "trigger_id": "1.2",
             "user": {"id": "U1"},
             "channel": {"id": "C1"},
             "container": {"type": "message", "message_ts": "111.222", "channel_id": "C1"},

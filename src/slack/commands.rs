@@ -1,31 +1,25 @@
 //! Parsing `/ecs` slash commands and the words of an @mention.
 //!
-//! Two steps, both pure: [`SlashCommand`] is the request Slack sent (form fields over
-//! HTTP, slack-morphism's typed event in Socket Mode), and [`Command`] is what the
+//! Two steps, both pure: [`SlashCommand`] is the request Slack sent (slack-morphism's
+//! typed event, read from form fields over HTTP or handed over in Socket Mode), and [`Command`] is what the
 //! words ask for, with the task reference already parsed into a [`Target`]. Applying a
 //! command (acking, diagnosing, posting) happens in `bot.rs`.
 
 use crate::task_ref::{Target, TaskRef};
-use serde::Deserialize;
 use slack_morphism::prelude::SlackCommandEvent;
 
 /// Longest command text looked at; beyond it the answer is "too long" without parsing.
 pub const MAX_TEXT: usize = 3000;
 
 /// The fields of a slash-command request that the bot uses.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlashCommand {
-    #[serde(default)]
     pub team_id: String,
     pub channel_id: String,
-    #[serde(default)]
     pub channel_name: Option<String>,
     pub user_id: String,
-    #[serde(default)]
     pub command: String,
-    #[serde(default)]
     pub text: String,
-    #[serde(default)]
     pub response_url: Option<String>,
 }
 
@@ -35,18 +29,24 @@ pub struct SlashCommand {
 pub struct PayloadError(pub String);
 
 impl SlashCommand {
-    /// From an HTTP form body (`application/x-www-form-urlencoded`).
+    /// From an HTTP form body (`application/x-www-form-urlencoded`), read into
+    /// slack-morphism's [`SlackCommandEvent`] (the type Socket Mode hands over) and
+    /// converted the same way. slack-morphism's own HTTP listener splits the form with
+    /// `url::form_urlencoded` too, but builds the event field by field and drops
+    /// `channel_name`; deserializing the whole form keeps it.
     pub fn from_form(body: &[u8]) -> Result<SlashCommand, PayloadError> {
-        let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
+        let fields: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
             .collect();
-        serde_json::from_value(serde_json::Value::Object(map))
-            .map_err(|e| PayloadError(e.to_string()))
+        let event: SlackCommandEvent = serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| PayloadError(e.to_string()))?;
+        Ok(SlashCommand::from(event))
     }
 }
 
 impl From<SlackCommandEvent> for SlashCommand {
-    /// The typed command slack-morphism hands over in Socket Mode.
+    /// The typed command, as slack-morphism hands it over in Socket Mode or as read
+    /// from an HTTP form by [`SlashCommand::from_form`].
     fn from(event: SlackCommandEvent) -> SlashCommand {
         SlashCommand {
             team_id: event.team_id.to_string(),
@@ -238,10 +238,11 @@ mod tests {
     #[test]
     fn form_bodies() {
         let c = SlashCommand::from_form(
-            b"team_id=T1&channel_id=C1&channel_name=ops&user_id=U1&command=%2Fecs&text=why+abc&response_url=https%3A%2F%2Fhooks.slack.com%2Fx",
+            b"team_id=T1&channel_id=C1&channel_name=ops&user_id=U1&command=%2Fecs&text=why+abc&response_url=https%3A%2F%2Fhooks.slack.com%2Fx&trigger_id=1.2.3",
         )
         .unwrap();
         assert_eq!(c.text, "why abc");
+        assert_eq!(c.channel_name.as_deref(), Some("ops"));
         assert_eq!(c.response_url.as_deref(), Some("https://hooks.slack.com/x"));
         assert!(SlashCommand::from_form(b"text=why").is_err());
     }

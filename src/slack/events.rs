@@ -1,6 +1,10 @@
-//! Parsing Events API deliveries: the `url_verification` challenge and `app_mention`,
-//! from an HTTP body ([`from_body`]) or from the typed event slack-morphism hands over in
-//! Socket Mode ([`from_push_event`]).
+//! Parsing Events API deliveries: the `url_verification` challenge and `app_mention`.
+//!
+//! Both ways in read slack-morphism's typed events: Socket Mode hands over a
+//! [`SlackPushEventCallback`] ([`from_push_event`]); an HTTP body is read into a
+//! [`SlackPushEvent`] as slack-morphism's own HTTP listener does ([`from_body`]). Both
+//! end in the same conversion. The typed `app_mention` drops `bot_id` and `subtype`, so
+//! over HTTP those two fields are read from the body beside it (`PostedBy`).
 //!
 //! Slash commands cannot be used in threads, so `@ecs-why why TASK` in a thread is the
 //! threaded way in. Messages from bots (including this one) are ignored; deduplication
@@ -8,7 +12,7 @@
 
 use super::commands::PayloadError;
 use serde::Deserialize;
-use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEventCallback};
+use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEvent, SlackPushEventCallback};
 
 /// One Events API delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,36 +43,20 @@ impl Mention {
     }
 }
 
-#[derive(Deserialize)]
-struct Raw {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    challenge: Option<String>,
-    #[serde(default)]
-    event_id: Option<String>,
-    #[serde(default)]
-    event: Option<RawEvent>,
-}
-
-#[derive(Deserialize)]
-struct RawEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    subtype: Option<String>,
+/// Who posted the event, which slack-morphism's typed `app_mention` does not keep:
+/// a `bot_id` (a bot, this one included) or a `subtype` (an edit) means "ignore it".
+#[derive(Debug, Default, Deserialize)]
+struct PostedBy {
     #[serde(default)]
     bot_id: Option<String>,
     #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    ts: Option<String>,
-    #[serde(default)]
-    thread_ts: Option<String>,
+    subtype: Option<String>,
+}
+
+impl PostedBy {
+    fn is_bot_or_edit(&self) -> bool {
+        self.bot_id.is_some() || self.subtype.is_some()
+    }
 }
 
 /// From an HTTP body (JSON).
@@ -78,53 +66,69 @@ pub fn from_body(body: &[u8]) -> Result<Delivery, PayloadError> {
     from_json(value)
 }
 
-/// From the event JSON of an HTTP body.
+/// From the JSON of an HTTP body: slack-morphism's [`SlackPushEvent`], plus `PostedBy`.
 pub fn from_json(value: serde_json::Value) -> Result<Delivery, PayloadError> {
-    let raw: Raw = serde_json::from_value(value).map_err(|e| PayloadError(e.to_string()))?;
-    match raw.kind.as_str() {
-        "url_verification" => Ok(Delivery::UrlVerification {
-            challenge: raw
-                .challenge
-                .ok_or_else(|| PayloadError("url_verification without a challenge".into()))?,
-        }),
-        "event_callback" => {
-            let event = raw
-                .event
-                .ok_or_else(|| PayloadError("event_callback without an event".into()))?;
-            if event.kind != "app_mention" {
-                return Ok(Delivery::Ignored(event.kind));
-            }
-            if event.bot_id.is_some() || event.subtype.is_some() {
-                return Ok(Delivery::Ignored("bot or edited message".into()));
-            }
-            let (Some(user_id), Some(channel_id), Some(ts)) = (event.user, event.channel, event.ts)
-            else {
-                return Err(PayloadError(
-                    "app_mention without user, channel or ts".into(),
-                ));
-            };
-            let event_id = raw.event_id.unwrap_or_else(|| format!("{channel_id}/{ts}"));
-            Ok(Delivery::Mention {
-                event_id,
-                mention: Mention {
-                    user_id,
-                    channel_id,
-                    text: event.text.unwrap_or_default(),
-                    ts,
-                    thread_ts: event.thread_ts,
-                },
-            })
+    let kind = value
+        .get("type")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
+    let posted_by = match value.get("event") {
+        Some(event) => PostedBy::deserialize(event).map_err(|e| PayloadError(e.to_string()))?,
+        None => PostedBy::default(),
+    };
+    let event: SlackPushEvent = match serde_json::from_value(value) {
+        Ok(event) => event,
+        // Delivery types slack-morphism does not model are acknowledged, as before.
+        Err(_) if kind.as_deref().is_some_and(|k| !is_modelled(k)) => {
+            return Ok(Delivery::Ignored(kind.unwrap_or_default()))
         }
-        other => Ok(Delivery::Ignored(other.to_string())),
+        Err(e) => return Err(PayloadError(e.to_string())),
+    };
+    match event {
+        SlackPushEvent::UrlVerification(verification) => Ok(Delivery::UrlVerification {
+            challenge: verification.challenge,
+        }),
+        SlackPushEvent::EventCallback(callback) => {
+            // An `app_mention` slack-morphism could not read falls through to `Unknown`:
+            // from a person that is a malformed payload, as it always was.
+            if let SlackEventCallbackBody::Unknown(unknown) = &callback.event {
+                if unknown.get("type").and_then(|k| k.as_str()) == Some("app_mention")
+                    && !posted_by.is_bot_or_edit()
+                {
+                    return Err(PayloadError(
+                        "app_mention without user, channel or ts".into(),
+                    ));
+                }
+            }
+            Ok(from_callback(&callback, &posted_by))
+        }
+        SlackPushEvent::AppRateLimited(_) => Ok(Delivery::Ignored("app_rate_limited".into())),
     }
 }
 
+/// The delivery types [`SlackPushEvent`] models.
+fn is_modelled(kind: &str) -> bool {
+    matches!(
+        kind,
+        "url_verification" | "event_callback" | "app_rate_limited"
+    )
+}
+
 /// From a typed Socket Mode `events_api` callback: an `app_mention` becomes a
-/// [`Delivery::Mention`], anything else is ignored.
+/// [`Delivery::Mention`], anything else is ignored. (The listener hands over only the
+/// typed callback, so who posted it is not known here.)
 pub fn from_push_event(callback: &SlackPushEventCallback) -> Delivery {
+    from_callback(callback, &PostedBy::default())
+}
+
+/// The one conversion of a typed callback, whichever way it arrived.
+fn from_callback(callback: &SlackPushEventCallback, posted_by: &PostedBy) -> Delivery {
     let SlackEventCallbackBody::AppMention(event) = &callback.event else {
         return Delivery::Ignored("not an app_mention".into());
     };
+    if posted_by.is_bot_or_edit() {
+        return Delivery::Ignored("bot or edited message".into());
+    }
     Delivery::Mention {
         event_id: callback.event_id.to_string(),
         mention: Mention {
@@ -155,7 +159,8 @@ mod tests {
 
     #[test]
     fn mention_in_a_thread() {
-        let v = json!({"type": "event_callback", "event_id": "Ev1", "event": {
+        let v = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": "Ev1", "event_time": 1700000500, "event": {
             "type": "app_mention", "user": "U1", "channel": "C1", "text": "<@UBOT> why x",
             "ts": "2.0", "thread_ts": "1.0"}});
         let Delivery::Mention { event_id, mention } = from_json(v).unwrap() else {
@@ -167,8 +172,16 @@ mod tests {
 
     #[test]
     fn bots_are_ignored() {
-        let v = json!({"type": "event_callback", "event_id": "Ev1", "event": {
+        let v = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": "Ev1", "event_time": 1700000500, "event": {
             "type": "app_mention", "bot_id": "B1", "channel": "C1", "text": "<@UBOT> why x", "ts": "2.0"}});
+        assert!(matches!(from_json(v).unwrap(), Delivery::Ignored(_)));
+        // slack-morphism reads a bot's mention that names a user as an `app_mention`;
+        // the `bot_id` beside it still has it ignored.
+        let v = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": "Ev2", "event_time": 1700000500, "event": {
+            "type": "app_mention", "bot_id": "B1", "user": "U1", "channel": "C1",
+            "text": "<@UBOT> why x", "ts": "2.0"}});
         assert!(matches!(from_json(v).unwrap(), Delivery::Ignored(_)));
         assert!(from_body(b"not json").is_err());
     }
