@@ -275,4 +275,28 @@ mod tests {
             Interaction::Other("shortcut".into())
         );
     }
+
+    #[test]
+    fn what_the_typed_event_drops_is_still_read() {
+        // A link button that is not ours: acked quietly, as before.
+        let mut v = press("somebody_elses_link", "x");
+        v["actions"][0]["url"] = json!("https://example.com");
+        let Interaction::Button(p) = from_json(v).unwrap() else {
+            panic!()
+        };
+        assert!(p.is_link);
+        // The container's thread wins over the message's.
+        let mut v = press(FollowUp::WhoStopped.action_id(), &reference().encode());
+        v["container"]["thread_ts"] = json!("100.000");
+        let Interaction::Button(p) = from_json(v).unwrap() else {
+            panic!()
+        };
+        assert_eq!(p.thread_ts.as_deref(), Some("100.000"));
+        // Interaction types slack-morphism does not model are acked, not refused.
+        assert_eq!(
+            from_json(json!({"type": "interactive_message"})).unwrap(),
+            Interaction::Other("interactive_message".into())
+        );
+        assert!(from_json(json!({"type": "block_actions"})).is_err());
+    }
 }

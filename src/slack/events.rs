@@ -185,4 +185,20 @@ mod tests {
         assert!(matches!(from_json(v).unwrap(), Delivery::Ignored(_)));
         assert!(from_body(b"not json").is_err());
     }
+
+    #[test]
+    fn other_deliveries_and_malformed_mentions() {
+        assert_eq!(
+            from_json(json!({"type": "something_new"})).unwrap(),
+            Delivery::Ignored("something_new".into())
+        );
+        let reaction = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": "Ev1", "event_time": 1700000500, "event": {
+            "type": "reaction_added", "user": "U1", "reaction": "eyes", "event_ts": "2.0"}});
+        assert!(matches!(from_json(reaction).unwrap(), Delivery::Ignored(_)));
+        let no_user = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": "Ev1", "event_time": 1700000500, "event": {
+            "type": "app_mention", "channel": "C1", "text": "<@UBOT> why x", "ts": "2.0"}});
+        assert!(from_json(no_user).is_err());
+    }
 }

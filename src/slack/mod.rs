@@ -2,8 +2,8 @@
 //! It holds no diagnosis logic.
 //!
 //! Parsing is separate from applying: `commands`, `actions` and `events` turn Slack's
-//! payloads (HTTP bodies, or slack-morphism's typed Socket Mode events) into plain
-//! requests, and `ask` holds the bot's own request types; `bot` applies them (ack now,
+//! payloads (slack-morphism's typed events, read from HTTP bodies or handed over in
+//! Socket Mode, through one conversion each) into plain requests, and `ask` holds the bot's own request types; `bot` applies them (ack now,
 //! work in the background) and `replies` words what people are told; `post` talks to
 //! the Web API; `server` (behind the `signature` middleware) and `socket_mode` are the
 //! two ways in, both reporting to `readiness`; `limits` keeps storms cheap; `engine` is
