@@ -248,6 +248,7 @@ async fn storm(
                 .append_pair("user_id", &ask.user)
                 .append_pair("command", "/ecs")
                 .append_pair("text", &format!("why {}", ask.task))
+                .append_pair("trigger_id", "1.2.3")
                 .append_pair("response_url", &fake.response_url(&i.to_string()))
                 .finish();
             let signature = sign(now, &body);
@@ -321,9 +322,18 @@ async fn count_posts(fake: &FakeSlack) -> (usize, usize, usize) {
     (cards, posts.len() - cards, ephemerals)
 }
 
+/// Print one scenario's figures. A storm in which an ask was refused or left unanswered
+/// measured nothing worth reporting, so it stops the bench with exit status 1.
 fn print_figures(f: &Figures) {
     let n = f.asks;
     println!("  acked (HTTP 200):     {}/{n}", f.acked);
+    if f.acked < n || f.all_answered.is_none() {
+        eprintln!(
+            "slack_storm: {} of {n} asks were acked and {} answered: the figures above are not a storm",
+            f.acked, f.answered
+        );
+        std::process::exit(1);
+    }
     println!(
         "  ack latency:          p50 {}, p99 {}, max {}",
         ms(percentile(&f.latencies, 0.50)),
