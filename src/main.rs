@@ -184,7 +184,13 @@ async fn serve() -> Result<(), Failure> {
     ecs_why::telemetry::init(ecs_why::telemetry::json_by_default());
     let settings =
         ecs_why::slack::Settings::from_env().map_err(|e| Failure::bad_input(e.to_string()))?;
-    ecs_why::slack::serve(settings)
-        .await
-        .map_err(|e| Failure::other(format!("{e:#}")))
+    ecs_why::slack::serve(settings).await.map_err(|e| {
+        if e.downcast_ref::<ecs_why::slack::server::ListenError>()
+            .is_some()
+        {
+            Failure::bad_input(e.to_string())
+        } else {
+            Failure::other(format!("{e:#}"))
+        }
+    })
 }

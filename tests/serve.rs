@@ -550,3 +550,28 @@ fn configuration_errors_exit_2_with_one_line_naming_the_variable() {
     );
     assert_config_error(&[("SLACK_BOT_TOKEN", "xoxb-test")], "SLACK_SIGNING_SECRET");
 }
+
+#[test]
+fn a_listen_address_in_use_exits_2_naming_ecs_why_listen_before_calling_slack() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let taken_addr = taken.local_addr().expect("its address").to_string();
+    // Stands in for Slack's Web API: any connection to it would be a call to Slack.
+    let slack = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let slack_url = format!("http://{}/api", slack.local_addr().expect("its address"));
+    assert_config_error(
+        &[
+            ("SLACK_SIGNING_SECRET", SECRET),
+            ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ("SLACK_API_URL", &slack_url),
+            ("ECS_WHY_LISTEN", &taken_addr),
+        ],
+        "ECS_WHY_LISTEN",
+    );
+    slack
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    assert!(
+        matches!(slack.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the bot called Slack before finding that it cannot listen"
+    );
+}

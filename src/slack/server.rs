@@ -58,15 +58,44 @@ pub struct App {
 /// Build the app with the production engine (AWS). Readiness waits for both the Slack
 /// token (`auth.test`) and the AWS credentials (STS GetCallerIdentity) to be verified.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    let listener = listen(&settings).await?;
     let engine = super::aws_engine::AwsEngine::new(&settings).await;
     let gatherer = engine.default_gatherer();
-    let app = build_with_engine(settings, Arc::new(engine)).await?;
+    let app = build_around(settings, Arc::new(engine), listener).await?;
     app.verify_aws(gatherer);
     Ok(app)
 }
 
 /// Build the app around any engine (tests use a fake one). Binds `settings.listen`.
 pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> anyhow::Result<App> {
+    let listener = listen(&settings).await?;
+    build_around(settings, engine, listener).await
+}
+
+/// `ECS_WHY_LISTEN` could not be bound (in use, not an address of this host, or a
+/// privileged port): a configuration error, reported before anything calls Slack.
+#[derive(Debug, thiserror::Error)]
+#[error("ECS_WHY_LISTEN: cannot listen on {addr} ({source}); set ECS_WHY_LISTEN to a free address of this host, such as 0.0.0.0:3000")]
+pub struct ListenError {
+    addr: SocketAddr,
+    source: std::io::Error,
+}
+
+/// Bind the listen address first, so a bad one stops the start before any other work.
+async fn listen(settings: &Settings) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| ListenError {
+            addr: settings.listen,
+            source,
+        })
+}
+
+async fn build_around(
+    settings: Settings,
+    engine: Arc<dyn Engine>,
+    listener: TcpListener,
+) -> anyhow::Result<App> {
     install_crypto_provider();
     let settings = Arc::new(settings);
     let poster = Poster::new(&settings)?;
@@ -84,12 +113,6 @@ pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> a
         let readiness = readiness.clone();
         tokio::spawn(async move { check_slack(poster, readiness).await });
     }
-    let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot listen on {} ({e}); set ECS_WHY_LISTEN to a free address such as 0.0.0.0:3000",
-            settings.listen
-        )
-    })?;
     let state = AppState {
         bot: bot.clone(),
         readiness: readiness.clone(),
