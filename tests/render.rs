@@ -788,3 +788,25 @@ fn recorded_cases_render_within_limits() {
         );
     }
 }
+
+#[test]
+fn bidirectional_controls_from_aws_never_reach_the_card_or_the_terminal() {
+    const RLO: char = '\u{202E}';
+    let mut d = oom();
+    d.task.stopped_reason = Some(format!("Essential container {RLO}exe.gpj{RLO} exited"));
+    d.task.containers[0].reason = Some(format!("OutOfMemoryError {RLO}lleh"));
+    d.evidence.push(format!("Stopped reason: \"{RLO}exe.gpj\""));
+    d.title = format!("web: {RLO}killed");
+    let card = serde_json::to_string(&to_blocks_json(&d)).expect("serialises");
+    assert!(!card.contains(RLO), "the card carries U+202E: {card}");
+    assert!(card.contains("exe.gpj"), "the text around it stays: {card}");
+    let text = to_text(&d, false);
+    assert!(
+        !text.contains(RLO),
+        "the terminal text carries U+202E: {text}"
+    );
+    assert!(
+        text.contains("\\u{202e}exe.gpj"),
+        "shown as an escape: {text}"
+    );
+}

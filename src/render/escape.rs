@@ -11,9 +11,10 @@ use std::borrow::Cow;
 
 pub use crate::text::{chars, truncate, ELLIPSIS};
 
-/// Escape `&`, `<` and `>` for Slack mrkdwn (and plain_text, which Slack also decodes).
+/// Escape `&`, `<` and `>` for Slack mrkdwn (and plain_text, which Slack also decodes),
+/// and drop bidirectional control characters ([`is_bidi_control`]).
 pub fn mrkdwn(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>']) {
+    if !s.contains(['&', '<', '>']) && !s.contains(is_bidi_control) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
@@ -22,10 +23,22 @@ pub fn mrkdwn(s: &str) -> Cow<'_, str> {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            c if is_bidi_control(c) => {}
             _ => out.push(c),
         }
     }
     Cow::Owned(out)
+}
+
+/// Unicode's bidirectional controls: the embeddings, overrides and isolates (U+202A to
+/// U+202E, U+2066 to U+2069) and the direction marks (U+200E, U+200F, U+061C). In
+/// untrusted text they reorder what a reader sees ("Trojan Source"): a stopped reason
+/// could show words in another order than they are, or hide part of itself.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
 }
 
 /// Redact secrets, then escape for mrkdwn: the treatment for any free text from logs or
@@ -98,7 +111,7 @@ pub fn terminal(s: &str, keep_newlines: bool) -> String {
             '\t' => out.push(c),
             '\n' if keep_newlines => out.push(c),
             '\n' => out.push(' '),
-            c if c.is_control() => {
+            c if c.is_control() || is_bidi_control(c) => {
                 let code = c as u32;
                 if code <= 0xFF {
                     out.push_str(&format!("\\x{code:02x}"));
@@ -148,6 +161,22 @@ mod tests {
         let line = code_line("before ``` after <!here>");
         assert!(!line.contains("```"));
         assert!(line.contains("&lt;!here&gt;"));
+    }
+
+    #[test]
+    fn bidirectional_controls_are_dropped_for_slack_and_shown_in_a_terminal() {
+        let reason = "CannotPullContainerError: \u{202E}gpj.exe\u{202C} \u{2067}x\u{2069}";
+        assert_eq!(
+            untrusted(reason),
+            "CannotPullContainerError: gpj.exe x",
+            "no bidi control reaches Slack"
+        );
+        assert_eq!(mrkdwn("a\u{200F}<b"), "a&lt;b");
+        assert_eq!(
+            terminal(reason, false),
+            "CannotPullContainerError: \\u{202e}gpj.exe\\u{202c} \\u{2067}x\\u{2069}"
+        );
+        assert!(matches!(mrkdwn("plain text"), Cow::Borrowed(_)));
     }
 
     #[test]
