@@ -206,12 +206,6 @@ impl App {
         self.readiness.clone()
     }
 
-    /// Add routes (for example `/metrics`) next to the Slack ones.
-    pub fn with_routes(mut self, routes: Router) -> App {
-        self.router = self.router.merge(routes);
-        self
-    }
-
     /// Serve until `shutdown` resolves, then stop accepting requests and return. Call
     /// [`Shutdown::drain`] on [`App::shutdown`] afterwards to let background posts finish.
     pub async fn run_until(
