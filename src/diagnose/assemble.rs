@@ -201,28 +201,8 @@ fn notes(evidence: &Evidence) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Container, StoppedBy};
-
-    fn task_with(containers: Vec<Container>) -> Task {
-        Task {
-            arn: "arn:aws:ecs:eu-west-1:123456789012:task/prod/0123456789abcdef0123456789abcdef"
-                .into(),
-            cluster: "arn:aws:ecs:eu-west-1:123456789012:cluster/prod".into(),
-            group: Some("service:api".into()),
-            stop_code: Some("EssentialContainerExited".into()),
-            stopped_reason: Some("Essential container in task exited".into()),
-            containers,
-            ..Default::default()
-        }
-    }
-
-    fn container(name: &str, exit_code: Option<i32>) -> Container {
-        Container {
-            name: name.into(),
-            exit_code,
-            ..Default::default()
-        }
-    }
+    use crate::diagnose::test_tasks::{container, task_with};
+    use crate::evidence::StoppedBy;
 
     fn run(task: Task) -> Diagnosis {
         diagnose(&Evidence {

@@ -10,6 +10,8 @@ mod assemble;
 pub mod catalog;
 pub mod findings;
 pub mod rules;
+#[cfg(test)]
+mod test_tasks;
 mod text;
 pub mod values;
 

@@ -166,21 +166,7 @@ pub fn blamed_container<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn task_with(containers: Vec<Container>) -> Task {
-        Task {
-            containers,
-            ..Default::default()
-        }
-    }
-
-    fn container(name: &str, exit_code: Option<i32>) -> Container {
-        Container {
-            name: name.into(),
-            exit_code,
-            ..Default::default()
-        }
-    }
+    use crate::diagnose::test_tasks::{container, task_with};
 
     #[test]
     fn blame_prefers_a_real_failure_over_the_sigterm_that_followed() {
