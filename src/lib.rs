@@ -17,6 +17,7 @@ pub mod redact;
 pub mod render;
 pub mod shutdown;
 pub mod slack;
+pub mod state;
 pub mod task_ref;
 pub mod telemetry;
 pub mod text;

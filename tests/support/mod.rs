@@ -6,3 +6,4 @@ pub mod fake_aws;
 pub mod fake_engine;
 pub mod fake_slack;
 pub mod moto;
+pub mod store_contract;

@@ -1,0 +1,372 @@
+//! The state shared by several replicas, in a DynamoDB table (`ECS_WHY_STATE_TABLE`):
+//! String partition key `pk`, TTL attribute `expires_at`, no sort key.
+//!
+//! Items: `seen#…` keys written by [`StateStore::first_time`] (a conditional put: absent
+//! or expired), and incidents (`incident#…`) whose stops are a map from task id to stop
+//! time, so counting a stop is one conditional update (`attribute_not_exists(stops.#t)`)
+//! that two replicas cannot both win. DynamoDB deletes expired items lazily (within days),
+//! so every condition also compares the expiry with now.
+
+use super::{incident_expiry, now, secs, Incident, Join, Joined, StateError, StateStore};
+use crate::gather::call_metrics::CountCalls;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::RequestId;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use futures::future::BoxFuture;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A DynamoDB table holding the shared state.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// The standard credential chain; honours `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub async fn from_env(table: &str, region: Option<&str>) -> DynamoStore {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_string()));
+        }
+        let config = loader.load().await;
+        DynamoStore::from_sdk_config(&config, table)
+    }
+
+    /// Around an existing SDK configuration (tests point it at moto).
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: &str) -> DynamoStore {
+        let conf = aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(CountCalls)
+            .build();
+        DynamoStore {
+            client: Client::from_conf(conf),
+            table: table.to_string(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn failure<E>(&self, operation: &str, err: &SdkError<E>) -> StateError
+    where
+        E: ProvideErrorMetadata + std::error::Error,
+    {
+        let (code, detail) = match err {
+            SdkError::ServiceError(service) => (
+                service.err().code().unwrap_or("an error").to_string(),
+                service.err().message().unwrap_or_default().to_string(),
+            ),
+            SdkError::TimeoutError(_) => ("a time-out".to_string(), String::new()),
+            SdkError::DispatchFailure(_) => ("a connection failure".to_string(), String::new()),
+            _ => ("an unreadable answer".to_string(), String::new()),
+        };
+        let request = err
+            .request_id()
+            .map(|id| format!(", request id {id}"))
+            .unwrap_or_default();
+        tracing::warn!(
+            operation,
+            table = self.table,
+            code,
+            "state store call failed"
+        );
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                crate::text::truncate(&crate::redact::redact(&detail), 200)
+            )
+        };
+        StateError(format!(
+            "DynamoDB {operation} on {} answered {code}{detail}{request}; check ECS_WHY_STATE_TABLE, \
+             AWS_ENDPOINT_URL_DYNAMODB and the task role's dynamodb:{operation} permission",
+            self.table
+        ))
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Incident>, StateError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failure("GetItem", &e))?;
+        Ok(output.item().map(incident_from))
+    }
+
+    /// An update that must find the item; `None` when there is none (or `condition`
+    /// does not hold).
+    async fn update(
+        &self,
+        key: &str,
+        expression: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        names: Vec<(&str, &str)>,
+    ) -> Result<Option<Incident>, StateError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        for (placeholder, name) in names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        match request.send().await {
+            Ok(output) => Ok(output.attributes().map(incident_from)),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(self.failure("UpdateItem", &e)),
+        }
+    }
+
+    async fn open(&self, join: &Join) -> Result<Option<Incident>, StateError> {
+        let active_until = join.now + secs(join.window);
+        let incident = Incident {
+            key: join.key.clone(),
+            channel: join.channel.clone(),
+            stops: [(join.task_id.clone(), join.stopped_at)].into(),
+            posting_until: join.now + secs(join.lease),
+            active_until,
+            ..Incident::default()
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item_from(&incident)))
+            .condition_expression("attribute_not_exists(pk) OR active_until < :now")
+            .expression_attribute_values(":now", n(join.now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(incident)),
+            Err(e) if is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(self.failure("PutItem", &e)),
+        }
+    }
+
+    async fn add(&self, join: &Join) -> Result<Option<Incident>, StateError> {
+        let active_until = join.now + secs(join.window);
+        self.update(
+            &join.key,
+            "SET stops.#t = :at, active_until = :until, expires_at = :expires",
+            "attribute_exists(pk) AND active_until >= :now AND attribute_not_exists(stops.#t)",
+            vec![
+                (":at", n(join.stopped_at)),
+                (":until", n(active_until)),
+                (":expires", n(incident_expiry(active_until))),
+                (":now", n(join.now)),
+            ],
+            vec![("#t", join.task_id.as_str())],
+        )
+        .await
+    }
+
+    async fn join_incident(&self, join: &Join) -> Result<Joined, StateError> {
+        // Open, else count in the open one, else it was counted already; an incident
+        // that expires between two steps sends us round again.
+        for _ in 0..3 {
+            if let Some(opened) = self.open(join).await? {
+                return Ok(Joined::Opened(opened));
+            }
+            if let Some(added) = self.add(join).await? {
+                return Ok(Joined::Added(added));
+            }
+            if let Some(existing) = self.read(&join.key).await? {
+                if existing.active_until >= join.now && existing.stops.contains_key(&join.task_id) {
+                    return Ok(Joined::Duplicate(existing));
+                }
+            }
+        }
+        Err(StateError(format!(
+            "incident {} kept changing while a stop was counted; it will be retried",
+            join.key
+        )))
+    }
+
+    async fn claim_first(&self, key: &str, keep: Duration) -> Result<bool, StateError> {
+        let at = now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item("expires_at", n(at + secs(keep)))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(self.failure("PutItem", &e)),
+        }
+    }
+}
+
+impl StateStore for DynamoStore {
+    fn first_time<'a>(
+        &'a self,
+        key: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(self.claim_first(key, keep))
+    }
+
+    fn join<'a>(&'a self, join: &'a Join) -> BoxFuture<'a, Result<Joined, StateError>> {
+        Box::pin(self.join_incident(join))
+    }
+
+    fn take_over<'a>(
+        &'a self,
+        key: &'a str,
+        now: i64,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(self.update(
+            key,
+            "SET posting_until = :until",
+            "attribute_exists(pk) AND attribute_not_exists(parent_ts) AND posting_until < :now",
+            vec![(":until", n(now + secs(lease))), (":now", n(now))],
+            vec![],
+        ))
+    }
+
+    fn set_parent<'a>(
+        &'a self,
+        key: &'a str,
+        ts: &'a str,
+        card: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move {
+            self.update(
+                key,
+                "SET parent_ts = :ts, card = :card",
+                "attribute_exists(pk)",
+                vec![(":ts", s(ts)), (":card", s(card))],
+                vec![],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn incident<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(self.read(key))
+    }
+
+    fn acknowledge<'a>(
+        &'a self,
+        key: &'a str,
+        user: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(self.update(
+            key,
+            "SET acknowledged_by = :user, acknowledged_at = :at",
+            "attribute_exists(pk)",
+            vec![(":user", s(user)), (":at", n(at))],
+            vec![],
+        ))
+    }
+
+    fn mute<'a>(
+        &'a self,
+        key: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(self.update(
+            key,
+            "SET muted_until = :until",
+            "attribute_exists(pk)",
+            vec![(":until", n(until))],
+            vec![],
+        ))
+    }
+}
+
+fn is_condition_failed<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn item_from(incident: &Incident) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(&incident.key));
+    item.insert("kind".into(), s("incident"));
+    item.insert("channel".into(), s(&incident.channel));
+    let stops = incident
+        .stops
+        .iter()
+        .map(|(task, at)| (task.clone(), n(*at)))
+        .collect();
+    item.insert("stops".into(), AttributeValue::M(stops));
+    item.insert("posting_until".into(), n(incident.posting_until));
+    item.insert("active_until".into(), n(incident.active_until));
+    item.insert(
+        "expires_at".into(),
+        n(incident_expiry(incident.active_until)),
+    );
+    item
+}
+
+fn incident_from(item: &Item) -> Incident {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let stops: BTreeMap<String, i64> = item
+        .get("stops")
+        .and_then(|v| v.as_m().ok())
+        .map(|stops| {
+            stops
+                .iter()
+                .filter_map(|(task, at)| Some((task.clone(), at.as_n().ok()?.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Incident {
+        key: text("pk").unwrap_or_default(),
+        channel: text("channel").unwrap_or_default(),
+        parent_ts: text("parent_ts"),
+        card: text("card"),
+        stops,
+        posting_until: number("posting_until").unwrap_or_default(),
+        active_until: number("active_until").unwrap_or_default(),
+        acknowledged_by: text("acknowledged_by"),
+        acknowledged_at: number("acknowledged_at"),
+        muted_until: number("muted_until"),
+    }
+}

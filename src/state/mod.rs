@@ -1,0 +1,165 @@
+//! State shared by every replica of `ecs-why serve`: what was already handled, and the
+//! alert incidents with their Slack threads.
+//!
+//! Two stores implement [`StateStore`]: [`memory::MemoryStore`] for one replica (the
+//! default) and [`dynamo::DynamoStore`] for several (`ECS_WHY_STATE_TABLE`, a DynamoDB
+//! table with String partition key `pk` and TTL attribute `expires_at`). Every write that
+//! decides who acts is conditional, so of two replicas racing exactly one wins: one
+//! handles a retried Slack event, one posts an incident's parent card.
+//!
+//! Times are whole seconds since the Unix epoch (DynamoDB's TTL format).
+
+pub mod dynamo;
+pub mod memory;
+
+use futures::future::BoxFuture;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The store failed (DynamoDB unreachable, throttled, denied). The message names the
+/// cause and the next step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state store: {0}")]
+pub struct StateError(pub String);
+
+/// One alert incident in one channel: a service (or task family) failing for one cause.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Incident {
+    /// The store key, also carried by the parent's Acknowledge and Mute buttons.
+    pub key: String,
+    pub channel: String,
+    /// The parent card's ts, once posted.
+    pub parent_ts: Option<String>,
+    /// The parent card as posted (Block Kit JSON), so any replica can update it.
+    pub card: Option<String>,
+    /// Every stop counted in this incident: task id → when it stopped.
+    pub stops: BTreeMap<String, i64>,
+    /// Who holds the right to post the parent, until when (while `parent_ts` is unset).
+    pub posting_until: i64,
+    /// Stops after this time open a new incident.
+    pub active_until: i64,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<i64>,
+    pub muted_until: Option<i64>,
+}
+
+impl Incident {
+    /// Stops counted.
+    pub fn count(&self) -> usize {
+        self.stops.len()
+    }
+
+    /// First and last stop times.
+    pub fn span(&self) -> Option<(i64, i64)> {
+        let first = self.stops.values().min()?;
+        let last = self.stops.values().max()?;
+        Some((*first, *last))
+    }
+
+    /// Muted at `at`.
+    pub fn is_muted(&self, at: i64) -> bool {
+        self.muted_until.is_some_and(|until| until > at)
+    }
+}
+
+/// A stop to count in an incident.
+#[derive(Debug, Clone)]
+pub struct Join {
+    pub key: String,
+    pub channel: String,
+    pub task_id: String,
+    pub stopped_at: i64,
+    pub now: i64,
+    /// Stops within this long of the previous one join the same incident.
+    pub window: Duration,
+    /// How long the replica that opens the incident has to post its parent.
+    pub lease: Duration,
+}
+
+/// What [`StateStore::join`] did with a stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// A new incident, with this stop first: this replica posts the parent.
+    Opened(Incident),
+    /// Counted in an open incident (whose parent may still be being posted elsewhere).
+    Added(Incident),
+    /// This stop was already counted (a repeated delivery): nothing to do.
+    Duplicate(Incident),
+}
+
+/// How long a claimed key is remembered when nothing else says.
+pub const FIRST_TIME_KEEP: Duration = Duration::from_secs(3600);
+
+/// The shared state. Cloned handles share one store.
+pub trait StateStore: Send + Sync + 'static {
+    /// True for the first caller to offer `key` within `keep`; false for repeats. Of
+    /// callers racing, exactly one gets true.
+    fn first_time<'a>(
+        &'a self,
+        key: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
+
+    /// Count a stop in its incident, opening a new one when none is active.
+    fn join<'a>(&'a self, join: &'a Join) -> BoxFuture<'a, Result<Joined, StateError>>;
+
+    /// The parent's poster went away without posting it (its lease ran out): take the
+    /// right to post it. `Some` when this caller won.
+    fn take_over<'a>(
+        &'a self,
+        key: &'a str,
+        now: i64,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Record the posted parent (its ts and card).
+    fn set_parent<'a>(
+        &'a self,
+        key: &'a str,
+        ts: &'a str,
+        card: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// The incident under `key`, read consistently.
+    fn incident<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Record who acknowledged the incident, and when.
+    fn acknowledge<'a>(
+        &'a self,
+        key: &'a str,
+        user: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Mute the incident's further stops until `until`.
+    fn mute<'a>(
+        &'a self,
+        key: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+}
+
+/// The store the settings ask for: DynamoDB when `table` is set, else memory.
+pub async fn from_settings(table: Option<&str>, region: Option<&str>) -> Arc<dyn StateStore> {
+    match table {
+        Some(table) => Arc::new(dynamo::DynamoStore::from_env(table, region).await),
+        None => Arc::new(memory::MemoryStore::default()),
+    }
+}
+
+/// Seconds of a duration, for epoch arithmetic.
+pub(crate) fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// When DynamoDB may delete an incident: a day after it stops being active, so its
+/// buttons keep working for a while.
+pub(crate) fn incident_expiry(active_until: i64) -> i64 {
+    active_until.saturating_add(86_400)
+}
