@@ -15,16 +15,22 @@ pub enum FollowUp {
     ServiceEvents,
     Rerun,
     OpenConsole,
+    /// On an alert's parent card: record who acknowledged the incident.
+    Acknowledge,
+    /// On an alert's parent card: stop posting the incident's stops for an hour.
+    Mute,
 }
 
 impl FollowUp {
-    pub const ALL: [FollowUp; 6] = [
+    pub const ALL: [FollowUp; 8] = [
         FollowUp::MoreLogs,
         FollowUp::WhoStopped,
         FollowUp::TaskDefinition,
         FollowUp::ServiceEvents,
         FollowUp::Rerun,
         FollowUp::OpenConsole,
+        FollowUp::Acknowledge,
+        FollowUp::Mute,
     ];
 
     pub fn action_id(self) -> &'static str {
@@ -35,6 +41,8 @@ impl FollowUp {
             FollowUp::ServiceEvents => "ecs_why_service_events",
             FollowUp::Rerun => "ecs_why_rerun",
             FollowUp::OpenConsole => "ecs_why_open_console",
+            FollowUp::Acknowledge => "ecs_why_acknowledge",
+            FollowUp::Mute => "ecs_why_mute",
         }
     }
 
@@ -58,6 +66,9 @@ pub struct ButtonRef {
     /// CloudWatch Logs page token ("more logs" only).
     #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub page_token: Option<String>,
+    /// The alert incident's key (Acknowledge and Mute only).
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
 }
 
 /// Why a button value was refused.
@@ -114,6 +125,14 @@ impl ButtonRef {
                 return Err(ButtonRefError::InvalidField("container"));
             }
         }
+        if let Some(incident) = &parsed.incident {
+            if !incident.starts_with("incident#")
+                || incident.len() > 1000
+                || incident.chars().any(char::is_control)
+            {
+                return Err(ButtonRefError::InvalidField("incident"));
+            }
+        }
         if let Some(token) = &parsed.page_token {
             if token.len() > 1024 || token.chars().any(|c| c.is_control()) {
                 return Err(ButtonRefError::InvalidField("page token"));
@@ -141,6 +160,7 @@ mod tests {
                     .into(),
             container: Some("web".into()),
             page_token: Some("b/123".into()),
+            incident: None,
         }
     }
 

@@ -18,6 +18,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Slash commands handled, by `outcome`.
 pub const COMMANDS: &str = "ecs_why_commands_total";
+pub const ALERTS: &str = "ecs_why_alert_events_total";
 /// Button presses handled, by `action` and `outcome`.
 pub const BUTTONS: &str = "ecs_why_buttons_total";
 /// Time from a request to its diagnosis, in seconds (histogram).
@@ -95,6 +96,10 @@ fn builder() -> PrometheusBuilder {
 fn describe() {
     describe_counter!(COMMANDS, "Slash commands handled, by outcome.");
     describe_counter!(BUTTONS, "Button presses handled, by action and outcome.");
+    describe_counter!(
+        ALERTS,
+        "Stopped-task events read from the alert queue, by outcome."
+    );
     describe_histogram!(
         DIAGNOSIS_SECONDS,
         ::metrics::Unit::Seconds,
@@ -114,6 +119,12 @@ fn describe() {
 /// `"bad_input"`, `"aws_error"`, `"rate_limited"`.
 pub fn command(outcome: &'static str) {
     counter!(COMMANDS, "outcome" => outcome).increment(1);
+}
+
+/// Counts one alert-queue message by how it was settled: `"posted"`, `"recorded"`
+/// (duplicate, muted, ignored or unrouted), `"skipped"`, `"poison"`, `"retried"`.
+pub fn alert(outcome: &'static str) {
+    counter!(ALERTS, "outcome" => outcome).increment(1);
 }
 
 /// Counts one button press by its action (`"more_logs"`, `"rerun"`, …) and outcome.

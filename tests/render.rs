@@ -199,6 +199,7 @@ fn target() -> ButtonRef {
         task_arn: TASK_ARN.into(),
         container: None,
         page_token: None,
+        incident: None,
     }
 }
 

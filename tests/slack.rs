@@ -209,6 +209,7 @@ fn button() -> ButtonRef {
         task_arn: format!("arn:aws:ecs:eu-west-1:123456789012:task/prod/{TASK}"),
         container: Some("web".into()),
         page_token: Some("f/123".into()),
+        incident: None,
     }
 }
 
@@ -1111,6 +1112,7 @@ async fn end_to_end_buttons_with_the_real_engine() {
         task_arn: canned::task_arn("prod", &id),
         container: Some("web".into()),
         page_token: None,
+        incident: None,
     };
     let value = reference.encode();
     let kinds = [

@@ -320,6 +320,43 @@ impl Gatherer {
             }
         };
 
+        let service_name = task.service_name().map(str::to_string);
+        let service_cluster = cluster_of(&task, cluster).to_string();
+        let service = async {
+            let events = match early_events {
+                Some(events) => events,
+                None => match service_name {
+                    Some(name) => {
+                        ecs::service_events(&clients.ecs, &service_cluster, &name, SERVICE_EVENTS)
+                            .await
+                    }
+                    None => return (Vec::new(), None),
+                },
+            };
+            match events {
+                Ok(events) => (events, None),
+                Err(failure) => (Vec::new(), Some(service_note(&failure))),
+            }
+        };
+        Ok(self.around_task(task, service, notes).await)
+    }
+
+    /// Evidence for a task an EventBridge event already holds (alerts): no DescribeTasks
+    /// and no service events; the task definition (cached), the log tail and, for a
+    /// person's StopTask, CloudTrail.
+    pub async fn gather_stopped(&self, task: Task) -> Evidence {
+        self.around_task(task, async { (Vec::new(), None) }, Vec::new())
+            .await
+    }
+
+    /// Everything around a known task, fetched concurrently: its task definition and
+    /// logs, `service` (its service's events, or none), and who stopped it.
+    async fn around_task(
+        &self,
+        task: Task,
+        service: impl std::future::Future<Output = (Vec<ServiceEvent>, Option<String>)>,
+        mut notes: Vec<String>,
+    ) -> Evidence {
         let definition_and_logs = async {
             let mut notes = Vec::new();
             match self.task_definition(&task.task_definition).await {
@@ -333,27 +370,6 @@ impl Gatherer {
                     ));
                     (None, Vec::new(), notes)
                 }
-            }
-        };
-        let service = async {
-            let events = match early_events {
-                Some(events) => events,
-                None => match task.service_name() {
-                    Some(name) => {
-                        ecs::service_events(
-                            &clients.ecs,
-                            cluster_of(&task, cluster),
-                            name,
-                            SERVICE_EVENTS,
-                        )
-                        .await
-                    }
-                    None => return (Vec::new(), None),
-                },
-            };
-            match events {
-                Ok(events) => (events, None),
-                Err(failure) => (Vec::new(), Some(service_note(&failure))),
             }
         };
         let who = async {
@@ -371,14 +387,14 @@ impl Gatherer {
         notes.extend(definition_notes);
         notes.extend(service_note);
         notes.extend(who_notes);
-        Ok(Evidence {
+        Evidence {
             task,
             task_definition,
             logs,
             stop_lookup,
             service_events,
             notes,
-        })
+        }
     }
 
     /// DescribeTasks said MISSING: read the task from the event archive, if configured.

@@ -215,6 +215,7 @@ mod tests {
                     .into(),
             container: None,
             page_token: None,
+            incident: None,
         }
     }
 

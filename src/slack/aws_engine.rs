@@ -6,8 +6,9 @@
 //! formatting happens here: this file only connects the three stages.
 
 use super::config::Settings;
-use super::engine::{Answer, Engine, EngineError, EngineErrorKind};
-use crate::diagnose::diagnose;
+use super::engine::{Alerted, Answer, Engine, EngineError, EngineErrorKind};
+use crate::diagnose::{diagnose, Diagnosis};
+use crate::evidence::{Evidence, Task};
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::gather::{Gatherer, SERVICE_EVENTS};
 use crate::render::{blocks, escape};
@@ -75,22 +76,16 @@ impl AwsEngine {
         let gatherer = self.gatherer(role_arn).await;
         let evidence = gatherer.gather(target).await?;
         let diagnosis = diagnose(&evidence);
-        let reference = blocks::button_ref(&diagnosis.task);
-        let mut details = Vec::new();
-        for logs in &evidence.logs {
-            details.extend(blocks::log_tail(logs, reference.as_ref()));
-        }
-        details.push(blocks::stopped_by(
-            &evidence.stop_lookup,
-            reference.as_ref(),
-        ));
-        if let Some(definition) = &evidence.task_definition {
-            details.push(blocks::task_definition(definition));
-        }
-        Ok(Answer {
-            task_arn: evidence.task.arn.clone(),
-            card: blocks::card(&diagnosis),
-            details,
+        Ok(rendered(&evidence, &diagnosis))
+    }
+
+    async fn alert(&self, task: &Task, role_arn: Option<&str>) -> Result<Alerted, EngineError> {
+        let gatherer = self.gatherer(role_arn).await;
+        let evidence = gatherer.gather_stopped(task.clone()).await;
+        let diagnosis = diagnose(&evidence);
+        Ok(Alerted {
+            answer: rendered(&evidence, &diagnosis),
+            diagnosis,
         })
     }
 
@@ -146,12 +141,45 @@ impl AwsEngine {
                 };
                 vec![blocks::service_events(&events)]
             }
-            FollowUp::MoreLogs | FollowUp::Rerun | FollowUp::OpenConsole => Vec::new(),
+            FollowUp::MoreLogs
+            | FollowUp::Rerun
+            | FollowUp::OpenConsole
+            | FollowUp::Acknowledge
+            | FollowUp::Mute => Vec::new(),
         })
     }
 }
 
+/// The card and its thread replies (log tail, who stopped it, task definition).
+fn rendered(evidence: &Evidence, diagnosis: &Diagnosis) -> Answer {
+    let reference = blocks::button_ref(&diagnosis.task);
+    let mut details = Vec::new();
+    for logs in &evidence.logs {
+        details.extend(blocks::log_tail(logs, reference.as_ref()));
+    }
+    details.push(blocks::stopped_by(
+        &evidence.stop_lookup,
+        reference.as_ref(),
+    ));
+    if let Some(definition) = &evidence.task_definition {
+        details.push(blocks::task_definition(definition));
+    }
+    Answer {
+        task_arn: evidence.task.arn.clone(),
+        card: blocks::card(diagnosis),
+        details,
+    }
+}
+
 impl Engine for AwsEngine {
+    fn diagnose_stopped<'a>(
+        &'a self,
+        task: &'a Task,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Alerted, EngineError>> {
+        Box::pin(self.alert(task, role_arn))
+    }
+
     fn diagnose<'a>(
         &'a self,
         target: &'a Target,

@@ -22,16 +22,17 @@ use super::commands::{self, Command, SlashCommand};
 use super::config::Settings;
 use super::engine::{self, Answer, Engine, EngineError, EngineErrorKind};
 use super::events::{Delivery, Mention};
-use super::limits::{Coalescer, RateLimiter, Seen};
+use super::limits::{Coalescer, RateLimiter};
 use super::post::{PostError, Poster};
 use super::replies::{self, failure_message, text, Outcome};
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::render::escape::mrkdwn;
 use crate::shutdown::Shutdown;
+use crate::state::{memory::MemoryStore, StateStore, FIRST_TIME_KEEP};
 use crate::{metrics, telemetry};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{OnceCell, Semaphore};
 use tracing::Instrument;
 
@@ -46,7 +47,9 @@ pub struct Bot {
     diagnoses: Coalescer<DiagnosisKey, Diagnosed>,
     cards: Coalescer<CardKey, Card>,
     users: RateLimiter,
-    seen_events: Seen,
+    /// Shared with the other replicas when `ECS_WHY_STATE_TABLE` is set: which Events
+    /// API deliveries were handled, and the alert incidents.
+    state: Arc<dyn StateStore>,
     shutdown: Shutdown,
 }
 
@@ -79,7 +82,7 @@ impl Bot {
             diagnoses: Coalescer::new(limits.coalesce_window),
             cards: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::per_minute(limits.per_user_per_minute),
-            seen_events: Seen::new(Duration::from_secs(3600)),
+            state: Arc::new(MemoryStore::default()),
             shutdown,
             settings,
             engine,
@@ -87,8 +90,26 @@ impl Bot {
         }
     }
 
+    /// Use `state` (shared by replicas) instead of this process's memory.
+    pub fn with_state(mut self, state: Arc<dyn StateStore>) -> Bot {
+        self.state = state;
+        self
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    pub fn settings_arc(&self) -> Arc<Settings> {
+        self.settings.clone()
+    }
+
+    pub fn engine(&self) -> Arc<dyn Engine> {
+        self.engine.clone()
+    }
+
+    pub fn state(&self) -> Arc<dyn StateStore> {
+        self.state.clone()
     }
 
     pub fn poster(&self) -> &Poster {
@@ -163,15 +184,24 @@ impl Bot {
             Delivery::UrlVerification { challenge } => Some(challenge),
             Delivery::Ignored(_) => None,
             Delivery::Mention { event_id, mention } => {
-                if self.seen_events.first_time(&event_id) {
-                    self.mention(mention);
-                } else {
-                    tracing::info!(
-                        event_id,
-                        ?retry,
-                        "event already handled; ignoring the retry"
-                    );
-                }
+                let bot = self.clone();
+                self.spawn(async move {
+                    let key = format!("event#{event_id}");
+                    let first = bot.state.first_time(&key, FIRST_TIME_KEEP).await;
+                    match first {
+                        Ok(true) => bot.mention(mention),
+                        Ok(false) => tracing::info!(
+                            event_id,
+                            ?retry,
+                            "event already handled; ignoring the retry"
+                        ),
+                        Err(e) => {
+                            // Answering twice beats never answering.
+                            tracing::warn!(error = %e, event_id, "could not check for a repeated event; answering it");
+                            bot.mention(mention);
+                        }
+                    }
+                });
                 None
             }
         }
@@ -454,6 +484,24 @@ impl Bot {
     /// engine's messages in the card's thread.
     async fn follow_up(&self, press: ButtonPress, kind: FollowUp, button: ButtonRef) -> Outcome {
         let asker = Asker::from(&press);
+        if matches!(kind, FollowUp::Acknowledge | FollowUp::Mute) {
+            let pressed = crate::alerts::buttons::press(
+                self.state.as_ref(),
+                &self.poster,
+                kind,
+                &button,
+                &asker.user,
+                &asker.channel,
+            )
+            .await;
+            return match pressed {
+                Ok(()) => Outcome::Answered,
+                Err(why) => {
+                    self.tell_asker(&asker, &replies::warning(&why)).await;
+                    Outcome::BadInput
+                }
+            };
+        }
         let role_arn = self.settings.defaults_for(&asker.channel, None).role_arn;
         if kind == FollowUp::Rerun {
             let target = match engine::target_of(&button) {

@@ -44,6 +44,19 @@ pub struct Settings {
     /// Log group archiving "ECS Task State Change" events (the deploy stack creates it).
     pub archive_log_group: Option<String>,
     pub limits: Limits,
+    /// Stopped-task alerts (`ECS_WHY_EVENTS_QUEUE_URL`, `[[alerts]]`).
+    pub alerts: AlertSettings,
+    /// DynamoDB table shared by replicas (`ECS_WHY_STATE_TABLE`); `None`: in memory.
+    pub state_table: Option<String>,
+}
+
+/// Stopped-task alerts: where the events come from and which channel hears of what.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSettings {
+    /// The SQS queue EventBridge delivers "ECS Task State Change" events to; alerts are
+    /// on when it is set.
+    pub queue_url: Option<String>,
+    pub routes: Vec<crate::alerts::routes::AlertRoute>,
 }
 
 /// Bounds that keep an incident storm from becoming an outage of its own.
@@ -59,6 +72,8 @@ pub struct Limits {
     pub max_slack_retries: u32,
     /// Longest Retry-After honoured per attempt.
     pub max_retry_after: Duration,
+    /// Gap between two alert posts in one channel (Slack allows about one a second).
+    pub alert_spacing: Duration,
 }
 
 impl Default for Limits {
@@ -69,6 +84,7 @@ impl Default for Limits {
             per_user_per_minute: 10,
             max_slack_retries: 8,
             max_retry_after: Duration::from_secs(60),
+            alert_spacing: Duration::from_secs(1),
         }
     }
 }
@@ -189,10 +205,39 @@ impl Settings {
                 ));
             }
         }
-        let channels = match get("ECS_WHY_CONFIG") {
-            Some(path) => ChannelMap::load(Path::new(&path))?,
-            None => ChannelMap::default(),
+        let (channels, routes) = match get("ECS_WHY_CONFIG") {
+            Some(path) => {
+                let path = Path::new(&path);
+                let channels = ChannelMap::load(path)?;
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                let routes =
+                    crate::alerts::routes::parse(&text).map_err(|reason| ConfigError::BadFile {
+                        path: path.display().to_string(),
+                        reason,
+                    })?;
+                (channels, routes)
+            }
+            None => (ChannelMap::default(), Vec::new()),
         };
+        let queue_url = get("ECS_WHY_EVENTS_QUEUE_URL");
+        if let Some(url) = &queue_url {
+            if url::Url::parse(url).is_err() {
+                return Err(ConfigError::Invalid(
+                    "ECS_WHY_EVENTS_QUEUE_URL",
+                    format!("`{url}` is not a URL"),
+                    "use the queue's URL, such as https://sqs.eu-west-1.amazonaws.com/123456789012/ecs-why-events",
+                ));
+            }
+            if routes.is_empty() {
+                return Err(ConfigError::Missing(
+                    "[[alerts]] in ECS_WHY_CONFIG",
+                    "ECS_WHY_EVENTS_QUEUE_URL is set, so add at least one [[alerts]] entry with channel = \"C...\" naming the channel to alert (or unset the queue URL)",
+                ));
+            }
+        }
         Ok(Settings {
             signing_secret: signing_secret.map(SecretString::from),
             bot_token: SecretString::from(bot_token),
@@ -204,6 +249,8 @@ impl Settings {
             channels,
             archive_log_group: get("ECS_WHY_ARCHIVE_LOG_GROUP"),
             limits: Limits::default(),
+            alerts: AlertSettings { queue_url, routes },
+            state_table: get("ECS_WHY_STATE_TABLE"),
         })
     }
 
@@ -227,6 +274,10 @@ impl Settings {
 struct ConfigFile {
     #[serde(default)]
     channels: BTreeMap<String, ChannelDefaults>,
+    /// Checked by [`crate::alerts::routes::parse`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    alerts: Vec<toml::Value>,
 }
 
 impl ChannelMap {

@@ -6,6 +6,8 @@
 //! The production implementation over `Gatherer`, `diagnose` and `render::blocks` is
 //! `AwsEngine` in `aws_engine.rs`.
 
+use crate::diagnose::Diagnosis;
+use crate::evidence::Task;
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::gather::GatherError;
 use crate::task_ref::Target;
@@ -22,6 +24,14 @@ pub struct Answer {
     /// Thread replies: log tail, who stopped it, task definition summary; each within
     /// Block Kit's limits already.
     pub details: Vec<SlackMessageContent>,
+}
+
+/// An alert's diagnosis: the answer to post, and the diagnosis its incident is keyed on
+/// (cause and key fact).
+#[derive(Debug, Clone)]
+pub struct Alerted {
+    pub answer: Answer,
+    pub diagnosis: Diagnosis,
 }
 
 /// Why the engine gave no answer, so the bot can word the reply. (Not
@@ -72,6 +82,14 @@ pub trait Engine: Send + Sync + 'static {
         target: &'a Target,
         role_arn: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Answer, EngineError>>;
+
+    /// Diagnose a stopped task an EventBridge event already holds (alerts): no
+    /// DescribeTasks, no service events.
+    fn diagnose_stopped<'a>(
+        &'a self,
+        task: &'a Task,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Alerted, EngineError>>;
 
     /// Answer a follow-up button (not `Rerun` or `OpenConsole`, which the bot handles):
     /// the thread replies to post, in order.

@@ -6,8 +6,9 @@
 //!   everyone waiting gets the result.
 //! - [`RateLimiter`]: each user gets a number of requests per minute (a `governor`
 //!   keyed rate limiter).
-//! - [`Seen`]: Events API deliveries already handled (Slack retries them); a
-//!   `moka::sync::Cache` whose atomic insert tells the first delivery from a repeat.
+//!
+//! Events API deliveries already handled (Slack retries them) are remembered in the
+//! shared [`crate::state`] store, so two replicas do not both answer a retry.
 //!
 //! The bound on AWS work in flight is a plain `tokio::sync::Semaphore` in `bot.rs`;
 //! background jobs are tracked by [`crate::shutdown::Shutdown`] so SIGTERM can drain them.
@@ -124,28 +125,6 @@ impl RateLimiter {
     }
 }
 
-/// Ids seen recently (an hour: Slack retries within minutes).
-pub struct Seen {
-    ids: moka::sync::Cache<String, ()>,
-}
-
-impl Seen {
-    pub fn new(ttl: Duration) -> Self {
-        Seen {
-            ids: moka::sync::Cache::builder()
-                .max_capacity(MAX_KEYS)
-                .time_to_live(ttl)
-                .build(),
-        }
-    }
-
-    /// True the first time an id is offered, false for repeats within the ttl. The
-    /// insert is atomic: of two deliveries racing, exactly one is first.
-    pub fn first_time(&self, id: &str) -> bool {
-        self.ids.entry(id.to_string()).or_insert(()).is_fresh()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,13 +207,5 @@ mod tests {
         assert!(wait > Duration::from_secs(28), "{wait:?}");
         assert!(wait <= Duration::from_secs(30), "{wait:?}");
         assert!(r.check("U2").is_ok());
-    }
-
-    #[test]
-    fn seen_once() {
-        let s = Seen::new(Duration::from_secs(60));
-        assert!(s.first_time("Ev1"));
-        assert!(!s.first_time("Ev1"));
-        assert!(s.first_time("Ev2"));
     }
 }

@@ -101,12 +101,12 @@ async fn build_around(
     let poster = Poster::new(&settings)?;
     let shutdown = Shutdown::new();
     let metrics = crate::metrics::install();
-    let bot = Arc::new(Bot::new(
-        settings.clone(),
-        engine,
-        poster.clone(),
-        shutdown.clone(),
-    ));
+    let state =
+        crate::state::from_settings(settings.state_table.as_deref(), settings.region.as_deref())
+            .await;
+    let bot = Arc::new(
+        Bot::new(settings.clone(), engine, poster.clone(), shutdown.clone()).with_state(state),
+    );
     let readiness = Readiness::default();
     readiness.require("slack", "auth.test has not succeeded yet");
     {
@@ -180,6 +180,33 @@ impl App {
             .require("aws", "STS GetCallerIdentity has not succeeded yet");
         let readiness = self.readiness.clone();
         tokio::spawn(async move { check_aws(gatherer, readiness).await });
+    }
+
+    /// Read stopped-task events from `ECS_WHY_EVENTS_QUEUE_URL` (when set) until
+    /// shutdown, announcing them in their `[[alerts]]` channels. `sqs` is the client to
+    /// read with (`None`: the standard credential chain and endpoint variables).
+    pub async fn start_alerts(&self, sqs: Option<aws_sdk_sqs::Client>) {
+        let settings = self.bot.settings_arc();
+        let Some(queue_url) = settings.alerts.queue_url.clone() else {
+            return;
+        };
+        let sqs = match sqs {
+            Some(client) => client,
+            None => crate::alerts::consumer::sqs_client(settings.region.as_deref()).await,
+        };
+        let outbox = crate::alerts::outbox::Outbox::new(
+            self.bot.poster().clone(),
+            settings.limits.alert_spacing,
+        );
+        let announcer = crate::alerts::announce::Announcer::new(
+            settings.clone(),
+            self.bot.engine(),
+            self.bot.state(),
+            outbox,
+        );
+        let consumer = crate::alerts::consumer::Consumer::new(sqs, queue_url, Arc::new(announcer));
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(consumer.run(shutdown));
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -296,6 +323,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let signal = shutdown::signal();
     let app_token = settings.app_token.clone();
     let app = build(settings).await?;
+    app.start_alerts(None).await;
     tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
     let stop = app.shutdown();
     if let Some(token) = app_token {

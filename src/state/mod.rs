@@ -154,7 +154,7 @@ pub async fn from_settings(table: Option<&str>, region: Option<&str>) -> Arc<dyn
 }
 
 /// Seconds of a duration, for epoch arithmetic.
-pub(crate) fn secs(d: Duration) -> i64 {
+pub fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 

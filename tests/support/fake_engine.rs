@@ -4,11 +4,16 @@
 //! Every target gets a card (`card for ID`) and two thread replies (`log tail of ID`,
 //! `stopped by of ID`) after an adjustable delay; [`DENIED_TASK`] fails with IAM's
 //! access denied and its fix. Follow-up buttons answer `ACTION_ID for TASK_ARN`. The
-//! engine counts diagnoses and records follow-ups.
+//! engine counts diagnoses and records follow-ups. Alerts (a task from an event) get
+//! the real pure diagnosis and card of the task alone, after the same delay.
 //! Used as `support::fake_engine` by tests and through `#[path]` by the benchmark.
 #![allow(dead_code)]
 
+use ecs_why::diagnose::diagnose;
+use ecs_why::evidence::{Evidence, Task};
 use ecs_why::follow_up::{ButtonRef, FollowUp};
+use ecs_why::render::blocks;
+use ecs_why::slack::engine::Alerted;
 use ecs_why::slack::{Answer, Engine, EngineError, EngineErrorKind};
 use ecs_why::task_ref::{Target, TaskRef};
 use futures::future::BoxFuture;
@@ -58,6 +63,30 @@ fn task_id(target: &Target) -> String {
 }
 
 impl Engine for FakeEngine {
+    fn diagnose_stopped<'a>(
+        &'a self,
+        task: &'a Task,
+        _role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Alerted, EngineError>> {
+        Box::pin(async move {
+            let delay = *self.delay.lock().expect("not poisoned");
+            tokio::time::sleep(delay).await;
+            self.diagnoses.fetch_add(1, Ordering::SeqCst);
+            let diagnosis = diagnose(&Evidence {
+                task: task.clone(),
+                ..Evidence::default()
+            });
+            Ok(Alerted {
+                answer: Answer {
+                    task_arn: task.arn.clone(),
+                    card: blocks::card(&diagnosis),
+                    details: Vec::new(),
+                },
+                diagnosis,
+            })
+        })
+    }
+
     fn diagnose<'a>(
         &'a self,
         target: &'a Target,

@@ -50,6 +50,7 @@ pub fn button_ref(task: &TaskSummary) -> Option<ButtonRef> {
         task_arn: task.arn.clone(),
         container: None,
         page_token: None,
+        incident: None,
     };
     valid(candidate)
 }
