@@ -227,7 +227,7 @@ impl Announcer {
         }
     }
 
-    /// Queue an update of the parent with the incident as it is now.
+    /// Update the parent with the incident as it is now (returns once sent).
     async fn refresh_parent(&self, key: &str) {
         let incident = match self.state.incident(key).await {
             Ok(Some(incident)) => incident,
@@ -239,7 +239,9 @@ impl Announcer {
         };
         if let Some((ts, card)) = stored_parent(&incident) {
             let content = incident::parent(&card, &incident, state::now());
-            self.outbox.update_parent(&incident.channel, &ts, content);
+            self.outbox
+                .update_parent(&incident.channel, &ts, content)
+                .await;
         }
     }
 }

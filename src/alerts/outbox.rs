@@ -37,8 +37,14 @@ struct Pending {
     )>,
     /// By parent ts, in arrival order.
     lines: Vec<LineBatch>,
-    /// Newest content per parent ts.
-    updates: Vec<(String, SlackMessageContent)>,
+    /// Newest content per parent ts, and who waits for it.
+    updates: Vec<Update>,
+}
+
+struct Update {
+    ts: String,
+    card: SlackMessageContent,
+    waiters: Vec<oneshot::Sender<()>>,
 }
 
 struct LineBatch {
@@ -127,17 +133,27 @@ impl Outbox {
         result.await.unwrap_or_else(|_| Err(stopped()))
     }
 
-    /// Replace the parent at `ts` with `card` (only the newest waiting update is sent).
-    pub fn update_parent(&self, channel: &str, ts: &str, card: SlackMessageContent) {
+    /// Replace the parent at `ts` with `card`; only the newest waiting update of a
+    /// parent is sent. Returns once it was sent (or failed, which is logged).
+    pub async fn update_parent(&self, channel: &str, ts: &str, card: SlackMessageContent) {
+        let (done, sent) = oneshot::channel();
         let queue = self.queue(channel);
         {
             let mut pending = queue.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match pending.updates.iter_mut().find(|(t, _)| t == ts) {
-                Some((_, newest)) => *newest = card,
-                None => pending.updates.push((ts.to_string(), card)),
+            match pending.updates.iter_mut().find(|u| u.ts == ts) {
+                Some(update) => {
+                    update.card = card;
+                    update.waiters.push(done);
+                }
+                None => pending.updates.push(Update {
+                    ts: ts.to_string(),
+                    card,
+                    waiters: vec![done],
+                }),
             }
         }
         queue.wake.notify_one();
+        let _ = sent.await;
     }
 
     /// Posts waiting in every channel (for tests and shutdown).
@@ -163,7 +179,7 @@ enum Job {
         oneshot::Sender<Result<String, PostError>>,
     ),
     Lines(LineBatch),
-    Update(String, SlackMessageContent),
+    Update(Update),
 }
 
 struct Worker {
@@ -183,8 +199,7 @@ impl Worker {
             return Some(Job::Lines(pending.lines.remove(0)));
         }
         if !pending.updates.is_empty() {
-            let (ts, card) = pending.updates.remove(0);
-            return Some(Job::Update(ts, card));
+            return Some(Job::Update(pending.updates.remove(0)));
         }
         None
     }
@@ -229,9 +244,16 @@ impl Worker {
                     let _ = waiter.send(posted.clone());
                 }
             }
-            Job::Update(ts, card) => {
-                if let Err(e) = self.poster.update(&self.channel, &ts, &card).await {
+            Job::Update(update) => {
+                if let Err(e) = self
+                    .poster
+                    .update(&self.channel, &update.ts, &update.card)
+                    .await
+                {
                     tracing::warn!(channel = self.channel, error = %e, "could not update an alert's count");
+                }
+                for waiter in update.waiters {
+                    let _ = waiter.send(());
                 }
             }
         }

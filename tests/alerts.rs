@@ -1,0 +1,453 @@
+//! Alerts end to end: EventBridge events on an SQS queue (moto's server), two
+//! `ecs-why serve` processes consuming it and sharing one DynamoDB table (moto too),
+//! ECS and Logs on the local fake AWS (per-service endpoint variables), and a fake
+//! Slack Web API recording what is posted. Every event is delivered twice.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::fake_aws::{canned, FakeAws, REGION};
+use support::fake_slack::{sign, FakeSlack};
+use support::moto::{create_state_table, Moto};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const CHANNEL: &str = "C0ONCALL";
+const TABLE: &str = "ecs-why-state";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// A stopped task of `group` (`service:NAME` or `family:NAME`) as EventBridge delivers it.
+fn event(n: u32, group: &str, stop_code: &str, exit_code: i32, reason: Option<&str>) -> Value {
+    let id = task_id(n);
+    let mut task = canned::task("prod", &id, stop_code, exit_code);
+    task["group"] = json!(group);
+    task["stoppedAt"] = json!(chrono::DateTime::from_timestamp(
+        (canned::STOPPED_AT as i64) + i64::from(n) * 30,
+        0
+    )
+    .map(|t| t.to_rfc3339()));
+    if let Some(reason) = reason {
+        task["stoppedReason"] = json!(reason);
+        task["startedBy"] = json!("ecs-svc/1234567890");
+    }
+    json!({
+        "version": "0",
+        "id": format!("event-{n}"),
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "account": "123456789012",
+        "time": "2024-05-01T10:00:00Z",
+        "region": REGION,
+        "resources": [canned::task_arn("prod", &id)],
+        "detail": task,
+    })
+}
+
+/// Task ids that differ in their first 8 characters (what a thread line shows).
+fn task_id(n: u32) -> String {
+    format!("{:08x}{:024x}", n.wrapping_mul(0x0101_0101), n)
+}
+
+struct Replica {
+    child: Child,
+    log: PathBuf,
+    base: String,
+}
+
+impl Replica {
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+struct World {
+    moto: Moto,
+    aws: FakeAws,
+    slack: FakeSlack,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    config: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let moto = Moto::start();
+        let sdk = moto.sdk_config().await;
+        create_state_table(&sdk, TABLE).await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("ecs-why-events")
+            .send()
+            .await
+            .expect("moto creates the queue")
+            .queue_url
+            .expect("a queue URL");
+        let aws = FakeAws::start().await;
+        aws.add_cluster("prod");
+        aws.add_task_definition(canned::task_definition());
+        let slack = FakeSlack::start().await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = dir.path().join("ecs-why.toml");
+        std::fs::write(
+            &config,
+            format!("[[alerts]]\nchannel = \"{CHANNEL}\"\ncluster = \"prod\"\n"),
+        )
+        .expect("write the configuration");
+        World {
+            moto,
+            aws,
+            slack,
+            sqs,
+            queue_url,
+            config,
+            dir,
+        }
+    }
+
+    fn replica(&self, name: &str) -> Replica {
+        let port = free_port();
+        let log = self.dir.path().join(format!("{name}.log"));
+        let stderr = std::fs::File::create(&log).expect("create the log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let child = self
+            .aws
+            .configure_command(&mut command)
+            .env("AWS_ENDPOINT_URL_SQS", self.moto.endpoint())
+            .env("AWS_ENDPOINT_URL_DYNAMODB", self.moto.endpoint())
+            .env("ECS_WHY_EVENTS_QUEUE_URL", &self.queue_url)
+            .env("ECS_WHY_STATE_TABLE", TABLE)
+            .env("ECS_WHY_CONFIG", &self.config)
+            .env("SLACK_SIGNING_SECRET", SECRET)
+            .env("SLACK_BOT_TOKEN", "xoxb-test")
+            .env("SLACK_API_URL", self.slack.api_url())
+            .env("ECS_WHY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .spawn()
+            .expect("start ecs-why serve");
+        Replica {
+            child,
+            log,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("moto accepts the message");
+    }
+
+    /// (visible, in flight) messages on the queue.
+    async fn queue_depth(&self) -> (u64, u64) {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        let read = |name: A| {
+            attributes
+                .get(&name)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX)
+        };
+        (
+            read(A::ApproximateNumberOfMessages),
+            read(A::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+
+    /// Posts to the alert channel: (parents, thread messages).
+    async fn posts(&self) -> (Vec<Value>, Vec<Value>) {
+        let posts: Vec<Value> = self
+            .slack
+            .calls("chat.postMessage")
+            .await
+            .into_iter()
+            .filter(|p| p["channel"] == CHANNEL)
+            .collect();
+        posts
+            .into_iter()
+            .partition(|p| p.get("thread_ts").is_none_or(Value::is_null))
+    }
+}
+
+async fn until<F, Fut>(limit: Duration, what: &str, logs: &impl Fn() -> String, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < limit,
+            "not within {limit:?}: {what}\n--- logs ---\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn sigterm(replica: &mut Replica) -> std::process::ExitStatus {
+    let pid = replica.child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Ok(Some(status)) = replica.child.try_wait() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_post_one_parent_per_incident_and_account_for_every_stop_once() {
+    let world = World::start().await;
+    let mut a = world.replica("a");
+    let b = world.replica("b");
+    let (log_a, log_b) = (a.log.clone(), b.log.clone());
+    let logs = move || {
+        let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        format!("--- a ---\n{}\n--- b ---\n{}", read(&log_a), read(&log_b))
+    };
+
+    // web: four OOM kills (one incident); api: two app errors (another); a deployment
+    // replacing a task and a job that exited 0 (expected: silent); one poison message.
+    let mut events = Vec::new();
+    for n in 1..=4 {
+        events.push(event(
+            n,
+            "service:web",
+            "EssentialContainerExited",
+            137,
+            None,
+        ));
+    }
+    for n in 5..=6 {
+        events.push(event(n, "service:api", "EssentialContainerExited", 1, None));
+    }
+    events.push(event(
+        7,
+        "service:web",
+        "ServiceSchedulerInitiated",
+        0,
+        Some("Scaling activity initiated by (deployment ecs-svc/1234567890)"),
+    ));
+    events.push(event(
+        8,
+        "family:nightly",
+        "EssentialContainerExited",
+        0,
+        None,
+    ));
+    for e in &events {
+        world.send(&e.to_string()).await;
+    }
+    world.send("this is not an EventBridge event").await;
+    // SIGTERM one replica mid-burst; every event arrives a second time after it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = sigterm(&mut a);
+    assert!(status.success(), "SIGTERM exits 0: {status}\n{}", logs());
+    for e in &events {
+        world.send(&e.to_string()).await;
+    }
+
+    // The queue drains: only the poison message is left, hidden for the dead-letter queue.
+    until(
+        Duration::from_secs(90),
+        "the queue is drained",
+        &logs,
+        || async { world.queue_depth().await == (0, 1) },
+    )
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the web parent counts 4 stops",
+        &logs,
+        || async {
+            world
+                .slack
+                .calls("chat.update")
+                .await
+                .iter()
+                .any(|u| u.to_string().contains("4 tasks stopped"))
+        },
+    )
+    .await;
+
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 2, "one parent per incident: {parents:#?}");
+    let parent_text: Vec<String> = parents.iter().map(|p| p.to_string()).collect();
+    assert!(parent_text.iter().any(|t| t.contains("out of memory")
+        || t.contains("Out of memory")
+        || t.contains("memory")));
+    assert!(parent_text
+        .iter()
+        .all(|t| t.contains("ecs_why_acknowledge") && t.contains("ecs_why_mute")));
+    let lines: usize = thread
+        .iter()
+        .map(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .matches("• `")
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        lines, 4,
+        "3 more web stops and 1 more api stop, once each: {thread:#?}"
+    );
+    // Every stop is accounted for exactly once: as its incident's parent or as a line.
+    let line_ids: Vec<String> = thread
+        .iter()
+        .flat_map(|m| {
+            let text = m["text"].as_str().unwrap_or_default().to_string();
+            text.split("• `")
+                .skip(1)
+                .map(|rest| rest.chars().take(8).collect::<String>())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for n in 1..=6 {
+        let short = task_id(n)[..8].to_string();
+        let in_lines = line_ids.iter().filter(|id| **id == short).count();
+        let in_parents = parent_text
+            .iter()
+            .filter(|t| t.contains(&task_id(n)))
+            .count();
+        assert_eq!(
+            in_lines + in_parents,
+            1,
+            "task {n} is a parent or a line, once: lines {line_ids:?}"
+        );
+    }
+    let updates = world.slack.calls("chat.update").await;
+    assert!(
+        updates.iter().any(|u| u.to_string().contains("Crash loop")),
+        "the repeating incident says crash loop"
+    );
+    assert_eq!(
+        world.aws.calls("DescribeTasks"),
+        0,
+        "the event holds the task: no DescribeTasks"
+    );
+    assert!(
+        a.logs().contains("alerts: stopped receiving"),
+        "{}",
+        a.logs()
+    );
+    assert!(
+        b.logs()
+            .contains("unreadable message left for the dead-letter queue"),
+        "{}",
+        logs()
+    );
+
+    // Acknowledge on the surviving replica updates the parent in place.
+    let web_parent = parents
+        .iter()
+        .find(|p| p.to_string().contains("service:web") || p.to_string().contains("web"))
+        .expect("the web parent");
+    let value = find_button(web_parent, "ecs_why_acknowledge").expect("an Acknowledge button");
+    let parent_ts = updates
+        .iter()
+        .find(|u| u.to_string().contains("4 tasks stopped"))
+        .and_then(|u| u["ts"].as_str())
+        .expect("the web parent's ts")
+        .to_string();
+    let payload = json!({
+        "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "1.2",
+        "user": {"id": "U0JANE"}, "channel": {"id": CHANNEL},
+        "container": {"type": "message", "message_ts": parent_ts, "channel_id": CHANNEL},
+        "message": {"ts": parent_ts, "text": "card"},
+        "actions": [{"action_id": "ecs_why_acknowledge", "value": value, "type": "button", "block_id": "b"}]
+    });
+    let body = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    );
+    let now = chrono::Utc::now().timestamp();
+    let response = reqwest::Client::new()
+        .post(format!("{}/slack/interactivity", b.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", now.to_string())
+        .header("x-slack-signature", sign(SECRET, now, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("the press reaches replica b");
+    assert_eq!(response.status(), 200);
+    until(
+        Duration::from_secs(15),
+        "the parent shows who acknowledged",
+        &logs,
+        || async {
+            world
+                .slack
+                .calls("chat.update")
+                .await
+                .iter()
+                .any(|u| u.to_string().contains("acknowledged by <@U0JANE>"))
+        },
+    )
+    .await;
+}
+
+/// The value of the button `action_id` anywhere in a posted message.
+fn find_button(message: &Value, action_id: &str) -> Option<String> {
+    match message {
+        Value::Object(map) => {
+            if map.get("action_id").and_then(Value::as_str) == Some(action_id) {
+                return map.get("value").and_then(Value::as_str).map(str::to_string);
+            }
+            map.values().find_map(|v| find_button(v, action_id))
+        }
+        Value::Array(items) => items.iter().find_map(|v| find_button(v, action_id)),
+        _ => None,
+    }
+}
