@@ -18,6 +18,7 @@
 
 use super::actions::{ButtonPress, Interaction};
 use super::ask::{Ask, Asker, CardKey, CardSubject, DiagnosisKey, ReplyTo, Words};
+use super::channel_names::ChannelNames;
 use super::commands::{self, Command, SlashCommand};
 use super::config::Settings;
 use super::engine::{self, Answer, Engine, EngineError, EngineErrorKind};
@@ -47,6 +48,7 @@ pub struct Bot {
     cards: Coalescer<CardKey, Card>,
     users: RateLimiter,
     seen_events: Seen,
+    channel_names: ChannelNames,
     shutdown: Shutdown,
 }
 
@@ -80,6 +82,7 @@ impl Bot {
             cards: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::per_minute(limits.per_user_per_minute),
             seen_events: Seen::new(Duration::from_secs(3600)),
+            channel_names: ChannelNames::default(),
             shutdown,
             settings,
             engine,
@@ -113,6 +116,8 @@ impl Bot {
             metrics::command(Outcome::ShuttingDown.label());
             return replies::RESTARTING.to_string();
         }
+        self.channel_names
+            .learn(&request.channel_id, request.channel_name.as_deref());
         self.hear(Words::from(request))
     }
 
@@ -187,11 +192,33 @@ impl Bot {
             channel = mention.channel_id,
             "app mention"
         );
-        let words = Words::from(mention);
-        let asker = words.asker.clone();
-        let reply = self.hear(words);
+        let mut words = Words::from(mention);
         let bot = self.clone();
-        self.spawn(async move { bot.tell_asker(&asker, &reply).await });
+        self.spawn(async move {
+            let asker = words.asker.clone();
+            // A mention carries no channel name: a channel mapped by name is found by
+            // looking its name up, and if that fails nothing runs with the bot's own
+            // role in its place.
+            if bot.settings.channels.needs_name(&asker.channel) {
+                let token = &bot.settings.bot_token;
+                match bot
+                    .channel_names
+                    .name_of(&bot.poster, token, &asker.channel)
+                    .await
+                {
+                    Ok(name) => words.channel_name = Some(name),
+                    Err(problem) => {
+                        tracing::warn!(problem, "no name for the channel of a mention");
+                        metrics::command(Outcome::BadInput.label());
+                        let message = replies::unnamed_channel(&asker.channel, &problem);
+                        bot.tell_asker(&asker, &message).await;
+                        return;
+                    }
+                }
+            }
+            let reply = bot.hear(words);
+            bot.tell_asker(&asker, &reply).await
+        });
     }
 
     /// Words typed to the bot, however they came: returns what to tell the asker at
@@ -262,17 +289,41 @@ impl Bot {
         let key = DiagnosisKey::new(&ask.target, role_arn);
         self.diagnoses
             .get(key, async {
-                let _permit = self.permits.acquire().await.map_err(|_| EngineError {
-                    kind: EngineErrorKind::ShuttingDown,
-                    message: "the bot is shutting down; ask again in a minute".into(),
-                })?;
+                let _permit = self.permit().await?;
                 let _gauge = metrics::diagnosis_in_flight();
                 let started = Instant::now();
-                let result = self.engine.diagnose(&ask.target, role_arn).await;
+                let result = self
+                    .before_the_answer_limit(self.engine.diagnose(&ask.target, role_arn))
+                    .await;
                 metrics::diagnosis_latency(started.elapsed().as_secs_f64());
                 result.map(Arc::new)
             })
             .await
+    }
+
+    /// A turn at AWS (at most `max_in_flight` at once). Once shutdown has begun nobody
+    /// waiting gets one: they are told at once to ask again, rather than waiting in
+    /// silence until the drain gives up.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
+        if self.shutdown.is_shutting_down() {
+            return Err(shutting_down());
+        }
+        tokio::select! {
+            permit = self.permits.acquire() => permit.map_err(|_| shutting_down()),
+            _ = self.shutdown.cancelled() => Err(shutting_down()),
+        }
+    }
+
+    /// `work`, unless shutdown began and the answer limit passed first: then the asker
+    /// is told to ask again while there is still time to tell them.
+    async fn before_the_answer_limit<T>(
+        &self,
+        work: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        tokio::select! {
+            result = work => result,
+            () = self.shutdown.answer_deadline() => Err(shutting_down()),
+        }
     }
 
     /// Post the card (channel or thread), then the details in its thread, unless the
@@ -454,7 +505,14 @@ impl Bot {
     /// engine's messages in the card's thread.
     async fn follow_up(&self, press: ButtonPress, kind: FollowUp, button: ButtonRef) -> Outcome {
         let asker = Asker::from(&press);
-        let role_arn = self.settings.defaults_for(&asker.channel, None).role_arn;
+        self.channel_names
+            .learn(&asker.channel, press.channel_name.as_deref());
+        // The channel's mapping, found the same way as for the command that posted the
+        // card: by id, then by name.
+        let role_arn = self
+            .settings
+            .defaults_for(&asker.channel, press.channel_name.as_deref())
+            .role_arn;
         if kind == FollowUp::Rerun {
             let target = match engine::target_of(&button) {
                 Ok(target) => target,
@@ -473,14 +531,16 @@ impl Bot {
             };
             return self.route(ask).await;
         }
-        let messages = {
-            let permit = self.permits.acquire().await;
-            let result = self
-                .engine
-                .follow_up(kind, &button, role_arn.as_deref())
-                .await;
-            drop(permit);
-            result
+        let messages = match self.permit().await {
+            Ok(_permit) => {
+                self.before_the_answer_limit(self.engine.follow_up(
+                    kind,
+                    &button,
+                    role_arn.as_deref(),
+                ))
+                .await
+            }
+            Err(e) => Err(e),
         };
         let messages = match messages {
             Ok(m) => m,
@@ -519,6 +579,13 @@ impl Bot {
             }
         }
         Outcome::Answered
+    }
+}
+
+fn shutting_down() -> EngineError {
+    EngineError {
+        kind: EngineErrorKind::ShuttingDown,
+        message: "ecs-why is restarting; ask again in a minute".into(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod actions;
 pub mod ask;
 pub mod aws_engine;
 pub mod bot;
+pub mod channel_names;
 pub mod commands;
 pub mod config;
 pub mod engine;
