@@ -360,3 +360,56 @@ async fn a_mention_whose_channel_name_cannot_be_found_runs_nothing_with_the_bots
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(engine.seen.lock().unwrap().is_empty());
 }
+
+// ---------------------------------------------------------------------------
+// Connections: idle clients cannot hold the server.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_cannot_starve_healthz() {
+    use tokio::io::AsyncReadExt;
+    let fake = FakeSlack::start().await;
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
+        ("SLACK_BOT_TOKEN", "xoxb-test".to_string()),
+        ("SLACK_API_URL", fake.api_url()),
+        ("ECS_WHY_LISTEN", "127.0.0.1:0".to_string()),
+    ]);
+    let settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
+    let app = slack::build_with_engine(settings, Arc::new(FakeEngine::default()))
+        .await
+        .unwrap()
+        .with_connection_limits(slack::connections::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_millis(600),
+            max_connections: 8,
+        });
+    let addr = app.local_addr();
+    tokio::spawn(app.run());
+
+    // More silent clients than the server takes at once.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let health = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("/healthz answers while silent clients wait");
+    assert_eq!(health.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A client that never sends its headers is disconnected.
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(3), idle[0].read(&mut buf))
+        .await
+        .expect("the server closes a silent connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}

@@ -17,6 +17,7 @@ pub mod bot;
 pub mod channel_names;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod engine;
 pub mod events;
 pub mod limits;
