@@ -220,3 +220,18 @@ async fn a_role_that_cannot_be_assumed_is_named_with_what_sts_answered() {
     assert!(!message.contains("no AWS credentials found"), "{message}");
     assert!(!message.contains("AWS_PROFILE"), "{message}");
 }
+
+#[tokio::test]
+async fn a_task_in_another_account_is_not_looked_up_in_the_bots_own() {
+    let aws = FakeAws::start().await;
+    let id = aws.add_stopped_task("prod", 8, "EssentialContainerExited", 1, &[]);
+    let (fake, base) = real_bot(&aws).await;
+    let elsewhere = format!("arn:aws:ecs:us-east-1:999999999999:task/prod/{id}");
+    ask(&fake, &base, &format!("why {elsewhere}")).await;
+    let responses = fake.wait_for("response", 1, Duration::from_secs(20)).await;
+    let told = responses[0]["text"].as_str().unwrap_or_default();
+    assert!(told.contains("account 999999999999"), "{told}");
+    assert!(told.contains("role_arn"), "{told}");
+    assert_eq!(aws.calls("DescribeTasks"), 0, "nothing was looked up");
+    assert!(fake.calls("chat.postMessage").await.is_empty());
+}

@@ -413,3 +413,16 @@ async fn idle_connections_are_closed_and_cannot_starve_healthz() {
         .expect("the server closes a silent connection");
     assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
+
+#[tokio::test]
+async fn a_task_arn_in_another_account_uses_the_role_mapped_in_that_account() {
+    let engine = Arc::new(RecordingEngine::default());
+    let app = spawn_app(engine.clone(), map_channel_by_name).await;
+    // Asked from an unmapped channel: the ARN's account has a mapped role.
+    let arn = format!("arn:aws:ecs:eu-west-1:210987654321:task/pay/{}", task(4));
+    app.command(&format!("why {arn}"), "U1", ("C0OTHER", "general"))
+        .await;
+    let seen = engine.wait_for(1).await;
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].3.as_deref(), Some(MAPPED_ROLE), "{seen:#?}");
+}

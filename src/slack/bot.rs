@@ -244,9 +244,10 @@ impl Bot {
                 let target =
                     target.with_defaults(defaults.cluster.as_deref(), defaults.region.as_deref());
                 let looking = replies::looking_at(&target);
+                let role_arn = self.role_for(defaults.role_arn, target.account.as_deref());
                 let ask = Ask {
                     target,
-                    role_arn: defaults.role_arn,
+                    role_arn,
                     asker: words.asker,
                     reply_to: ReplyTo::NewCard,
                 };
@@ -258,6 +259,23 @@ impl Bot {
                 looking
             }
         }
+    }
+
+    /// The role to read a task with: the channel's, unless the task's ARN names another
+    /// account and a role is mapped there. (With neither, the engine says the task is in
+    /// another account rather than look in the wrong one.)
+    fn role_for(&self, channel_role: Option<String>, account: Option<&str>) -> Option<String> {
+        let Some(account) = account else {
+            return channel_role;
+        };
+        if channel_role.as_deref().and_then(crate::arn::account) == Some(account) {
+            return channel_role;
+        }
+        self.settings
+            .channels
+            .role_in_account(account)
+            .map(str::to_string)
+            .or(channel_role)
     }
 
     /// Runs `job` in the background, inside the current request's span.
@@ -509,10 +527,11 @@ impl Bot {
             .learn(&asker.channel, press.channel_name.as_deref());
         // The channel's mapping, found the same way as for the command that posted the
         // card: by id, then by name.
-        let role_arn = self
+        let channel_role = self
             .settings
             .defaults_for(&asker.channel, press.channel_name.as_deref())
             .role_arn;
+        let role_arn = self.role_for(channel_role, crate::arn::account(&button.task_arn));
         if kind == FollowUp::Rerun {
             let target = match engine::target_of(&button) {
                 Ok(target) => target,

@@ -290,6 +290,14 @@ impl ChannelMap {
             && self.channels.keys().any(|key| !is_channel_id(key))
     }
 
+    /// A role mapped (for any channel) in `account`, to read a task an ARN places there.
+    pub fn role_in_account(&self, account: &str) -> Option<&str> {
+        self.channels
+            .values()
+            .filter_map(|d| d.role_arn.as_deref())
+            .find(|role| crate::arn::account(role) == Some(account))
+    }
+
     /// The mapping for a channel, by id first, then by name.
     pub fn get(&self, channel_id: &str, channel_name: Option<&str>) -> Option<&ChannelDefaults> {
         self.channels
