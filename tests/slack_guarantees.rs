@@ -206,10 +206,13 @@ async fn on_shutdown_work_past_the_answer_limit_tells_its_asker_to_ask_again() {
 // Channel mapping: every route resolves a channel the same way.
 // ---------------------------------------------------------------------------
 
+/// What the engine was asked for: (diagnose or action id, cluster, region, role).
+type Seen = (String, Option<String>, Option<String>, Option<String>);
+
 /// Records the target and role of every diagnosis and follow-up.
 #[derive(Default)]
 struct RecordingEngine {
-    seen: Mutex<Vec<(String, Option<String>, Option<String>, Option<String>)>>,
+    seen: Mutex<Vec<Seen>>,
 }
 
 impl RecordingEngine {

@@ -194,6 +194,10 @@ where
         };
         return failure(FailureKind::Credentials, message);
     }
+    // No credentials provider at all: the SDK says so in words, not with a type.
+    if mentions_credentials(err) {
+        return failure(FailureKind::Credentials, credentials_message(None));
+    }
     if let Some(io) = find_source::<std::io::Error>(err) {
         use std::io::ErrorKind;
         let what = match io.kind() {
@@ -247,6 +251,19 @@ fn find_source<'e, T: Error + 'static>(err: &'e (dyn Error + 'static)) -> Option
         current = e.source();
     }
     None
+}
+
+/// True when an error of the chain (its own message, never a response dump) is about
+/// credentials.
+fn mentions_credentials(err: &(dyn Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.to_string().to_ascii_lowercase().contains("credential") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 fn request_id(response: &HttpResponse) -> Option<String> {

@@ -232,6 +232,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
 }
 
 /// The process's file-descriptor limits after [`raise_fd_limit`]: (soft, hard).
+#[cfg(unix)]
+pub type FdLimits = (libc::rlim_t, libc::rlim_t);
+/// Not on Unix: no limits to report.
+#[cfg(not(unix))]
 pub type FdLimits = (u64, u64);
 
 /// Raise the soft limit on open files to the hard limit, so connections, AWS and Slack
@@ -247,7 +251,7 @@ pub fn raise_fd_limit() -> io::Result<(FdLimits, FdLimits)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let before = (limit.rlim_cur as u64, limit.rlim_max as u64);
+    let before = (limit.rlim_cur, limit.rlim_max);
     if limit.rlim_cur < limit.rlim_max {
         let raised = libc::rlimit {
             rlim_cur: limit.rlim_max,
@@ -257,7 +261,7 @@ pub fn raise_fd_limit() -> io::Result<(FdLimits, FdLimits)> {
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        return Ok((before, (limit.rlim_max as u64, limit.rlim_max as u64)));
+        return Ok((before, (limit.rlim_max, limit.rlim_max)));
     }
     Ok((before, before))
 }
@@ -291,7 +295,7 @@ mod tests {
         // SAFETY: as in raise_fd_limit.
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
         let (before, after) = raise_fd_limit().expect("raise the limit");
-        assert_eq!(before.0, hard.min(256) as u64);
-        assert_eq!(after, (hard as u64, hard as u64));
+        assert_eq!(before.0, hard.min(256));
+        assert_eq!(after, (hard, hard));
     }
 }

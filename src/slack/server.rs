@@ -302,6 +302,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Registered before anything else, so an early SIGTERM is not lost.
     let signal = shutdown::signal();
+    let app_token = settings.app_token.clone();
+    let app = build(settings).await?;
     match connections::raise_fd_limit() {
         Ok((before, after)) => tracing::info!(
             soft_before = before.0,
@@ -311,8 +313,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ),
         Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
-    let app_token = settings.app_token.clone();
-    let app = build(settings).await?;
     tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
     let stop = app.shutdown();
     if let Some(token) = app_token {
