@@ -26,6 +26,8 @@
 //! ```
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -35,6 +37,10 @@ use tokio_util::task::TaskTracker;
 /// How long in-flight work may run after the stop signal: inside ECS's 30 s `stopTimeout`,
 /// with room left to flush logs and exit.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(25);
+
+/// How long work that was already running at the stop signal may still take before its
+/// asker is told to ask again: inside [`DRAIN_LIMIT`], leaving time to post that reply.
+pub const ANSWER_LIMIT: Duration = Duration::from_secs(20);
 
 /// Which signal asked the process to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,10 +119,26 @@ mod imp {
 
 /// Shared shutdown state: a "stop accepting" token and a tracker of in-flight jobs.
 /// Clone it into every handler; all clones share the same state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Shutdown {
     token: CancellationToken,
     tracker: TaskTracker,
+    /// [`ANSWER_LIMIT`] unless set otherwise, in milliseconds.
+    answer_limit_ms: Arc<AtomicU64>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown {
+            token: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            answer_limit_ms: Arc::new(AtomicU64::new(millis(ANSWER_LIMIT))),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How [`Shutdown::drain`] ended.
@@ -174,6 +196,20 @@ impl Shutdown {
         self.token.clone().cancelled_owned()
     }
 
+    /// How long running work may take after the stop signal (see [`ANSWER_LIMIT`]);
+    /// shared by every clone. Tests shorten it.
+    pub fn set_answer_limit(&self, limit: Duration) {
+        self.answer_limit_ms.store(millis(limit), Ordering::Relaxed);
+    }
+
+    /// Resolves once shutdown has begun and the answer limit has passed since: work
+    /// still running then gives up and tells its asker to ask again.
+    pub async fn answer_deadline(&self) {
+        self.token.cancelled().await;
+        let limit = Duration::from_millis(self.answer_limit_ms.load(Ordering::Relaxed));
+        tokio::time::sleep(limit).await;
+    }
+
     /// The underlying token, for child tokens or `select!`.
     pub fn token(&self) -> &CancellationToken {
         &self.token
@@ -205,8 +241,7 @@ impl Shutdown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
 
     #[tokio::test]
     async fn drain_waits_for_in_flight_jobs() {

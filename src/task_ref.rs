@@ -47,7 +47,7 @@ pub enum TaskRefError {
         "`{0}` is not a valid cluster name (letters, digits, - and _, up to 255) or cluster ARN"
     )]
     InvalidCluster(String),
-    #[error("`{0}` is not an AWS region name (like us-east-1)")]
+    #[error("`{0}` is not an AWS region ecs-why knows; {known}", known = known_regions_like(.0))]
     InvalidRegion(String),
     #[error("the task is in {found} but --{flag} says {given}; drop --{flag} or fix it")]
     Conflict {
@@ -317,18 +317,87 @@ pub fn is_task_arn(s: &str) -> bool {
     s.starts_with("arn:") && parse_arn(s).is_ok()
 }
 
-/// An AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`.
+/// The regions of the AWS SDK's partition data (the `regions` maps of the
+/// partitions.json embedded in aws-sdk-ecs 1.157's endpoint resolver, without the
+/// `*-global` pseudo-regions). The SDK's own check is a pattern that accepts invented
+/// names such as `aa-bbbb-1`, each of which would cost a set of clients.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eusc-de-east-1",
+    "us-iso-east-1",
+    "us-iso-west-1",
+    "us-isob-east-1",
+    "us-isob-west-1",
+    "eu-isoe-west-1",
+    "us-isof-east-1",
+    "us-isof-south-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+];
+
+/// An AWS region the SDK knows: `us-east-1`, `eu-central-2`, `us-gov-west-1`.
 pub fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    if parts.len() < 3 || parts.len() > 4 || s.len() > 25 {
-        return false;
-    }
-    let (last, words) = parts.split_last().expect("at least three parts");
-    !last.is_empty()
-        && last.bytes().all(|b| b.is_ascii_digit())
-        && words
+    KNOWN_REGIONS.contains(&s)
+}
+
+/// The known regions that share `given`'s first word (all of them when none does),
+/// for the refusal.
+fn known_regions_like(given: &str) -> String {
+    let prefix = given.split('-').next().unwrap_or_default();
+    let alike: Vec<&str> = KNOWN_REGIONS
+        .iter()
+        .copied()
+        .filter(|r| r.split('-').next() == Some(prefix))
+        .collect();
+    if alike.is_empty() {
+        let mut words: Vec<&str> = KNOWN_REGIONS
             .iter()
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+            .filter_map(|r| r.split('-').next())
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        format!(
+            "known regions start with {} (such as us-east-1, eu-west-1)",
+            words.join(", ")
+        )
+    } else {
+        format!("known {prefix}- regions: {}", alike.join(", "))
+    }
 }
 
 /// What people pasted, cut short for an error message.
@@ -494,9 +563,36 @@ mod tests {
         ] {
             assert!(is_region(ok), "{ok}");
         }
-        for bad in ["", "us", "us-east", "US-EAST-1", "us-east-x", "us--1"] {
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "US-EAST-1",
+            "us-east-x",
+            "us--1",
+            "aa-bbbb-1",
+            "us-east-9",
+        ] {
             assert!(!is_region(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn invented_regions_are_refused_naming_the_known_ones() {
+        let err = Target::parse(
+            "arn:aws:ecs:aa-bbbb-1:123456789012:task/prod/0123456789abcdef0123456789abcdef",
+            None,
+            None,
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("`aa-bbbb-1`"), "{message}");
+        assert!(message.contains("af, ap, ca"), "{message}");
+        let err = Target::parse("0123456789abcdef0123456789abcdef", None, Some("eu-east-7"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("known eu- regions: eu-central-1"), "{err}");
+        assert!(!err.contains("us-east-1"), "{err}");
     }
 
     mod properties {
@@ -511,7 +607,7 @@ mod tests {
 
             #[test]
             fn arns_round_trip(
-                region in "(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|southeast|northeast)-[1-9]",
+                region in proptest::sample::select(KNOWN_REGIONS),
                 account in "[0-9]{12}",
                 cluster in "[A-Za-z0-9_-]{1,60}",
                 id in "[0-9a-f]{32}",
@@ -520,13 +616,13 @@ mod tests {
                 let t = Target::parse(&arn, None, None).unwrap();
                 prop_assert_eq!(t.task, TaskRef::Task { task_id: id });
                 prop_assert_eq!(t.cluster, Some(cluster));
-                prop_assert_eq!(t.region, Some(region));
+                prop_assert_eq!(t.region, Some(region.to_string()));
                 prop_assert!(is_task_arn(&arn));
             }
 
             #[test]
             fn console_urls_round_trip(
-                region in "(us|eu)-(east|west)-[1-2]",
+                region in "(us-east|us-west|eu-west)-[1-2]",
                 cluster in "[A-Za-z0-9_-]{1,60}",
                 id in "[0-9a-f]{32}",
                 tab in "(configuration|logs|details|)",

@@ -10,7 +10,9 @@
 pub mod archive;
 pub mod call_metrics;
 pub mod cloudtrail;
+mod credentials;
 pub mod ecs;
+pub mod failure;
 pub mod limits;
 pub mod logs;
 
@@ -22,13 +24,10 @@ use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ecs::error::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use call_metrics::CountCalls;
+pub use failure::{aws_failure, AssumeRoleFailed, AwsFailure, FailureKind};
 use moka::future::Cache;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why no evidence could be gathered at all. Failures of secondary sources (logs,
@@ -57,6 +56,8 @@ impl GatherError {
 }
 
 pub use crate::evidence::SERVICE_EVENTS;
+/// Regions (besides the configured one) whose SDK clients are kept.
+const REGION_CLIENTS: u64 = 16;
 /// Task definitions kept in memory.
 const TASK_DEFINITION_CACHE: u64 = 512;
 /// CloudTrail look-ups that may be in flight at once (each is dropped when it ends).
@@ -65,101 +66,9 @@ const LOOKUPS_IN_FLIGHT: u64 = 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
-
-/// What kind of failure an AWS call had, for notes and error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    Denied,
-    NotFound,
-    ClusterNotFound,
-    InvalidInput,
-    Throttled,
-    Credentials,
-    Timeout,
-    Network,
-    Other,
-}
-
-/// A failed AWS call, reduced to what messages need.
-#[derive(Debug, Clone)]
-pub struct AwsFailure {
-    pub kind: FailureKind,
-    pub code: Option<String>,
-    pub message: String,
-}
-
-/// Classify any SDK error.
-pub fn aws_failure<E, R>(err: &SdkError<E, R>) -> AwsFailure
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let context = DisplayErrorContext(err).to_string();
-    match err {
-        SdkError::ServiceError(service) => {
-            let inner = service.err();
-            let code = inner.code().map(str::to_string);
-            let message = inner.message().unwrap_or(&context).to_string();
-            let kind = match code.as_deref().unwrap_or_default() {
-                "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation"
-                | "UnauthorizedException" => FailureKind::Denied,
-                "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredToken"
-                | "ExpiredTokenException" | "InvalidSignatureException"
-                | "SignatureDoesNotMatch" => FailureKind::Credentials,
-                "ResourceNotFoundException" | "TaskDefinitionNotFoundException" => {
-                    FailureKind::NotFound
-                }
-                "ClusterNotFoundException" => FailureKind::ClusterNotFound,
-                "InvalidParameterException" | "InvalidParameterValueException" => {
-                    FailureKind::InvalidInput
-                }
-                "ThrottlingException" | "Throttling" | "TooManyRequestsException"
-                | "RequestLimitExceeded" | "LimitExceededException" => FailureKind::Throttled,
-                _ => FailureKind::Other,
-            };
-            let message = if kind == FailureKind::Credentials {
-                credentials_message(Some(&message))
-            } else {
-                match &code {
-                    Some(code) if !message.contains(code.as_str()) => format!("{code}: {message}"),
-                    _ => message,
-                }
-            };
-            AwsFailure { kind, code, message }
-        }
-        SdkError::TimeoutError(_) => AwsFailure {
-            kind: FailureKind::Timeout,
-            code: None,
-            message: format!("AWS did not answer in time ({context}); check the network and the region"),
-        },
-        _ if context.to_ascii_lowercase().contains("credential") => AwsFailure {
-            kind: FailureKind::Credentials,
-            code: None,
-            message: credentials_message(None),
-        },
-        SdkError::DispatchFailure(_) => AwsFailure {
-            kind: FailureKind::Network,
-            code: None,
-            message: format!(
-                "could not reach AWS ({context}); check the network, the region and AWS_ENDPOINT_URL"
-            ),
-        },
-        _ => AwsFailure {
-            kind: FailureKind::Other,
-            code: None,
-            message: context,
-        },
-    }
-}
-
-fn credentials_message(detail: Option<&str>) -> String {
-    let advice = "set AWS_PROFILE (and run `aws sso login` for SSO), or AWS_ACCESS_KEY_ID \
-         and AWS_SECRET_ACCESS_KEY, or run with an instance or task role";
-    match detail {
-        Some(detail) => format!("AWS refused the credentials ({detail}): {advice}"),
-        None => format!("no AWS credentials found: {advice}"),
-    }
-}
+/// Backoff between retries: the first wait is at most this, doubling up to [`MAX_BACKOFF`].
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Why a container's logs were not read.
 enum LogsUnavailable {
@@ -183,7 +92,8 @@ struct Clients {
 #[derive(Clone)]
 pub struct Gatherer {
     config: SdkConfig,
-    clients: Arc<Mutex<HashMap<String, Arc<Clients>>>>,
+    /// Clients of other regions than the configured one, a bounded number of them.
+    clients: moka::sync::Cache<String, Arc<Clients>>,
     default_clients: Arc<Clients>,
     /// Task definitions by ARN (immutable, so never stale). Concurrent misses for one
     /// ARN share one DescribeTaskDefinition call; failures are not kept.
@@ -196,7 +106,8 @@ pub struct Gatherer {
 
 impl Gatherer {
     /// Standard credential chain (honours `AWS_ENDPOINT_URL` and its per-service forms),
-    /// adaptive retries and timeouts; `assume_role_arn` reads another account.
+    /// standard retries with backoff and timeouts; `assume_role_arn` reads another
+    /// account (a failure to assume it names the role and STS's answer).
     pub async fn from_env(region: Option<&str>, assume_role_arn: Option<&str>) -> Gatherer {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry_config())
@@ -206,21 +117,16 @@ impl Gatherer {
         }
         let base = loader.load().await;
         let config = match assume_role_arn {
-            Some(role) => {
-                let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                    .session_name("ecs-why")
-                    .configure(&base)
-                    .build()
-                    .await;
-                base.into_builder()
-                    .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
-                        provider,
-                    ))
-                    .build()
-            }
+            Some(role) => credentials::assuming(&base, role).await,
             None => base,
         };
         Gatherer::from_sdk_config(&config)
+    }
+
+    /// `config` (tests point one at a local endpoint) reading as `role_arn`, assumed with
+    /// `config`'s own credentials.
+    pub async fn assuming(config: &SdkConfig, role_arn: &str) -> Gatherer {
+        Gatherer::from_sdk_config(&credentials::assuming(config, role_arn).await)
     }
 
     /// Use an existing SDK configuration (tests point it at a local endpoint). Retry and
@@ -237,7 +143,7 @@ impl Gatherer {
         let default_clients = Arc::new(build_clients(&config, None));
         Gatherer {
             config,
-            clients: Arc::new(Mutex::new(HashMap::new())),
+            clients: moka::sync::Cache::new(REGION_CLIENTS),
             default_clients,
             task_definitions: Cache::new(TASK_DEFINITION_CACHE),
             lookups: Cache::new(LOOKUPS_IN_FLIGHT),
@@ -285,10 +191,9 @@ impl Gatherer {
         let Some(region) = region.filter(|r| Some(*r) != self.region()) else {
             return self.default_clients.clone();
         };
-        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(region.to_string())
-            .or_insert_with(|| Arc::new(build_clients(&self.config, Some(region))))
-            .clone()
+        self.clients.get_with_by_ref(region, || {
+            Arc::new(build_clients(&self.config, Some(region)))
+        })
     }
 
     /// Gather the evidence for one target.
@@ -653,8 +558,13 @@ fn arn_target(task_arn: &str) -> Result<Target, GatherError> {
         })
 }
 
-fn retry_config() -> RetryConfig {
-    RetryConfig::adaptive().with_max_attempts(4)
+/// Standard retries: throttling, 5xx answers and resets are retried with exponential
+/// backoff and jitter, all inside [`OPERATION_TIMEOUT`].
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(4)
+        .with_initial_backoff(INITIAL_BACKOFF)
+        .with_max_backoff(MAX_BACKOFF)
 }
 
 fn timeout_config() -> TimeoutConfig {

@@ -24,6 +24,9 @@ pub enum Interaction {
 pub struct ButtonPress {
     pub user_id: String,
     pub channel_id: Option<String>,
+    /// The channel's name, when Slack sent it: a channel mapped by name in
+    /// `ECS_WHY_CONFIG` gets its role for buttons too.
+    pub channel_name: Option<String>,
     /// The card the button sits on.
     pub message_ts: Option<String>,
     /// The thread the card is in (or the card itself when it is not a reply).
@@ -127,6 +130,7 @@ fn from_typed(
         .as_ref()
         .map(|c| c.id.to_string())
         .or(container_channel);
+    let channel_name = press.channel.as_ref().and_then(|c| c.name.clone());
     let action = press
         .actions
         .iter()
@@ -137,6 +141,7 @@ fn from_typed(
         Pressed {
             user_id,
             channel_id,
+            channel_name,
             message_ts,
             thread_ts,
             response_url: press.response_url.as_ref().map(|u| u.0.to_string()),
@@ -164,6 +169,7 @@ fn interaction_kind(event: &SlackInteractionEvent) -> &'static str {
 struct Pressed {
     user_id: String,
     channel_id: Option<String>,
+    channel_name: Option<String>,
     message_ts: Option<String>,
     thread_ts: Option<String>,
     response_url: Option<String>,
@@ -191,6 +197,7 @@ impl ButtonPress {
         ButtonPress {
             user_id: pressed.user_id,
             channel_id: pressed.channel_id,
+            channel_name: pressed.channel_name,
             // The thread the card is in, or the card itself when it is not a reply.
             thread_ts: pressed.thread_ts.or_else(|| pressed.message_ts.clone()),
             message_ts: pressed.message_ts,

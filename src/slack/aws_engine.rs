@@ -24,6 +24,8 @@ pub struct AwsEngine {
     archive_log_group: Option<String>,
     default: Gatherer,
     by_role: Mutex<HashMap<String, Gatherer>>,
+    /// The account the bot's own credentials read (STS GetCallerIdentity, asked once).
+    own_account: tokio::sync::OnceCell<Option<String>>,
 }
 
 impl AwsEngine {
@@ -37,6 +39,7 @@ impl AwsEngine {
             archive_log_group: settings.archive_log_group.clone(),
             default,
             by_role: Mutex::new(HashMap::new()),
+            own_account: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -48,6 +51,7 @@ impl AwsEngine {
             archive_log_group: None,
             default: gatherer,
             by_role: Mutex::new(HashMap::new()),
+            own_account: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -72,7 +76,51 @@ impl AwsEngine {
         g
     }
 
+    /// The account `role_arn` (or, without one, the bot's own credentials) reads.
+    async fn reading_account(&self, role_arn: Option<&str>) -> Option<String> {
+        if let Some(role) = role_arn {
+            return crate::arn::account(role).map(str::to_string);
+        }
+        self.own_account
+            .get_or_init(|| async {
+                match self.default.caller_identity().await {
+                    Ok(caller) => crate::arn::account(&caller).map(str::to_string),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the bot's own account is unknown");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// A task whose ARN names another account than the one the credentials read is not
+    /// looked up there (the same task id would be looked for in the wrong account).
+    async fn same_account(
+        &self,
+        target: &Target,
+        role_arn: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let Some(account) = target.account.as_deref() else {
+            return Ok(());
+        };
+        match self.reading_account(role_arn).await {
+            Some(reading) if reading != account => Err(EngineError {
+                kind: EngineErrorKind::BadInput,
+                message: format!(
+                    "the task is in AWS account {account}, but here ecs-why reads account \
+                     {reading}. To read it, create a read-only role in {account} that trusts \
+                     ecs-why's role, and map it in ECS_WHY_CONFIG: `[channels.THIS_CHANNEL]` \
+                     with `role_arn = \"arn:aws:iam::{account}:role/ecs-why-read\"`"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     async fn answer(&self, target: &Target, role_arn: Option<&str>) -> Result<Answer, EngineError> {
+        self.same_account(target, role_arn).await?;
         let gatherer = self.gatherer(role_arn).await;
         let evidence = gatherer.gather(target).await?;
         let diagnosis = diagnose(&evidence);
@@ -95,6 +143,8 @@ impl AwsEngine {
         button: &ButtonRef,
         role_arn: Option<&str>,
     ) -> Result<Vec<SlackMessageContent>, EngineError> {
+        let target = super::engine::target_of(button)?;
+        self.same_account(&target, role_arn).await?;
         let gatherer = self.gatherer(role_arn).await;
         if kind == FollowUp::MoreLogs {
             let container = button.container.as_deref().ok_or_else(|| EngineError {
@@ -112,7 +162,6 @@ impl AwsEngine {
             return Ok(blocks::log_tail(&logs, Some(&base)));
         }
         // The other follow-ups need the task as it is now.
-        let target = super::engine::target_of(button)?;
         let evidence = gatherer.gather(&target).await?;
         let reference = ButtonRef {
             container: None,

@@ -18,6 +18,7 @@
 
 use super::actions::{ButtonPress, Interaction};
 use super::ask::{Ask, Asker, CardKey, CardSubject, DiagnosisKey, ReplyTo, Words};
+use super::channel_names::ChannelNames;
 use super::commands::{self, Command, SlashCommand};
 use super::config::Settings;
 use super::engine::{self, Answer, Engine, EngineError, EngineErrorKind};
@@ -50,6 +51,7 @@ pub struct Bot {
     /// Shared with the other replicas when `ECS_WHY_STATE_TABLE` is set: which Events
     /// API deliveries were handled, and the alert incidents.
     state: Arc<dyn StateStore>,
+    channel_names: ChannelNames,
     shutdown: Shutdown,
 }
 
@@ -83,6 +85,7 @@ impl Bot {
             cards: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::per_minute(limits.per_user_per_minute),
             state: Arc::new(MemoryStore::default()),
+            channel_names: ChannelNames::default(),
             shutdown,
             settings,
             engine,
@@ -134,6 +137,8 @@ impl Bot {
             metrics::command(Outcome::ShuttingDown.label());
             return replies::RESTARTING.to_string();
         }
+        self.channel_names
+            .learn(&request.channel_id, request.channel_name.as_deref());
         self.hear(Words::from(request))
     }
 
@@ -217,11 +222,33 @@ impl Bot {
             channel = mention.channel_id,
             "app mention"
         );
-        let words = Words::from(mention);
-        let asker = words.asker.clone();
-        let reply = self.hear(words);
+        let mut words = Words::from(mention);
         let bot = self.clone();
-        self.spawn(async move { bot.tell_asker(&asker, &reply).await });
+        self.spawn(async move {
+            let asker = words.asker.clone();
+            // A mention carries no channel name: a channel mapped by name is found by
+            // looking its name up, and if that fails nothing runs with the bot's own
+            // role in its place.
+            if bot.settings.channels.needs_name(&asker.channel) {
+                let token = &bot.settings.bot_token;
+                match bot
+                    .channel_names
+                    .name_of(&bot.poster, token, &asker.channel)
+                    .await
+                {
+                    Ok(name) => words.channel_name = Some(name),
+                    Err(problem) => {
+                        tracing::warn!(problem, "no name for the channel of a mention");
+                        metrics::command(Outcome::BadInput.label());
+                        let message = replies::unnamed_channel(&asker.channel, &problem);
+                        bot.tell_asker(&asker, &message).await;
+                        return;
+                    }
+                }
+            }
+            let reply = bot.hear(words);
+            bot.tell_asker(&asker, &reply).await
+        });
     }
 
     /// Words typed to the bot, however they came: returns what to tell the asker at
@@ -247,9 +274,10 @@ impl Bot {
                 let target =
                     target.with_defaults(defaults.cluster.as_deref(), defaults.region.as_deref());
                 let looking = replies::looking_at(&target);
+                let role_arn = self.role_for(defaults.role_arn, target.account.as_deref());
                 let ask = Ask {
                     target,
-                    role_arn: defaults.role_arn,
+                    role_arn,
                     asker: words.asker,
                     reply_to: ReplyTo::NewCard,
                 };
@@ -261,6 +289,23 @@ impl Bot {
                 looking
             }
         }
+    }
+
+    /// The role to read a task with: the channel's, unless the task's ARN names another
+    /// account and a role is mapped there. (With neither, the engine says the task is in
+    /// another account rather than look in the wrong one.)
+    fn role_for(&self, channel_role: Option<String>, account: Option<&str>) -> Option<String> {
+        let Some(account) = account else {
+            return channel_role;
+        };
+        if channel_role.as_deref().and_then(crate::arn::account) == Some(account) {
+            return channel_role;
+        }
+        self.settings
+            .channels
+            .role_in_account(account)
+            .map(str::to_string)
+            .or(channel_role)
     }
 
     /// Runs `job` in the background, inside the current request's span.
@@ -292,17 +337,41 @@ impl Bot {
         let key = DiagnosisKey::new(&ask.target, role_arn);
         self.diagnoses
             .get(key, async {
-                let _permit = self.permits.acquire().await.map_err(|_| EngineError {
-                    kind: EngineErrorKind::ShuttingDown,
-                    message: "the bot is shutting down; ask again in a minute".into(),
-                })?;
+                let _permit = self.permit().await?;
                 let _gauge = metrics::diagnosis_in_flight();
                 let started = Instant::now();
-                let result = self.engine.diagnose(&ask.target, role_arn).await;
+                let result = self
+                    .before_the_answer_limit(self.engine.diagnose(&ask.target, role_arn))
+                    .await;
                 metrics::diagnosis_latency(started.elapsed().as_secs_f64());
                 result.map(Arc::new)
             })
             .await
+    }
+
+    /// A turn at AWS (at most `max_in_flight` at once). Once shutdown has begun nobody
+    /// waiting gets one: they are told at once to ask again, rather than waiting in
+    /// silence until the drain gives up.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, EngineError> {
+        if self.shutdown.is_shutting_down() {
+            return Err(shutting_down());
+        }
+        tokio::select! {
+            permit = self.permits.acquire() => permit.map_err(|_| shutting_down()),
+            _ = self.shutdown.cancelled() => Err(shutting_down()),
+        }
+    }
+
+    /// `work`, unless shutdown began and the answer limit passed first: then the asker
+    /// is told to ask again while there is still time to tell them.
+    async fn before_the_answer_limit<T>(
+        &self,
+        work: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        tokio::select! {
+            result = work => result,
+            () = self.shutdown.answer_deadline() => Err(shutting_down()),
+        }
     }
 
     /// Post the card (channel or thread), then the details in its thread, unless the
@@ -502,7 +571,15 @@ impl Bot {
                 }
             };
         }
-        let role_arn = self.settings.defaults_for(&asker.channel, None).role_arn;
+        self.channel_names
+            .learn(&asker.channel, press.channel_name.as_deref());
+        // The channel's mapping, found the same way as for the command that posted the
+        // card: by id, then by name.
+        let channel_role = self
+            .settings
+            .defaults_for(&asker.channel, press.channel_name.as_deref())
+            .role_arn;
+        let role_arn = self.role_for(channel_role, crate::arn::account(&button.task_arn));
         if kind == FollowUp::Rerun {
             let target = match engine::target_of(&button) {
                 Ok(target) => target,
@@ -521,14 +598,16 @@ impl Bot {
             };
             return self.route(ask).await;
         }
-        let messages = {
-            let permit = self.permits.acquire().await;
-            let result = self
-                .engine
-                .follow_up(kind, &button, role_arn.as_deref())
-                .await;
-            drop(permit);
-            result
+        let messages = match self.permit().await {
+            Ok(_permit) => {
+                self.before_the_answer_limit(self.engine.follow_up(
+                    kind,
+                    &button,
+                    role_arn.as_deref(),
+                ))
+                .await
+            }
+            Err(e) => Err(e),
         };
         let messages = match messages {
             Ok(m) => m,
@@ -567,6 +646,13 @@ impl Bot {
             }
         }
         Outcome::Answered
+    }
+}
+
+fn shutting_down() -> EngineError {
+    EngineError {
+        kind: EngineErrorKind::ShuttingDown,
+        message: "ecs-why is restarting; ask again in a minute".into(),
     }
 }
 

@@ -334,12 +334,37 @@ impl ChannelMap {
         Ok(ChannelMap { channels })
     }
 
+    /// True when `channel_id` has no mapping of its own but some channels are mapped by
+    /// name: the channel's name must be known before its defaults are.
+    pub fn needs_name(&self, channel_id: &str) -> bool {
+        !self.channels.contains_key(channel_id)
+            && self.channels.keys().any(|key| !is_channel_id(key))
+    }
+
+    /// A role mapped (for any channel) in `account`, to read a task an ARN places there.
+    pub fn role_in_account(&self, account: &str) -> Option<&str> {
+        self.channels
+            .values()
+            .filter_map(|d| d.role_arn.as_deref())
+            .find(|role| crate::arn::account(role) == Some(account))
+    }
+
     /// The mapping for a channel, by id first, then by name.
     pub fn get(&self, channel_id: &str, channel_name: Option<&str>) -> Option<&ChannelDefaults> {
         self.channels
             .get(channel_id)
             .or_else(|| channel_name.and_then(|name| self.channels.get(name)))
     }
+}
+
+/// A Slack channel id (`C0123ABCD`, `G…` for old private channels), not a name: names
+/// are lower case.
+fn is_channel_id(key: &str) -> bool {
+    key.len() >= 8
+        && key.starts_with(['C', 'G', 'D'])
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 #[cfg(test)]

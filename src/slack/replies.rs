@@ -19,6 +19,17 @@ pub const INVITE_HINT: &str = "I am not a member of this channel, so I answered 
 pub const RESTARTING: &str =
     ":arrows_counterclockwise: ecs-why is restarting; ask again in a few seconds.";
 
+/// A mention in a channel that may be mapped by name, whose name could not be found.
+pub fn unnamed_channel(channel_id: &str, problem: &str) -> String {
+    format!(
+        ":warning: I could not tell whether this channel is mapped in ECS_WHY_CONFIG ({}), \
+         so I did not look, rather than use the wrong account. Map it by id: \
+         `[channels.{}]`, or use `/ecs why`.",
+        mrkdwn(problem),
+        mrkdwn(channel_id)
+    )
+}
+
 /// What became of a request: its metrics label (`snake_case` of the variant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]

@@ -9,12 +9,14 @@
 //! verifies the signature before anything is parsed; a refused request gets 400 or 401
 //! (413 for a body over the limit) and causes no work. Like zero-to-production's `startup.rs`,
 //! [`build`] binds the listener (port 0 in tests) and returns an [`App`] that knows its
-//! port; [`App::run_until`] serves until a shutdown future resolves.
+//! port; [`App::run_until`] serves until a shutdown future resolves, within
+//! [`ConnectionLimits`] (header and idle time-outs, a cap on open connections).
 
 use super::actions;
 use super::bot::Bot;
 use super::commands::SlashCommand;
 use super::config::Settings;
+use super::connections::{self, ConnectionLimits};
 use super::engine::Engine;
 use super::events;
 use super::post::{install_crypto_provider, Poster};
@@ -53,6 +55,7 @@ pub struct App {
     bot: Arc<Bot>,
     readiness: Readiness,
     shutdown: Shutdown,
+    connections: ConnectionLimits,
 }
 
 /// Build the app with the production engine (AWS). Readiness waits for both the Slack
@@ -140,6 +143,7 @@ async fn build_around(
         bot,
         readiness,
         shutdown,
+        connections: ConnectionLimits::default(),
     })
 }
 
@@ -209,6 +213,12 @@ impl App {
         tokio::spawn(consumer.run(shutdown));
     }
 
+    /// Bounds on HTTP connections other than the defaults (tests shorten them).
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> App {
+        self.connections = limits;
+        self
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
@@ -239,9 +249,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        connections::serve(self.listener, self.router, self.connections, shutdown).await
     }
 
     /// Serve until [`Shutdown::begin`] is called on [`App::shutdown`].
@@ -324,6 +332,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app_token = settings.app_token.clone();
     let app = build(settings).await?;
     app.start_alerts(None).await;
+    match connections::raise_fd_limit() {
+        Ok((before, after)) => tracing::info!(
+            soft_before = before.0,
+            soft = after.0,
+            hard = after.1,
+            "open-file limit"
+        ),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
     tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
     let stop = app.shutdown();
     if let Some(token) = app_token {

@@ -35,7 +35,20 @@ pub enum Fault {
     ResourceNotFound,
     /// The credentials are not valid (what STS answers for a bad access key).
     InvalidCredentials,
+    /// HTTP 200 with truncated JSON that carries [`GARBLED_SECRET`] as an environment
+    /// value of a task override.
+    Garbled,
+    /// HTTP 502 with a proxy's HTML page that carries [`GARBLED_SECRET`] and
+    /// [`GARBLED_TOKEN`].
+    BadGatewayPage,
+    /// HTTP 500 with an AWS error body (`InternalFailure`).
+    InternalError,
 }
+
+/// An environment value inside a garbled answer: it must never reach Slack.
+pub const GARBLED_SECRET: &str = "env-value-c0rrect-h0rse";
+/// A token inside a proxy's error page: it must never reach Slack.
+pub const GARBLED_TOKEN: &str = "sessiontoken-QWxhZGRpbjpvcGVuIHNlc2FtZQ";
 
 #[derive(Default)]
 struct Data {
@@ -54,6 +67,8 @@ struct Shared {
     data: Mutex<Data>,
     calls: Mutex<HashMap<String, usize>>,
     faults: Mutex<HashMap<String, Fault>>,
+    /// Faults that heal by themselves after this many more answers.
+    fault_budget: Mutex<HashMap<String, usize>>,
     latency: Mutex<Duration>,
 }
 
@@ -132,6 +147,16 @@ impl FakeAws {
             .lock()
             .unwrap()
             .insert(operation.to_string(), fault);
+    }
+
+    /// Answer `operation` with `fault` for the next `times` calls, then normally.
+    pub fn fail_times(&self, operation: &str, fault: Fault, times: usize) {
+        self.fail(operation, fault);
+        self.shared
+            .fault_budget
+            .lock()
+            .unwrap()
+            .insert(operation.to_string(), times);
     }
 
     pub fn heal(&self, operation: &str) {
@@ -248,6 +273,16 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         tokio::time::sleep(latency).await;
     }
     let fault = shared.faults.lock().unwrap().get(&operation).copied();
+    if fault.is_some() {
+        let mut budget = shared.fault_budget.lock().unwrap();
+        if let Some(left) = budget.get_mut(&operation) {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                budget.remove(&operation);
+                shared.faults.lock().unwrap().remove(&operation);
+            }
+        }
+    }
     if query_action.is_some() {
         return sts(&operation, fault);
     }
@@ -266,6 +301,34 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
             ),
+            Fault::Garbled => (
+                StatusCode::OK,
+                [("content-type", "application/x-amz-json-1.1")],
+                format!(
+                    "{{\"tasks\":[{{\"taskArn\":\"arn:aws:ecs:{REGION}:{ACCOUNT}:task/prod/x\",\
+                     \"overrides\":{{\"containerOverrides\":[{{\"name\":\"web\",\"environment\":\
+                     [{{\"name\":\"DB_PASSWORD\",\"value\":\"{GARBLED_SECRET}\"}}]}}]}},\"lastStatus\":"
+                ),
+            )
+                .into_response(),
+            Fault::BadGatewayPage => (
+                StatusCode::BAD_GATEWAY,
+                [("content-type", "text/html")],
+                format!(
+                    "<html><body><h1>502 Bad Gateway</h1><!-- upstream said: \
+                     {{\"value\":\"{GARBLED_SECRET}\"}} session={GARBLED_TOKEN} --></body></html>"
+                ),
+            )
+                .into_response(),
+            Fault::InternalError => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("x-amzn-requestid", "5e1b7c1a-0000-4000-8000-fa15eca11500"),
+                ],
+                json!({"__type": "InternalFailure", "message": "We encountered an internal error. Please try again."}).to_string(),
+            )
+                .into_response(),
         };
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -325,6 +388,11 @@ fn sts(operation: &str, fault: Option<Fault>) -> Response {
                 StatusCode::BAD_REQUEST,
                 "ValidationError",
                 "The fake has no resource for this operation",
+            ),
+            Fault::Garbled | Fault::BadGatewayPage | Fault::InternalError => sts_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalFailure",
+                "The fake was asked to fail",
             ),
         };
     }

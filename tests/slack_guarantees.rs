@@ -1,0 +1,459 @@
+//! Guarantees of `ecs-why serve` that an attacker or a restart would test: no asker is
+//! left in silence at shutdown, idle connections cannot starve the server, and every
+//! route resolves a channel to the same cluster, region and role.
+
+mod support;
+
+use ecs_why::follow_up::{ButtonRef, FollowUp};
+use ecs_why::slack::{self, Answer, Engine, EngineError, Settings};
+use ecs_why::task_ref::Target;
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use slack_morphism::prelude::SlackMessageContent;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::fake_engine::FakeEngine;
+use support::fake_slack::{sign, FakeSlack};
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+struct TestApp {
+    base: String,
+    fake: FakeSlack,
+    shutdown: ecs_why::shutdown::Shutdown,
+    http: reqwest::Client,
+}
+
+async fn spawn_app(engine: Arc<dyn Engine>, tune: impl FnOnce(&mut Settings)) -> TestApp {
+    let fake = FakeSlack::start().await;
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
+        ("SLACK_BOT_TOKEN", "xoxb-test".to_string()),
+        ("SLACK_API_URL", fake.api_url()),
+        ("ECS_WHY_LISTEN", "127.0.0.1:0".to_string()),
+        ("ECS_WHY_DEFAULT_CLUSTER", "default-cluster".to_string()),
+        ("AWS_REGION", "us-east-2".to_string()),
+    ]);
+    let mut settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
+    tune(&mut settings);
+    let app = slack::build_with_engine(settings, engine).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = app.shutdown();
+    tokio::spawn(app.run());
+    TestApp {
+        base,
+        fake,
+        shutdown,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn task(n: u32) -> String {
+    format!("{n:032x}")
+}
+
+impl TestApp {
+    async fn post_signed(&self, route: &str, content_type: &str, body: String) -> u16 {
+        let ts = now();
+        self.http
+            .post(format!("{}{route}", self.base))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sign(SECRET, ts, &body))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn command(&self, text: &str, user: &str, channel: (&str, &str)) {
+        let body = form(&[
+            ("team_id", "T1"),
+            ("channel_id", channel.0),
+            ("channel_name", channel.1),
+            ("user_id", user),
+            ("command", "/ecs"),
+            ("text", text),
+            ("response_url", &self.fake.response_url(user)),
+            ("trigger_id", "1.2.3"),
+        ]);
+        let status = self
+            .post_signed("/slack/commands", "application/x-www-form-urlencoded", body)
+            .await;
+        assert_eq!(status, 200);
+    }
+
+    async fn mention(&self, text: &str, channel: &str) {
+        let body = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": "Ev1", "event_time": 1700000500,
+            "event": {"type": "app_mention", "user": "U2", "channel": channel, "text": text,
+                      "ts": "1700000500.000200", "event_ts": "1700000500.000200"}});
+        let status = self
+            .post_signed("/slack/events", "application/json", body.to_string())
+            .await;
+        assert_eq!(status, 200);
+    }
+
+    async fn press(&self, kind: FollowUp, button: &ButtonRef, channel: (&str, &str)) {
+        let payload = json!({
+            "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1",
+            "trigger_id": "1.2.3", "user": {"id": "U3"},
+            "channel": {"id": channel.0, "name": channel.1},
+            "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel.0},
+            "message": {"ts": "1700000000.000100", "text": "card"},
+            "response_url": self.fake.response_url("press"),
+            "actions": [{"action_id": kind.action_id(), "value": button.encode(),
+                         "type": "button", "block_id": "b"}]
+        });
+        let body = form(&[("payload", &payload.to_string())]);
+        let status = self
+            .post_signed(
+                "/slack/interactivity",
+                "application/x-www-form-urlencoded",
+                body,
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+}
+
+fn texts(responses: &[Value]) -> Vec<String> {
+    responses
+        .iter()
+        .map(|r| r["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Shutdown: nobody waits in silence.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn on_shutdown_queued_askers_are_told_at_once_and_the_running_one_is_answered() {
+    let engine = Arc::new(FakeEngine::with_delay(Duration::from_millis(1500)));
+    let app = spawn_app(engine.clone(), |s| s.limits.max_in_flight = 1).await;
+    for n in 1..=4 {
+        app.command(&format!("why {}", task(n)), &format!("U{n}"), ("C1", "ops"))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let began = Instant::now();
+    app.shutdown.begin();
+    let responses = app
+        .fake
+        .wait_for("response", 3, Duration::from_secs(5))
+        .await;
+    assert!(
+        began.elapsed() < Duration::from_millis(1000),
+        "the queued askers were told at once, not after the running one: {:?}",
+        began.elapsed()
+    );
+    for text in texts(&responses) {
+        assert!(text.contains("ask again"), "{text}");
+    }
+    let drained = app.shutdown.drain(Duration::from_secs(5)).await;
+    assert!(
+        matches!(drained, ecs_why::shutdown::Drained::Complete { .. }),
+        "{drained:?}"
+    );
+    let posts = app.fake.calls("chat.postMessage").await;
+    assert_eq!(
+        posts.len(),
+        3,
+        "the running diagnosis posted its card and thread"
+    );
+    assert_eq!(engine.diagnoses(), 1, "queued diagnoses never started");
+}
+
+#[tokio::test]
+async fn on_shutdown_work_past_the_answer_limit_tells_its_asker_to_ask_again() {
+    let engine = Arc::new(FakeEngine::with_delay(Duration::from_secs(30)));
+    let app = spawn_app(engine, |_| {}).await;
+    app.shutdown.set_answer_limit(Duration::from_millis(200));
+    app.command(&format!("why {}", task(9)), "U1", ("C1", "ops"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shutdown.begin();
+    let drained = app.shutdown.drain(Duration::from_secs(5)).await;
+    assert!(
+        matches!(drained, ecs_why::shutdown::Drained::Complete { .. }),
+        "{drained:?}"
+    );
+    let told = texts(&app.fake.calls("response").await);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("ask again"), "{told:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Channel mapping: every route resolves a channel the same way.
+// ---------------------------------------------------------------------------
+
+/// What the engine was asked for: (diagnose or action id, cluster, region, role).
+type Seen = (String, Option<String>, Option<String>, Option<String>);
+
+/// Records the target and role of every diagnosis and follow-up.
+#[derive(Default)]
+struct RecordingEngine {
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl RecordingEngine {
+    fn record(&self, what: &str, cluster: Option<&str>, region: Option<&str>, role: Option<&str>) {
+        self.seen.lock().unwrap().push((
+            what.to_string(),
+            cluster.map(str::to_string),
+            region.map(str::to_string),
+            role.map(str::to_string),
+        ));
+    }
+
+    async fn wait_for(
+        &self,
+        n: usize,
+    ) -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = self.seen.lock().unwrap().clone();
+            if seen.len() >= n || Instant::now() > deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Engine for RecordingEngine {
+    fn diagnose_stopped<'a>(
+        &'a self,
+        task: &'a ecs_why::evidence::Task,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<ecs_why::slack::engine::Alerted, EngineError>> {
+        Box::pin(async move {
+            self.record(
+                "alert",
+                Some(&task.cluster),
+                task.region.as_deref(),
+                role_arn,
+            );
+            let diagnosis = ecs_why::diagnose::diagnose(&ecs_why::evidence::Evidence {
+                task: task.clone(),
+                ..Default::default()
+            });
+            Ok(ecs_why::slack::engine::Alerted {
+                answer: Answer {
+                    task_arn: task.arn.clone(),
+                    card: SlackMessageContent::new().with_text("card".into()),
+                    details: Vec::new(),
+                },
+                diagnosis,
+            })
+        })
+    }
+
+    fn diagnose<'a>(
+        &'a self,
+        target: &'a Target,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Answer, EngineError>> {
+        Box::pin(async move {
+            self.record(
+                "diagnose",
+                target.cluster.as_deref(),
+                target.region.as_deref(),
+                role_arn,
+            );
+            Ok(Answer {
+                task_arn: String::new(),
+                card: SlackMessageContent::new().with_text("card".into()),
+                details: Vec::new(),
+            })
+        })
+    }
+
+    fn follow_up<'a>(
+        &'a self,
+        kind: FollowUp,
+        button: &'a ButtonRef,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
+        Box::pin(async move {
+            self.record(
+                kind.action_id(),
+                Some(&button.cluster),
+                Some(&button.region),
+                role_arn,
+            );
+            Ok(vec![SlackMessageContent::new().with_text("answer".into())])
+        })
+    }
+}
+
+const MAPPED_ROLE: &str = "arn:aws:iam::210987654321:role/ecs-why-read";
+
+fn map_channel_by_name(settings: &mut Settings) {
+    settings.channels = slack::config::ChannelMap::parse(&format!(
+        "[channels.payments]\ncluster = \"pay\"\nregion = \"eu-west-1\"\nrole_arn = \"{MAPPED_ROLE}\"\n"
+    ))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_channel_mapped_by_name_gets_its_role_from_the_command_and_every_button() {
+    let engine = Arc::new(RecordingEngine::default());
+    let app = spawn_app(engine.clone(), map_channel_by_name).await;
+    let channel = ("C0PAYMENTS", "payments");
+    app.command(&format!("why {}", task(1)), "U1", channel)
+        .await;
+    let button = ButtonRef {
+        region: "eu-west-1".into(),
+        cluster: "pay".into(),
+        task_arn: format!("arn:aws:ecs:eu-west-1:210987654321:task/pay/{}", task(1)),
+        container: Some("web".into()),
+        page_token: None,
+        incident: None,
+    };
+    for kind in [
+        FollowUp::TaskDefinition,
+        FollowUp::WhoStopped,
+        FollowUp::MoreLogs,
+        FollowUp::ServiceEvents,
+        FollowUp::Rerun,
+    ] {
+        app.press(kind, &button, channel).await;
+    }
+    let seen = engine.wait_for(6).await;
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+    for (what, cluster, region, role) in &seen {
+        assert_eq!(role.as_deref(), Some(MAPPED_ROLE), "{what}: {seen:#?}");
+        assert_eq!(cluster.as_deref(), Some("pay"), "{what}");
+        assert_eq!(region.as_deref(), Some("eu-west-1"), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn a_mention_in_a_channel_mapped_by_name_uses_its_cluster_region_and_role() {
+    use wiremock::matchers::path;
+    use wiremock::{Mock, ResponseTemplate};
+    let engine = Arc::new(RecordingEngine::default());
+    let app = spawn_app(engine.clone(), map_channel_by_name).await;
+    Mock::given(path("/api/conversations.info"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "channel": {"id": "C0PAYMENTS", "created": 1700000000, "name": "payments"}
+        })))
+        .mount(&app.fake.server)
+        .await;
+    app.mention(&format!("<@UBOT> why {}", task(2)), "C0PAYMENTS")
+        .await;
+    let seen = engine.wait_for(1).await;
+    assert_eq!(
+        seen,
+        vec![(
+            "diagnose".to_string(),
+            Some("pay".to_string()),
+            Some("eu-west-1".to_string()),
+            Some(MAPPED_ROLE.to_string())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_mention_whose_channel_name_cannot_be_found_runs_nothing_with_the_bots_own_role() {
+    let engine = Arc::new(RecordingEngine::default());
+    let app = spawn_app(engine.clone(), map_channel_by_name).await;
+    // The fake Slack has no conversations.info: the look-up fails.
+    app.mention(&format!("<@UBOT> why {}", task(3)), "C0ELSEWHERE")
+        .await;
+    let told = app
+        .fake
+        .wait_for("chat.postEphemeral", 1, Duration::from_secs(5))
+        .await;
+    let text = told[0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("[channels.C0ELSEWHERE]"), "{text}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(engine.seen.lock().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Connections: idle clients cannot hold the server.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn idle_connections_are_closed_and_cannot_starve_healthz() {
+    use tokio::io::AsyncReadExt;
+    let fake = FakeSlack::start().await;
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
+        ("SLACK_BOT_TOKEN", "xoxb-test".to_string()),
+        ("SLACK_API_URL", fake.api_url()),
+        ("ECS_WHY_LISTEN", "127.0.0.1:0".to_string()),
+    ]);
+    let settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
+    let app = slack::build_with_engine(settings, Arc::new(FakeEngine::default()))
+        .await
+        .unwrap()
+        .with_connection_limits(slack::connections::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_millis(600),
+            max_connections: 8,
+        });
+    let addr = app.local_addr();
+    tokio::spawn(app.run());
+
+    // More silent clients than the server takes at once.
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let health = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("/healthz answers while silent clients wait");
+    assert_eq!(health.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A client that never sends its headers is disconnected.
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(3), idle[0].read(&mut buf))
+        .await
+        .expect("the server closes a silent connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+#[tokio::test]
+async fn a_task_arn_in_another_account_uses_the_role_mapped_in_that_account() {
+    let engine = Arc::new(RecordingEngine::default());
+    let app = spawn_app(engine.clone(), map_channel_by_name).await;
+    // Asked from an unmapped channel: the ARN's account has a mapped role.
+    let arn = format!("arn:aws:ecs:eu-west-1:210987654321:task/pay/{}", task(4));
+    app.command(&format!("why {arn}"), "U1", ("C0OTHER", "general"))
+        .await;
+    let seen = engine.wait_for(1).await;
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].3.as_deref(), Some(MAPPED_ROLE), "{seen:#?}");
+}
