@@ -457,3 +457,54 @@ async fn a_task_arn_in_another_account_uses_the_role_mapped_in_that_account() {
     assert_eq!(seen.len(), 1, "{seen:#?}");
     assert_eq!(seen[0].3.as_deref(), Some(MAPPED_ROLE), "{seen:#?}");
 }
+
+// ---------------------------------------------------------------------------
+// Replays: a captured request sent again within Slack's window does nothing.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_replayed_command_is_answered_empty_and_posts_nothing_more() {
+    let engine = Arc::new(FakeEngine::default());
+    let app = spawn_app(engine.clone(), |_| {}).await;
+    let body = form(&[
+        ("team_id", "T1"),
+        ("channel_id", "C1"),
+        ("channel_name", "ops"),
+        ("user_id", "U1"),
+        ("command", "/ecs"),
+        ("text", &format!("why {}", task(1))),
+        ("response_url", &app.fake.response_url("U1")),
+        ("trigger_id", "1.2.3"),
+    ]);
+    let ts = now();
+    let signature = sign(SECRET, ts, &body);
+    let send = || {
+        app.http
+            .post(format!("{}/slack/commands", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", signature.clone())
+            .body(body.clone())
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.text().await.unwrap().contains("Looking at"));
+    app.fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(5))
+        .await;
+    // Eleven seconds later the card's sharing window is over: without the guard the
+    // replay would post a second card.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let replay = send().await.unwrap();
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.text().await.unwrap(), "", "a replay gets no answer");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(engine.diagnoses(), 1, "the replay ran nothing");
+    let cards = app.fake.calls("chat.postMessage").await;
+    assert_eq!(
+        cards.len(),
+        3,
+        "one card and its two thread replies: {cards:#?}"
+    );
+}

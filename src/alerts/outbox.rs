@@ -6,20 +6,25 @@
 //! dropped; parent updates (the count) come last and only the newest per parent is
 //! sent. Callers await their post's result, so an SQS message is deleted only after
 //! what it caused reached Slack. A 429 is still honoured by [`Poster`].
+//!
+//! The pace holds across replicas: before each post a worker claims the channel's
+//! current time slot (`spacing` long) in the shared state store, and waits for the next
+//! slot when another replica has it.
 
 use crate::slack::post::{PostError, Poster};
+use crate::state::StateStore;
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, Notify};
-use tokio::time::Instant;
 
 /// Posts to Slack, paced per channel.
 #[derive(Clone)]
 pub struct Outbox {
     poster: Poster,
     spacing: Duration,
+    slots: Arc<dyn StateStore>,
     channels: Arc<Mutex<HashMap<String, Arc<ChannelQueue>>>>,
 }
 
@@ -57,11 +62,13 @@ struct LineBatch {
 const MAX_LINES_PER_MESSAGE: usize = 20;
 
 impl Outbox {
-    /// `spacing` is the gap between two posts in one channel (1 s for Slack).
-    pub fn new(poster: Poster, spacing: Duration) -> Outbox {
+    /// `spacing` is the gap between two posts in one channel (1 s for Slack), shared by
+    /// every replica using `slots`.
+    pub fn new(poster: Poster, spacing: Duration, slots: Arc<dyn StateStore>) -> Outbox {
         Outbox {
             poster,
-            spacing,
+            spacing: spacing.max(Duration::from_millis(1)),
+            slots,
             channels: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -76,6 +83,7 @@ impl Outbox {
         let worker = Worker {
             poster: self.poster.clone(),
             spacing: self.spacing,
+            slots: self.slots.clone(),
             channel: channel.to_string(),
             queue: queue.clone(),
         };
@@ -185,6 +193,7 @@ enum Job {
 struct Worker {
     poster: Poster,
     spacing: Duration,
+    slots: Arc<dyn StateStore>,
     channel: String,
     queue: Arc<ChannelQueue>,
 }
@@ -205,17 +214,36 @@ impl Worker {
     }
 
     async fn run(self) {
-        let mut last_post: Option<Instant> = None;
         loop {
             let Some(job) = self.next() else {
                 self.queue.wake.notified().await;
                 continue;
             };
-            if let Some(at) = last_post {
-                tokio::time::sleep_until(at + self.spacing).await;
-            }
-            last_post = Some(Instant::now());
+            self.claim_slot().await;
             self.run_job(job).await;
+        }
+    }
+
+    /// Wait for a time slot of this channel that no replica has posted in.
+    async fn claim_slot(&self) {
+        let spacing_ms = u64::try_from(self.spacing.as_millis()).unwrap_or(u64::MAX);
+        let keep = (self.spacing * 4).max(Duration::from_secs(2));
+        loop {
+            let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+            let slot = now_ms / spacing_ms;
+            let key = format!("slack-slot#{}#{slot}", self.channel);
+            match self.slots.first_time(&key, keep).await {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim a posting slot; posting at this replica's own pace");
+                    tokio::time::sleep(self.spacing).await;
+                    return;
+                }
+            }
+            let next_slot_ms = (slot + 1) * spacing_ms;
+            let wait = Duration::from_millis(next_slot_ms.saturating_sub(now_ms));
+            tokio::time::sleep(wait).await;
         }
     }
 

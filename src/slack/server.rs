@@ -121,7 +121,8 @@ async fn build_around(
         readiness: readiness.clone(),
         metrics,
     };
-    let signature_check = SignatureCheck::new(settings.signing_secret.as_ref());
+    let signature_check =
+        SignatureCheck::new(settings.signing_secret.as_ref()).with_replay_guard(bot.state());
     let slack_routes = Router::new()
         .route("/slack/commands", post(commands))
         .route("/slack/interactivity", post(interactivity))
@@ -201,6 +202,7 @@ impl App {
         let outbox = crate::alerts::outbox::Outbox::new(
             self.bot.poster().clone(),
             settings.limits.alert_spacing,
+            self.bot.state(),
         );
         let announcer = crate::alerts::announce::Announcer::new(
             settings.clone(),

@@ -9,6 +9,11 @@
 //! caller: reading the headers, and the answer a refused request gets: 400 for a
 //! malformed one, 401 for one Slack did not sign, with a body saying which. A refused
 //! request causes no work.
+//!
+//! A signature is valid for five minutes, so a captured request could be sent again
+//! within them. Every accepted signature is remembered for that window in the shared
+//! state store ([`crate::state`]; DynamoDB when replicas share a table), and a request
+//! whose signature was already seen is answered 200 with an empty body and does nothing.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request, State};
@@ -20,6 +25,12 @@ use slack_morphism::prelude::SlackSigningSecret;
 use slack_morphism::signature_verifier::{
     SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
 };
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a signature is remembered: Slack's five-minute window, plus a minute for
+/// clocks that disagree.
+const REPLAY_WINDOW: Duration = Duration::from_secs(360);
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +66,7 @@ impl SignatureError {
 #[derive(Clone)]
 pub struct SignatureCheck {
     verifier: Option<SlackEventSignatureVerifier>,
+    seen: Option<Arc<dyn crate::state::StateStore>>,
 }
 
 impl SignatureCheck {
@@ -65,6 +77,37 @@ impl SignatureCheck {
                     secret.expose_secret().to_string(),
                 ))
             }),
+            seen: None,
+        }
+    }
+
+    /// Remember accepted signatures in `state`, so a replayed request does nothing.
+    pub fn with_replay_guard(mut self, state: Arc<dyn crate::state::StateStore>) -> Self {
+        self.seen = Some(state);
+        self
+    }
+
+    /// True unless this signature was already accepted within the window. A store
+    /// failure lets the request through (answering twice beats never answering).
+    async fn first_use(&self, headers: &HeaderMap) -> bool {
+        let Some(seen) = &self.seen else {
+            return true;
+        };
+        let Some(signature) = headers
+            .get(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return true;
+        };
+        match seen
+            .first_time(&format!("signature#{}", signature.trim()), REPLAY_WINDOW)
+            .await
+        {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check for a replayed request; accepting it");
+                true
+            }
         }
     }
 
@@ -125,6 +168,10 @@ pub async fn require_signature(
     if let Err(e) = check.verify_headers(&parts.headers, &body) {
         tracing::warn!(error = %e, "refused a request that Slack did not sign");
         return (e.status(), e.to_string()).into_response();
+    }
+    if !check.first_use(&parts.headers).await {
+        tracing::warn!("ignored a replayed request (its signature was already used)");
+        return StatusCode::OK.into_response();
     }
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
