@@ -248,7 +248,7 @@ async fn storm(
                 .append_pair("user_id", &ask.user)
                 .append_pair("command", "/ecs")
                 .append_pair("text", &format!("why {}", ask.task))
-                .append_pair("trigger_id", "1.2.3")
+                .append_pair("trigger_id", &fake_slack::trigger_id())
                 .append_pair("response_url", &fake.response_url(&i.to_string()))
                 .finish();
             let signature = sign(now, &body);

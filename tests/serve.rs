@@ -161,7 +161,7 @@ impl Served {
             ("command", "/ecs"),
             ("text", text),
             ("response_url", &self.slack.response_url(user)),
-            ("trigger_id", "1.2.3"),
+            ("trigger_id", &support::fake_slack::trigger_id()),
         ]);
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)

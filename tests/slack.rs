@@ -137,7 +137,7 @@ impl TestApp {
                 "response_url",
                 &self.fake.response_url(&format!("{user}-{channel}")),
             ),
-            ("trigger_id", "1.2.3"),
+            ("trigger_id", &support::fake_slack::trigger_id()),
         ])
     }
 
@@ -164,7 +164,7 @@ impl TestApp {
             "type": "block_actions",
             "team": {"id": "T1"},
             "api_app_id": "A1",
-            "trigger_id": "1.2.3",
+            "trigger_id": support::fake_slack::trigger_id(),
             "user": {"id": "U1"},
             "channel": {"id": "C1"},
             "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C1"},

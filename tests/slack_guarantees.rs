@@ -93,7 +93,7 @@ impl TestApp {
             ("command", "/ecs"),
             ("text", text),
             ("response_url", &self.fake.response_url(user)),
-            ("trigger_id", "1.2.3"),
+            ("trigger_id", &support::fake_slack::trigger_id()),
         ]);
         let status = self
             .post_signed("/slack/commands", "application/x-www-form-urlencoded", body)
@@ -115,7 +115,7 @@ impl TestApp {
     async fn press(&self, kind: FollowUp, button: &ButtonRef, channel: (&str, &str)) {
         let payload = json!({
             "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1",
-            "trigger_id": "1.2.3", "user": {"id": "U3"},
+            "trigger_id": support::fake_slack::trigger_id(), "user": {"id": "U3"},
             "channel": {"id": channel.0, "name": channel.1},
             "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel.0},
             "message": {"ts": "1700000000.000100", "text": "card"},
@@ -474,7 +474,7 @@ async fn a_replayed_command_is_answered_empty_and_posts_nothing_more() {
         ("command", "/ecs"),
         ("text", &format!("why {}", task(1))),
         ("response_url", &app.fake.response_url("U1")),
-        ("trigger_id", "1.2.3"),
+        ("trigger_id", &support::fake_slack::trigger_id()),
     ]);
     let ts = now();
     let signature = sign(SECRET, ts, &body);

@@ -302,6 +302,17 @@ fn body_of(request: &Request) -> Value {
     serde_json::from_slice(&request.body).unwrap_or(Value::Null)
 }
 
+/// A fresh `trigger_id`, as Slack gives every command and press: two requests are
+/// never byte-identical, so none is mistaken for a replay.
+pub fn trigger_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{}.{}",
+        NEXT.fetch_add(1, Ordering::SeqCst),
+        std::process::id()
+    )
+}
+
 /// Sign a request body as Slack does: `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")).
 /// Goes in `X-Slack-Signature`, with `ts` in `X-Slack-Request-Timestamp`.
 pub fn sign(secret: &str, ts: i64, body: &str) -> String {
