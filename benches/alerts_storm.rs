@@ -197,6 +197,7 @@ async fn storm(moto: &moto::Moto, scale: usize) {
     // Poll Slack: per-channel call counts over time, until every announced stop shows.
     let mut history: Vec<(Instant, BTreeMap<String, usize>)> = Vec::new();
     let mut peak_per_channel_second = 0usize;
+    let mut quiet_since: Option<(Instant, usize)> = None;
     let drained = loop {
         let calls = slack.all_calls().await;
         let mut per_channel: BTreeMap<String, usize> = BTreeMap::new();
@@ -234,6 +235,19 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         if parents + lines >= announced {
             break Some((started.elapsed(), parents, lines, calls.len()));
         }
+        // Or: the queue is empty and Slack has been quiet for 5 s (a shortfall is then
+        // printed, not waited for).
+        let calls_now = calls.len();
+        match quiet_since {
+            Some((since, seen)) if seen == calls_now => {
+                if now.duration_since(since) > Duration::from_secs(5)
+                    && queue_is_empty(&sqs, &queue_url).await
+                {
+                    break Some((since.duration_since(started), parents, lines, calls_now));
+                }
+            }
+            _ => quiet_since = Some((now, calls_now)),
+        }
         if started.elapsed() > WATCHDOG - Duration::from_secs(60) {
             break None;
         }
@@ -258,12 +272,15 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         sent.as_secs_f64()
     );
     println!(
-        "  every stop posted after:       {:.1} s",
+        "  all settled (queue empty) in:  {:.1} s",
         elapsed.as_secs_f64()
     );
     println!(
-        "  parents / thread lines:        {parents} / {lines} (incidents expected: {noisy_services})"
+        "  parents / thread lines:        {parents} / {lines} (incidents expected: {noisy_services}; stops posted {} of {announced})",
+        parents + lines
     );
+    let (incidents, counted) = recorded(&sdk).await;
+    println!("  in the state table:            {incidents} incidents, {counted} stops counted");
     println!("  Slack calls (post + update):   {slack_calls}");
     println!("  peak Slack calls per channel in any 1 s: {peak_per_channel_second}");
     let ecs_logs = aws.total_calls();
@@ -307,4 +324,47 @@ async fn reqwest_metrics() -> BTreeMap<String, u64> {
         }
     }
     by_service
+}
+
+async fn queue_is_empty(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> bool {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let Ok(output) = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let attributes = output.attributes.unwrap_or_default();
+    [
+        A::ApproximateNumberOfMessages,
+        A::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .all(|name| attributes.get(name).map(String::as_str) == Some("0"))
+}
+
+/// Incidents in the state table and the stops they count.
+async fn recorded(sdk: &aws_config::SdkConfig) -> (usize, usize) {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let Ok(scan) = dynamodb.scan().table_name(TABLE).send().await else {
+        return (0, 0);
+    };
+    let incidents: Vec<_> = scan
+        .items()
+        .iter()
+        .filter(|item| {
+            item.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|pk| pk.starts_with("incident#"))
+        })
+        .collect();
+    let stops = incidents
+        .iter()
+        .filter_map(|item| item.get("stops")?.as_m().ok().map(|m| m.len()))
+        .sum();
+    (incidents.len(), stops)
 }
