@@ -172,7 +172,8 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         let app = slack::build_with_engine(settings, engine)
             .await
             .expect("the app builds");
-        app.start_alerts(Some(aws_sdk_sqs::Client::new(&sdk))).await;
+        app.start_alerts(Some(ecs_why::alerts::consumer::sqs_client_from(&sdk)))
+            .await;
         let _ = replica;
         tokio::spawn(app.run());
     }
@@ -202,7 +203,8 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         let calls = slack.all_calls().await;
         let mut per_channel: BTreeMap<String, usize> = BTreeMap::new();
         let (mut parents, mut lines) = (0usize, 0usize);
-        for (method, body) in &calls {
+        for (path, body) in &calls {
+            let method = path.rsplit('/').next().unwrap_or_default();
             if method != "chat.postMessage" && method != "chat.update" {
                 continue;
             }
