@@ -124,14 +124,7 @@ async fn storm(moto: &moto::Moto, scale: usize) {
     let sdk = moto.sdk_config().await;
     moto::create_state_table(&sdk, TABLE).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("ecs-why-bench")
-        .send()
-        .await
-        .expect("moto creates the queue")
-        .queue_url
-        .expect("a queue URL");
+    let queue_url = moto::create_queue(&sdk, "ecs-why-bench").await;
     let aws = FakeAws::start().await;
     aws.add_task_definition(canned::task_definition());
     aws.set_latency(AWS_LATENCY);

@@ -192,7 +192,8 @@ pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> Slac
 }
 
 /// The first stop's card with Acknowledge and Mute buttons added to its actions (a new
-/// actions block when it has none). `task` fills the buttons' reference.
+/// actions block when it has none). The buttons carry `reference` (the task) and the
+/// incident's key; without a reference the card is returned unchanged.
 pub fn with_incident_buttons(
     card: &SlackMessageContent,
     incident_key: &str,

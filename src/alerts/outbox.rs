@@ -163,18 +163,6 @@ impl Outbox {
         queue.wake.notify_one();
         let _ = sent.await;
     }
-
-    /// Posts waiting in every channel (for tests and shutdown).
-    pub fn waiting(&self) -> usize {
-        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        channels
-            .values()
-            .map(|q| {
-                let p = q.pending.lock().unwrap_or_else(|e| e.into_inner());
-                p.parents.len() + p.lines.len() + p.updates.len()
-            })
-            .sum()
-    }
 }
 
 fn stopped() -> PostError {

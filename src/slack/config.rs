@@ -206,20 +206,7 @@ impl Settings {
             }
         }
         let (channels, routes) = match get("ECS_WHY_CONFIG") {
-            Some(path) => {
-                let path = Path::new(&path);
-                let channels = ChannelMap::load(path)?;
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                let routes =
-                    crate::alerts::routes::parse(&text).map_err(|reason| ConfigError::BadFile {
-                        path: path.display().to_string(),
-                        reason,
-                    })?;
-                (channels, routes)
-            }
+            Some(path) => load_config(Path::new(&path))?,
             None => (ChannelMap::default(), Vec::new()),
         };
         let queue_url = get("ECS_WHY_EVENTS_QUEUE_URL");
@@ -280,19 +267,25 @@ struct ConfigFile {
     alerts: Vec<toml::Value>,
 }
 
-impl ChannelMap {
-    /// Load and validate the TOML file named by `ECS_WHY_CONFIG`.
-    pub fn load(path: &Path) -> Result<ChannelMap, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        ChannelMap::parse(&text).map_err(|reason| ConfigError::BadFile {
-            path: path.display().to_string(),
-            reason,
-        })
-    }
+/// Read the TOML file named by `ECS_WHY_CONFIG` once, and validate its channel mappings
+/// and its `[[alerts]]` routes.
+fn load_config(
+    path: &Path,
+) -> Result<(ChannelMap, Vec<crate::alerts::routes::AlertRoute>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let bad_file = |reason| ConfigError::BadFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let channels = ChannelMap::parse(&text).map_err(bad_file)?;
+    let routes = crate::alerts::routes::parse(&text).map_err(bad_file)?;
+    Ok((channels, routes))
+}
 
+impl ChannelMap {
     /// Parse the file's text; the error says which entry is wrong and how.
     pub fn parse(text: &str) -> Result<ChannelMap, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| {

@@ -50,11 +50,6 @@ impl DynamoStore {
         }
     }
 
-    /// The table's name.
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     fn failure<E>(&self, operation: &str, err: &SdkError<E>) -> StateError
     where
         E: ProvideErrorMetadata + std::error::Error,
@@ -138,15 +133,7 @@ impl DynamoStore {
     }
 
     async fn open(&self, join: &Join) -> Result<Option<Incident>, StateError> {
-        let active_until = join.now + secs(join.window);
-        let incident = Incident {
-            key: join.key.clone(),
-            channel: join.channel.clone(),
-            stops: [(join.task_id.clone(), join.stopped_at)].into(),
-            posting_until: join.now + secs(join.lease),
-            active_until,
-            ..Incident::default()
-        };
+        let incident = join.new_incident();
         let result = self
             .client
             .put_item()
@@ -164,7 +151,7 @@ impl DynamoStore {
     }
 
     async fn add(&self, join: &Join) -> Result<Option<Incident>, StateError> {
-        let active_until = join.now + secs(join.window);
+        let active_until = join.active_until();
         self.update(
             &join.key,
             "SET stops.#t = :at, active_until = :until, expires_at = :expires",

@@ -70,25 +70,17 @@ impl StateStore for MemoryStore {
                 let now = join.now;
                 incidents.retain(|_, i| incident_expiry(i.active_until) > now);
             }
-            let active_until = join.now + secs(join.window);
             match incidents.get_mut(&join.key) {
                 Some(open) if open.active_until >= join.now => {
                     if open.stops.contains_key(&join.task_id) {
                         return Joined::Duplicate(open.clone());
                     }
                     open.stops.insert(join.task_id.clone(), join.stopped_at);
-                    open.active_until = active_until;
+                    open.active_until = join.active_until();
                     Joined::Added(open.clone())
                 }
                 _ => {
-                    let incident = Incident {
-                        key: join.key.clone(),
-                        channel: join.channel.clone(),
-                        stops: [(join.task_id.clone(), join.stopped_at)].into(),
-                        posting_until: join.now + secs(join.lease),
-                        active_until,
-                        ..Incident::default()
-                    };
+                    let incident = join.new_incident();
                     incidents.insert(join.key.clone(), incident.clone());
                     Joined::Opened(incident)
                 }

@@ -82,6 +82,25 @@ pub struct Join {
     pub lease: Duration,
 }
 
+impl Join {
+    /// When the incident stops being active if this stop joins it.
+    pub fn active_until(&self) -> i64 {
+        self.now + secs(self.window)
+    }
+
+    /// A new incident with this stop first, its opener holding the lease to post it.
+    pub fn new_incident(&self) -> Incident {
+        Incident {
+            key: self.key.clone(),
+            channel: self.channel.clone(),
+            stops: [(self.task_id.clone(), self.stopped_at)].into(),
+            posting_until: self.now + secs(self.lease),
+            active_until: self.active_until(),
+            ..Incident::default()
+        }
+    }
+}
+
 /// What [`StateStore::join`] did with a stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Joined {

@@ -55,6 +55,23 @@ fn text(s: String) -> SlackMessageContent {
     SlackMessageContent::new().with_text(s)
 }
 
+/// An alert diagnosed from the event's task alone (no task definition, no logs), with
+/// the real pure diagnosis and card.
+pub fn alert_from_task_alone(task: &Task) -> Alerted {
+    let diagnosis = diagnose(&Evidence {
+        task: task.clone(),
+        ..Evidence::default()
+    });
+    Alerted {
+        answer: Answer {
+            task_arn: task.arn.clone(),
+            card: blocks::card(&diagnosis),
+            details: Vec::new(),
+        },
+        diagnosis,
+    }
+}
+
 fn task_id(target: &Target) -> String {
     match &target.task {
         TaskRef::Task { task_id } => task_id.clone(),
@@ -72,18 +89,7 @@ impl Engine for FakeEngine {
             let delay = *self.delay.lock().expect("not poisoned");
             tokio::time::sleep(delay).await;
             self.diagnoses.fetch_add(1, Ordering::SeqCst);
-            let diagnosis = diagnose(&Evidence {
-                task: task.clone(),
-                ..Evidence::default()
-            });
-            Ok(Alerted {
-                answer: Answer {
-                    task_arn: task.arn.clone(),
-                    card: blocks::card(&diagnosis),
-                    details: Vec::new(),
-                },
-                diagnosis,
-            })
+            Ok(alert_from_task_alone(task))
         })
     }
 

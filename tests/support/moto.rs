@@ -150,3 +150,15 @@ pub async fn create_state_table(config: &SdkConfig, table: &str) {
         .await
         .expect("moto creates the state table");
 }
+
+/// Create an SQS queue named `name`; returns its URL.
+pub async fn create_queue(config: &SdkConfig, name: &str) -> String {
+    aws_sdk_sqs::Client::new(config)
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("moto creates the queue")
+        .queue_url
+        .expect("a queue URL")
+}
