@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::fake_aws::{canned, FakeAws, REGION};
 use support::fake_slack::{sign, FakeSlack};
-use support::moto::{create_state_table, Moto};
+use support::moto::{create_queue, create_state_table, Moto};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const CHANNEL: &str = "C0ONCALL";
@@ -93,14 +93,7 @@ impl World {
         let sdk = moto.sdk_config().await;
         create_state_table(&sdk, TABLE).await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("ecs-why-events")
-            .send()
-            .await
-            .expect("moto creates the queue")
-            .queue_url
-            .expect("a queue URL");
+        let queue_url = create_queue(&sdk, "ecs-why-events").await;
         let aws = FakeAws::start().await;
         aws.add_cluster("prod");
         aws.add_task_definition(canned::task_definition());
@@ -191,6 +184,15 @@ impl World {
             read(A::ApproximateNumberOfMessages),
             read(A::ApproximateNumberOfMessagesNotVisible),
         )
+    }
+
+    /// Whether some chat.update so far contains `text`.
+    async fn updated_with(&self, text: &str) -> bool {
+        self.slack
+            .calls("chat.update")
+            .await
+            .iter()
+            .any(|u| u.to_string().contains(text))
     }
 
     /// Posts to the alert channel: (parents, thread messages).
@@ -308,14 +310,7 @@ async fn two_replicas_post_one_parent_per_incident_and_account_for_every_stop_on
         Duration::from_secs(30),
         "the web parent counts 4 stops",
         &logs,
-        || async {
-            world
-                .slack
-                .calls("chat.update")
-                .await
-                .iter()
-                .any(|u| u.to_string().contains("4 tasks stopped"))
-        },
+        || world.updated_with("4 tasks stopped"),
     )
     .await;
 
@@ -381,11 +376,12 @@ async fn two_replicas_post_one_parent_per_incident_and_account_for_every_stop_on
         "{}",
         a.logs()
     );
+    // Whichever replica received the poison message logged it with its message id.
+    let all_logs = logs();
     assert!(
-        b.logs()
-            .contains("unreadable message left for the dead-letter queue"),
-        "{}",
-        logs()
+        all_logs.contains("unreadable message left for the dead-letter queue")
+            && all_logs.contains("\"message_id\""),
+        "{all_logs}"
     );
 
     // Acknowledge on the surviving replica updates the parent in place.
@@ -426,14 +422,7 @@ async fn two_replicas_post_one_parent_per_incident_and_account_for_every_stop_on
         Duration::from_secs(15),
         "the parent shows who acknowledged",
         &logs,
-        || async {
-            world
-                .slack
-                .calls("chat.update")
-                .await
-                .iter()
-                .any(|u| u.to_string().contains("acknowledged by <@U0JANE>"))
-        },
+        || world.updated_with("acknowledged by <@U0JANE>"),
     )
     .await;
 }

@@ -166,7 +166,7 @@ impl Announcer {
                 .map_err(|e| format!("could not post the thread line: {e}"))?;
             summary.lines += 1;
         }
-        self.refresh_parent(&join.key).await;
+        self.refresh_parent(&join.key, None).await;
         Ok(())
     }
 
@@ -190,7 +190,7 @@ impl Announcer {
             .await
             .map_err(|e| e.to_string())?;
         // Stops counted while the parent was on its way show in its count.
-        self.refresh_parent(&incident.key).await;
+        self.refresh_parent(&incident.key, Some(incident)).await;
         Ok(())
     }
 
@@ -227,8 +227,9 @@ impl Announcer {
         }
     }
 
-    /// Update the parent with the incident as it is now (returns once sent).
-    async fn refresh_parent(&self, key: &str) {
+    /// Update the parent with the incident as it is now (returns once sent), unless it
+    /// still reads as `shown`, the state the parent was posted with.
+    async fn refresh_parent(&self, key: &str, shown: Option<&Incident>) {
         let incident = match self.state.incident(key).await {
             Ok(Some(incident)) => incident,
             Ok(None) => return,
@@ -237,6 +238,14 @@ impl Announcer {
                 return;
             }
         };
+        let unchanged = shown.is_some_and(|shown| {
+            shown.stops == incident.stops
+                && shown.acknowledged_at == incident.acknowledged_at
+                && shown.muted_until == incident.muted_until
+        });
+        if unchanged {
+            return;
+        }
         if let Some((ts, card)) = stored_parent(&incident) {
             let content = incident::parent(&card, &incident, state::now());
             self.outbox

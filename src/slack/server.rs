@@ -212,7 +212,8 @@ impl App {
         );
         let consumer = crate::alerts::consumer::Consumer::new(sqs, queue_url, Arc::new(announcer));
         let shutdown = self.shutdown.clone();
-        tokio::spawn(consumer.run(shutdown));
+        // Tracked, so the drain also waits for the consumer to stop receiving.
+        self.shutdown.spawn(consumer.run(shutdown));
     }
 
     /// Bounds on HTTP connections other than the defaults (tests shorten them).
