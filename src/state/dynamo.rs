@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::RequestId;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, HashMap};
@@ -52,7 +53,7 @@ impl DynamoStore {
 
     fn failure<E>(&self, operation: &str, err: &SdkError<E>) -> StateError
     where
-        E: ProvideErrorMetadata + std::error::Error,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let (code, detail) = match err {
             SdkError::ServiceError(service) => (
@@ -60,7 +61,10 @@ impl DynamoStore {
                 service.err().message().unwrap_or_default().to_string(),
             ),
             SdkError::TimeoutError(_) => ("a time-out".to_string(), String::new()),
-            SdkError::DispatchFailure(_) => ("a connection failure".to_string(), String::new()),
+            SdkError::DispatchFailure(_) => (
+                "a connection failure".to_string(),
+                DisplayErrorContext(err).to_string(),
+            ),
             _ => ("an unreadable answer".to_string(), String::new()),
         };
         let request = err

@@ -8,9 +8,10 @@
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::config::Credentials;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running moto server.
 pub struct Moto {
@@ -36,7 +37,12 @@ fn venv() -> PathBuf {
 }
 
 impl Moto {
-    /// Start moto and wait until it answers (up to 30 s).
+    /// Start moto on a port the kernel picks and wait until it says where it listens
+    /// (up to 30 s).
+    ///
+    /// moto binds port 0 itself and prints the port: picking a free port first and
+    /// handing it over would leave a window in which another socket (even the readiness
+    /// probe's own ephemeral port) takes it, and the test would talk to nothing.
     pub fn start() -> Moto {
         let server = venv().join("bin/moto_server");
         assert!(
@@ -44,32 +50,37 @@ impl Moto {
             "{} is missing: run scripts/test-env first (it installs moto[server] into ./.venv)",
             server.display()
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {}: {e}", server.display()));
-        let mut moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+        let stderr = child.stderr.take().expect("moto's stderr is piped");
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        // Reads the startup banner for the port, then keeps draining the request log so
+        // moto never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut banner = String::new();
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = listening_port(&line) {
+                    let _ = port_tx.send(Ok(port));
+                } else if banner.len() < 4_000 {
+                    banner.push_str(&line);
+                    banner.push('\n');
+                }
             }
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited at start ({status}); run scripts/test-env again");
+            let _ = port_tx.send(Err(banner));
+        });
+        let port = match port_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(port)) => port,
+            Ok(Err(banner)) => {
+                panic!("moto_server exited at start; run scripts/test-env again:\n{banner}")
             }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not answer on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
+            Err(_) => panic!("moto_server did not say where it listens within 30 s"),
+        };
+        Moto { child, port }
     }
 
     pub fn endpoint(&self) -> String {
@@ -113,6 +124,13 @@ impl Moto {
             .load()
             .await
     }
+}
+
+/// The port in werkzeug's " * Running on http://127.0.0.1:PORT" line.
+fn listening_port(line: &str) -> Option<u16> {
+    let address = line.split("Running on http://127.0.0.1:").nth(1)?;
+    let digits: String = address.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 impl Drop for Moto {
