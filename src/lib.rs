@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod evidence;
 pub mod follow_up;
 pub mod gather;
+pub mod healthcheck;
 pub mod input;
 pub mod metrics;
 pub mod output;
