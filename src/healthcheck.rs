@@ -48,7 +48,10 @@ pub fn url_for_listen(listen: Option<&str>) -> Result<String, ProbeError> {
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    Ok(format!("http://{}/healthz", SocketAddr::new(ip, addr.port())))
+    Ok(format!(
+        "http://{}/healthz",
+        SocketAddr::new(ip, addr.port())
+    ))
 }
 
 /// GET `url` (plain `http://` only) and succeed only on status 200, all within
@@ -209,7 +212,10 @@ mod tests {
     #[test]
     fn a_listen_value_that_is_not_an_address_names_the_variable() {
         let error = url_for_listen(Some("localhost")).unwrap_err().to_string();
-        assert!(error.starts_with("ECS_WHY_LISTEN is not an address:port"), "{error}");
+        assert!(
+            error.starts_with("ECS_WHY_LISTEN is not an address:port"),
+            "{error}"
+        );
     }
 
     #[test]
