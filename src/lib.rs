@@ -11,6 +11,7 @@ pub mod diagnose;
 pub mod evidence;
 pub mod follow_up;
 pub mod gather;
+pub mod healthcheck;
 pub mod input;
 pub mod metrics;
 pub mod output;

@@ -1,15 +1,18 @@
 //! The `ecs-why` command line: `why` (live), `explain` (offline), `serve` (the Slack
-//! bot) and `causes` (the catalog). Exit status: 0 answered, 2 bad input, 1 otherwise.
+//! bot), `causes` (the catalog) and `healthcheck` (the container's probe of `/healthz`).
+//! Exit status: 0 answered, 2 bad input, 1 otherwise (`healthcheck`: 0 healthy, 1 not).
 
 use clap::{Parser, Subcommand};
 use ecs_why::diagnose::{catalog, diagnose};
 use ecs_why::gather::Gatherer;
+use ecs_why::healthcheck;
 use ecs_why::input::read_documents;
 use ecs_why::output::{write_all, write_one, Format};
 use ecs_why::task_ref::Target;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +51,16 @@ enum Command {
     Serve,
     /// List the catalog of causes, one a line.
     Causes,
+    /// Probe a running bot's /healthz (the container health check): exit 0 on 200, 1
+    /// otherwise, with one line on stderr saying what failed.
+    Healthcheck {
+        /// URL to GET [default: /healthz on the port of ECS_WHY_LISTEN, on loopback]
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer, connecting included.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
 }
 
 /// An error with the exit status it should produce.
@@ -83,6 +96,7 @@ fn main() -> ExitCode {
         Command::Explain { format, file } => explain(&file, format),
         Command::Serve => run_async(serve()),
         Command::Causes => causes(),
+        Command::Healthcheck { url, timeout } => healthcheck(url, timeout),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,6 +190,28 @@ fn causes() -> Result<(), Failure> {
         writeln!(out, "{:<34} {}", cause.id.as_str(), cause.title).or_else(ignore_broken_pipe)?;
     }
     Ok(())
+}
+
+/// Every failure is exit 1, bad flags included: Docker reserves a health check's exit
+/// status 2, so the CLI's "2 = bad input" would be misread there.
+fn healthcheck(url: Option<String>, timeout_seconds: f64) -> Result<(), Failure> {
+    let timeout = Duration::try_from_secs_f64(timeout_seconds)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| {
+            Failure::other(format!(
+                "--timeout {timeout_seconds} is not a positive number of seconds; try --timeout 3"
+            ))
+        })?;
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let listen = std::env::var("ECS_WHY_LISTEN").ok();
+            healthcheck::url_for_listen(listen.as_deref())
+                .map_err(|e| Failure::other(e.to_string()))?
+        }
+    };
+    healthcheck::probe(&url, timeout).map_err(|e| Failure::other(format!("healthcheck: {e}")))
 }
 
 /// The Slack bot. Configuration errors are bad input (exit 2, one line naming the
