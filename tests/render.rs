@@ -54,6 +54,7 @@ fn oom() -> Diagnosis {
         },
         category: CauseId::OutOfMemory,
         title: "Out of memory: `web` was killed at its 512 MiB limit".into(),
+        headline: "`web` killed at its 512 MiB limit (exit 137)".into(),
         summary: "The container `web` used more memory than its hard limit of 512 MiB, so \
                   the kernel killed it (exit code 137) and ECS stopped the task because \
                   the container is essential."
@@ -107,6 +108,7 @@ fn stopped_by_user() -> Diagnosis {
         },
         category: CauseId::StoppedByUser,
         title: "Stopped by a StopTask call".into(),
+        headline: "Stopped by a StopTask call".into(),
         summary: "Someone called StopTask on this task; ECS sent SIGTERM and the container \
                   exited with 143."
             .into(),
@@ -132,6 +134,7 @@ const HOSTILE: &str = "<!channel> <!here> <@U1> <http://evil.example|click me> &
 fn hostile() -> Diagnosis {
     let mut d = oom();
     d.title = format!("Crash: {HOSTILE}");
+    d.headline = format!("Crash: {HOSTILE}");
     d.summary = HOSTILE.into();
     d.task.stopped_reason = Some(HOSTILE.into());
     d.task.containers[0].name = "web<!channel>".into();

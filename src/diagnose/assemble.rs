@@ -42,6 +42,7 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         task: summarize_task(&evidence.task),
         category: verdict.id,
         title: title.to_string(),
+        headline: title.to_string(),
         summary: verdict.summary,
         evidence: first_of_each(lines, String::clone),
         fixes: first_of_each(fixes, String::clone),

@@ -29,7 +29,13 @@ pub struct Diagnosis {
     pub task: TaskSummary,
     /// Catalog id, e.g. `out-of-memory`.
     pub category: CauseId,
+    /// The catalog's title for the category (or the not-stopped title).
     pub title: String,
+    /// The specific cause in a few words, from this task's own evidence and without the
+    /// service's name (`ELB health check GET / got 404`): the card's header and the
+    /// notification text put the service in front of it. The title when nothing more
+    /// specific is known.
+    pub headline: String,
     /// One or two sentences: what happened to this task, with its own values.
     pub summary: String,
     /// The facts the category rests on, one per line, quoted from the evidence.
