@@ -238,6 +238,40 @@ pub struct StoppedBy {
     pub event_id: Option<String>,
 }
 
+impl StoppedBy {
+    /// The caller in a few words: `jane.doe (OpsAdmin)` for an SSO or assumed-role
+    /// session, `deploy-bot` for an IAM user, `root`, or the service principal; the full
+    /// ARN stays in [`StoppedBy::arn`] for the thread. `None` when CloudTrail named nobody.
+    pub fn who(&self) -> Option<String> {
+        let arn_text = self.arn.as_deref()?;
+        let Some(arn) = Arn::parse(arn_text) else {
+            return Some(arn_text.to_string());
+        };
+        let resource = arn.resource();
+        if let Some(rest) = resource.strip_prefix("assumed-role/") {
+            let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
+            let role = sso_permission_set(role).unwrap_or(role);
+            return Some(if session.is_empty() {
+                role.to_string()
+            } else {
+                format!("{session} ({role})")
+            });
+        }
+        if resource == "root" {
+            return Some("root".to_string());
+        }
+        Some(arn::last_segment(resource).to_string())
+    }
+}
+
+/// `AWSReservedSSO_OpsAdmin_0123abcd` is the role IAM Identity Center makes for the
+/// permission set `OpsAdmin`.
+fn sso_permission_set(role: &str) -> Option<&str> {
+    let rest = role.strip_prefix("AWSReservedSSO_")?;
+    let (set, _suffix) = rest.rsplit_once('_')?;
+    Some(set)
+}
+
 /// One entry from DescribeServices' `events`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -270,5 +304,37 @@ impl Task {
         Arn::parse(&self.arn)
             .filter(|arn| arn.service() == "ecs")
             .and_then(|arn| arn.region())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoppedBy;
+
+    fn who(arn: &str) -> Option<String> {
+        StoppedBy {
+            arn: Some(arn.to_string()),
+            ..StoppedBy::default()
+        }
+        .who()
+    }
+
+    #[test]
+    fn callers_are_named_in_a_few_words() {
+        let sso = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_OpsAdmin_4f2a9c1e7b3d5a60/jane.doe@example.com";
+        assert_eq!(who(sso).as_deref(), Some("jane.doe@example.com (OpsAdmin)"));
+        let role = "arn:aws:sts::123456789012:assumed-role/deploy-role/gh-actions-42";
+        assert_eq!(who(role).as_deref(), Some("gh-actions-42 (deploy-role)"));
+        let user = "arn:aws:iam::123456789012:user/ops/bob";
+        assert_eq!(who(user).as_deref(), Some("bob"));
+        assert_eq!(
+            who("arn:aws:iam::123456789012:root").as_deref(),
+            Some("root")
+        );
+        assert_eq!(
+            who("ecs.amazonaws.com").as_deref(),
+            Some("ecs.amazonaws.com")
+        );
+        assert_eq!(StoppedBy::default().who(), None);
     }
 }
