@@ -1188,7 +1188,16 @@ fn manifest_has_only_the_needed_scopes_and_every_route() {
         .take_while(|l| l.trim_start().starts_with("- "))
         .map(|l| l.trim_start().trim_start_matches("- ").trim())
         .collect();
-    assert_eq!(scopes, ["commands", "chat:write", "app_mentions:read"]);
+    assert_eq!(
+        scopes,
+        [
+            "commands",
+            "chat:write",
+            "app_mentions:read",
+            "channels:read",
+            "groups:read"
+        ]
+    );
     for needle in [
         "command: /ecs",
         "usage_hint:",

@@ -23,8 +23,9 @@ pub const RESTARTING: &str =
 pub fn unnamed_channel(channel_id: &str, problem: &str) -> String {
     format!(
         ":warning: I could not tell whether this channel is mapped in ECS_WHY_CONFIG ({}), \
-         so I did not look, rather than use the wrong account. Map it by id: \
-         `[channels.{}]`, or use `/ecs why`.",
+         so I did not look, rather than use the wrong account. Map it by id \
+         (`[channels.{}]`), or reinstall the app from manifest.yml so that it has the \
+         `channels:read` and `groups:read` scopes, or use `/ecs why`.",
         mrkdwn(problem),
         mrkdwn(channel_id)
     )
