@@ -10,8 +10,15 @@ use crate::diagnose::CauseId;
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// The reason is about fetching something before the containers start...
-const INITIALISATION: &[&str] = &["resourceinitializationerror", "fetching secret data"];
+/// The reason is about fetching something before the containers start (the ECS agent on
+/// EC2 says "The task can't retrieve the secret ..." with no ResourceInitializationError
+/// in front)...
+const INITIALISATION: &[&str] = &[
+    "resourceinitializationerror",
+    "fetching secret data",
+    "unable to pull secrets or registry auth",
+    "retrieve the secret",
+];
 /// ...and what it fetched was a secret, a parameter or registry credentials...
 const ABOUT_SECRETS: &[&str] = &[
     "secret",
