@@ -29,6 +29,10 @@ const CREATE_FAILURE: &[&str] = &[
 const NAMES_THE_CONTAINER: &[&str] = &["cannot", "error", "address already in use"];
 const PORT_TAKEN: &[&str] = &["address already in use", "port is already allocated"];
 const LOGGING: &[&str] = &["logger", "log group"];
+/// The 2024-on wording of a log group check that could not reach CloudWatch Logs ("There
+/// is a connection issue between the task and Amazon CloudWatch. Check your network
+/// configuration.").
+const CANNOT_REACH_LOGS: &[&str] = &["connection issue", "check your network configuration"];
 const EFS: &str = "efs";
 /// What efs-utils (`mount.efs`) and mount.nfs4 say, lower-cased, most specific first.
 const EFS_TIMED_OUT: &[&str] = &["timed out", "timeout"];
@@ -55,7 +59,7 @@ static EBS_VOLUME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bvol-[0-9a-f]{8,17}\b").expect("valid volume id regex"));
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    if !f.reasons_mention_any(CREATE_FAILURE) {
+    if !f.reasons_mention_any(CREATE_FAILURE) && !f.reasons_mention_any(EBS) {
         return None;
     }
     let container = f.container_mentioning(NAMES_THE_CONTAINER);
@@ -64,17 +68,32 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .and_then(|c| c.reason.as_deref())
         .filter(|r| !r.is_empty())
         .unwrap_or(f.stopped_reason);
+    let what_failed = if f.reasons_mention(EFS) {
+        "its EFS volume could not be mounted".to_string()
+    } else if f.reasons_mention_any(EBS) {
+        let volume = EBS_VOLUME
+            .find(&f.all_reasons_lowercase)
+            .map(|m| format!(" `{}`", m.as_str()))
+            .unwrap_or_default();
+        format!("its EBS volume{volume} could not be created or attached")
+    } else {
+        format!("the container runtime could not create or start container `{name}`")
+    };
     let verdict = Verdict::new(
         CauseId::ContainerCreateFailed,
-        format!(
-            "{}: the container runtime could not create or start container `{name}`: \"{}\".",
-            f.subject(),
-            quotable(reason)
-        ),
+        format!("{}: {what_failed}: \"{}\".", f.subject(), quotable(reason)),
     );
     Some(if f.reasons_mention_any(PORT_TAKEN) {
         verdict.fix(port_taken_fix(f))
     } else if f.reasons_mention_any(LOGGING) {
+        let verdict = if f.reasons_mention_any(CANNOT_REACH_LOGS) {
+            verdict.fix(format!(
+                "ECS could not reach CloudWatch Logs from the task's subnet: from a private subnet add a NAT gateway or the VPC endpoint `com.amazonaws.{}.logs` (private DNS on, its security group allowing HTTPS from the task); in a public subnet on Fargate set `assignPublicIp: ENABLED`.",
+                f.region()
+            ))
+        } else {
+            verdict
+        };
         verdict.fix(log_group_fix(f))
     } else if f.reasons_mention(EFS) {
         efs_fixes(f, verdict)
@@ -123,8 +142,12 @@ fn efs_fixes(f: &Facts, verdict: Verdict) -> Verdict {
     let reasons = &f.all_reasons_lowercase;
     let file_system = EFS_FILE_SYSTEM
         .find(reasons)
-        .map_or("the EFS file system".to_string(), |m| format!("EFS file system `{}`", m.as_str()));
-    let access_point = EFS_ACCESS_POINT.find(reasons).map(|m| m.as_str().to_string());
+        .map_or("the EFS file system".to_string(), |m| {
+            format!("EFS file system `{}`", m.as_str())
+        });
+    let access_point = EFS_ACCESS_POINT
+        .find(reasons)
+        .map(|m| m.as_str().to_string());
     let subnets = "the task's subnets (one mount target per Availability Zone the service uses)";
     if f.reasons_mention(EFS_DENIED) {
         let role = match f.task_definition.and_then(|d| d.task_role_arn.as_deref()) {
@@ -160,7 +183,9 @@ fn efs_fixes(f: &Facts, verdict: Verdict) -> Verdict {
 fn ebs_fixes(f: &Facts, verdict: Verdict) -> Verdict {
     let volume = EBS_VOLUME
         .find(&f.all_reasons_lowercase)
-        .map_or("the task's EBS volume".to_string(), |m| format!("EBS volume `{}`", m.as_str()));
+        .map_or("the task's EBS volume".to_string(), |m| {
+            format!("EBS volume `{}`", m.as_str())
+        });
     verdict
         .fix(format!(
             "See why {volume} failed: `aws ecs describe-tasks` shows it under `attachments` (type AmazonElasticBlockStorage, `statusReason`); `aws ec2 describe-volumes --region {}` shows its state.",

@@ -68,5 +68,16 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             f.region()
         ));
     }
+    if f.stop_code == INFRASTRUCTURE_HEALTH_STOP_CODE && f.on_fargate() {
+        let again = if f.task.service_name().is_some() {
+            "its service starts a replacement by itself"
+        } else {
+            "run the standalone task again if its work was not finished"
+        };
+        return Some(verdict.fix(format!(
+            "Nothing in the task to fix: {again}. If it keeps happening, check the AWS Health Dashboard for {} and spread the service across Availability Zones.",
+            f.region()
+        )));
+    }
     Some(verdict.general_fixes())
 }

@@ -24,7 +24,8 @@ const PLACEMENT_REASONS: &[&str] = &[
 /// "No Container Instances were found in your capacity provider": the strategy names a
 /// capacity provider with no registered instance (an Auto Scaling group at zero, or a
 /// strategy that does not match the cluster's providers).
-const NO_CAPACITY_PROVIDER_INSTANCES: &str = "no container instances were found in your capacity provider";
+const NO_CAPACITY_PROVIDER_INSTANCES: &str =
+    "no container instances were found in your capacity provider";
 
 static PLACEMENT_RESOURCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)RESOURCE:(MEMORY|CPU|PORTS|ENI|GPU)").expect("valid resource regex")
@@ -45,17 +46,27 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         Some("PORTS") => "the host ports it needs free",
         Some("ENI") => "a free network interface (ENI) slot",
         Some("GPU") => "a free GPU",
-        _ if empty_provider => "a container instance to run on: its capacity provider has none registered",
         _ => "room for it",
     };
-    let mut verdict = Verdict::new(
-        CauseId::InsufficientResourcesPlacement,
+    let summary = if empty_provider {
+        format!(
+            "{} could not be placed: its capacity provider{} has no container instance registered in cluster `{}`.",
+            f.subject(),
+            f.task
+                .capacity_provider
+                .as_deref()
+                .map(|p| format!(" `{p}`"))
+                .unwrap_or_default(),
+            f.task.cluster_name()
+        )
+    } else {
         format!(
             "{} could not be placed: no container instance in cluster `{}` had {what}.",
             f.subject(),
             f.task.cluster_name()
-        ),
-    );
+        )
+    };
+    let mut verdict = Verdict::new(CauseId::InsufficientResourcesPlacement, summary);
     if let (Some(cpu), Some(memory)) = (f.task.cpu.as_deref(), f.task.memory.as_deref()) {
         verdict = verdict.evidence(format!("Task size: cpu {cpu}, memory {memory} MiB"));
     }

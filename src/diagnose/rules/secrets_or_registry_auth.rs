@@ -47,6 +47,8 @@ const MISSING: &[&str] = &[
     "not found",
     "does not exist",
 ];
+/// The agent's words for a secret Secrets Manager does not have (ResourceNotFoundException).
+const AGENT_SAYS_SECRET_MISSING: &str = "check whether the secret exists";
 /// Registry credentials (ECR or a private registry), as opposed to a secret.
 const REGISTRY: &[&str] = &["registry auth", "getauthorizationtoken", "ecr"];
 const SECRET: &str = "secret";
@@ -75,10 +77,17 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let role = f.execution_role_phrase();
+    let named = named_secrets(f.stopped_reason);
+    let missing =
+        if f.reasons_mention(AGENT_SAYS_SECRET_MISSING) && SECRET_ARN.is_match(f.stopped_reason) {
+            format!(" Secrets Manager has no secret {named} in {}.", f.region())
+        } else {
+            String::new()
+        };
     let mut verdict = Verdict::new(
         CauseId::SecretsOrRegistryAuth,
         format!(
-            "{} could not start: ECS could not fetch the secrets or registry credentials of its task definition with {role}.",
+            "{} could not start: ECS could not fetch the secrets or registry credentials of its task definition with {role}.{missing}",
             f.subject()
         ),
     );
@@ -98,7 +107,6 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             ));
         }
     }
-    let named = named_secrets(f.stopped_reason);
     if let Some(denied) = not_authorized(f.stopped_reason) {
         let resource = denied
             .resource
