@@ -414,3 +414,129 @@ fn a_crash_finding_does_not_repeat_the_line_of_a_specific_finding() {
         .iter()
         .any(|f| f.kind == FindingKind::Crash));
 }
+
+/// Each newer message is read by its innermost cause, and the answer names the value the
+/// message gives (the program, the secret, the file system, the volume, the provider).
+#[test]
+fn wrapped_messages_are_read_by_their_innermost_cause() {
+    let expectations: &[(&str, CauseId, &str)] = &[
+        (
+            "entrypoint-failed--oci-permission-denied",
+            CauseId::EntrypointFailed,
+            "`RUN chmod +x /app/start.sh`",
+        ),
+        (
+            "out-of-memory--runc-init-oom-killed",
+            CauseId::OutOfMemory,
+            "from 6 MiB to",
+        ),
+        (
+            "secrets-or-registry-auth--fargate-secret-not-found-prescriptive",
+            CauseId::SecretsOrRegistryAuth,
+            "`arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders/stripe-Zx9Yw8` exists",
+        ),
+        (
+            "container-create-failed--efs-mount-timeout",
+            CauseId::ContainerCreateFailed,
+            "NFS (TCP 2049)",
+        ),
+        (
+            "container-create-failed--efs-root-directory-missing",
+            CauseId::ContainerCreateFailed,
+            "EFS file system `fs-e5645f66`",
+        ),
+        (
+            "container-create-failed--efs-dns-unresolved",
+            CauseId::ContainerCreateFailed,
+            "`fs-0119f8e1c5d26168d`",
+        ),
+        (
+            "container-create-failed--efs-access-denied",
+            CauseId::ContainerCreateFailed,
+            "`elasticfilesystem:ClientMount`",
+        ),
+        (
+            "container-create-failed--ebs-volume-attach-failed",
+            CauseId::ContainerCreateFailed,
+            "EBS volume `vol-0a1b2c3d4e5f67890`",
+        ),
+        (
+            "container-create-failed--log-group-network",
+            CauseId::ContainerCreateFailed,
+            "`com.amazonaws.us-east-1.logs`",
+        ),
+        (
+            "insufficient-resources-placement--capacity-provider-empty",
+            CauseId::InsufficientResourcesPlacement,
+            "capacity provider `orders-asg-cp`",
+        ),
+        (
+            "image-pull-failed--agent-check-role-permissions",
+            CauseId::ImagePullFailed,
+            "Allow `ecr:BatchGetImage` on `arn:aws:ecr:us-east-1:123456789012:repository/orders-api`",
+        ),
+    ];
+    for (name, cause, fix) in expectations {
+        let (_, diagnosis) = load(name);
+        assert_eq!(diagnosis.category, *cause, "{name}: {}", diagnosis.summary);
+        assert!(
+            fixes(&diagnosis).contains(fix),
+            "{name}: {}",
+            fixes(&diagnosis)
+        );
+    }
+}
+
+/// ECS's "Check whether the image exists" prefixes Docker's "requested access to the
+/// resource is denied": the answer is a missing repository, not a permission to add.
+#[test]
+fn agent_prescriptive_pull_errors_keep_their_meaning() {
+    let (_, missing) = load("image-pull-failed--agent-check-image-exists");
+    assert!(
+        missing.summary.contains("does not exist"),
+        "{}",
+        missing.summary
+    );
+    assert!(
+        !fixes(&missing).contains("ecr:BatchGetImage"),
+        "{}",
+        fixes(&missing)
+    );
+    let (_, network) = load("image-pull-failed--agent-check-network");
+    assert!(
+        network.summary.contains("could not be reached"),
+        "{}",
+        network.summary
+    );
+}
+
+/// The summaries say what the message says: the runtime's transition and time-out, the
+/// secret that is missing, a Fargate InfrastructureHealth stop that is not the task's doing.
+#[test]
+fn summaries_carry_the_messages_own_values() {
+    let (_, timeout) = load("docker-timeout--container-runtime-timeout");
+    assert!(
+        timeout.summary.contains("`running` within 1m"),
+        "{}",
+        timeout.summary
+    );
+    let (_, secret) = load("secrets-or-registry-auth--agent-secret-not-found");
+    assert!(
+        secret
+            .summary
+            .contains("no secret `arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders/stripe-Zx9Yw8`"),
+        "{}",
+        secret.summary
+    );
+    let (_, health) = load("instance-unhealthy-or-terminated--infrastructure-health-stop-code");
+    assert!(
+        health.summary.contains("InfrastructureHealth"),
+        "{}",
+        health.summary
+    );
+    assert!(
+        !fixes(&health).contains("Auto Scaling group"),
+        "a Fargate task has no Auto Scaling group: {}",
+        fixes(&health)
+    );
+}

@@ -222,7 +222,9 @@ pub const CATALOG: [Cause; CauseId::COUNT] = [
         id: CauseId::InstanceUnhealthyOrTerminated,
         title: "The container instance stopped, drained or became unhealthy",
         meaning: "The EC2 instance hosting the task was stopped, terminated, set to \
-                  DRAINING, or lost its ECS agent connection, so its tasks were stopped.",
+                  DRAINING, or lost its ECS agent connection, so its tasks were stopped; or \
+                  ECS stopped the task because the infrastructure under it failed its \
+                  health checks (stop code InfrastructureHealth).",
         general_fixes: &[
             "Check the Auto Scaling group's activity history and the instance's status checks.",
             "Enable managed termination protection and draining on the capacity provider so tasks move before instances go.",
@@ -232,7 +234,8 @@ pub const CATALOG: [Cause; CauseId::COUNT] = [
         id: CauseId::InsufficientResourcesPlacement,
         title: "No capacity to place the task",
         meaning: "ECS could not find a container instance with enough free CPU, memory, \
-                  ports or ENIs for the task, or none matched its placement constraints.",
+                  ports or ENIs for the task, none matched its placement constraints, or \
+                  the capacity provider of its strategy had no instance registered.",
         general_fixes: &[
             "Add capacity (scale the Auto Scaling group, or use a capacity provider with managed scaling).",
             "Lower the task's CPU or memory reservation, or use dynamic host ports (`hostPort: 0`) in bridge mode.",
@@ -254,8 +257,10 @@ pub const CATALOG: [Cause; CauseId::COUNT] = [
         title: "The container could not be created or started",
         meaning: "The container runtime failed to create, start or inspect the container \
                   (CannotCreateContainerError, CannotStartContainerError, \
-                  CannotInspectContainerError): a bad setting, a port already in use, a \
-                  missing volume, or a wrong CPU architecture.",
+                  CannotInspectContainerError, ContainerRuntimeError), or ECS could not set \
+                  up what it needs (ResourceInitializationError): a bad setting, a port \
+                  already in use, a missing log group, an EFS volume that would not mount \
+                  or an EBS volume that would not attach, or a wrong CPU architecture.",
         general_fixes: &[
             "Read the full reason text: it names the failing setting.",
             "Check host ports, volumes and mount points, and that the image matches the platform's CPU architecture.",
@@ -264,9 +269,9 @@ pub const CATALOG: [Cause; CauseId::COUNT] = [
     Cause {
         id: CauseId::DockerTimeout,
         title: "The container runtime timed out",
-        meaning: "The Docker daemon on the container instance did not answer in time \
-                  (DockerTimeoutError), usually because the instance is overloaded or its \
-                  disk is slow or full.",
+        meaning: "The container runtime did not answer in time (DockerTimeoutError; \
+                  ContainerRuntimeTimeoutError on Fargate), usually because the instance is \
+                  overloaded or its disk is slow or full.",
         general_fixes: &[
             "Check the instance's CPU, disk I/O and free space; use larger instances or gp3 volumes with more throughput.",
             "Restart the Docker daemon or replace the instance if it persists.",

@@ -10,6 +10,8 @@ use crate::diagnose::findings::{normalise_architecture, FindingKind};
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
 use crate::evidence::Container;
+use regex::Regex;
+use std::sync::LazyLock;
 
 /// The binary was built for another CPU architecture.
 const EXEC_FORMAT_ERROR: &str = "exec format error";
@@ -17,10 +19,19 @@ const EXEC_FORMAT_ERROR: &str = "exec format error";
 const NOT_RUNNABLE: &[&str] = &[
     "executable file not found",
     "exec: \"",
+    "exec: \\\"",
     "permission denied: unknown",
 ];
 /// A container's own reason that names the program it could not run.
 const NAMES_THE_PROGRAM: &[&str] = &["exec:", "executable file not found"];
+const PERMISSION_DENIED: &str = "permission denied";
+const NO_SUCH_FILE: &str = "no such file or directory";
+
+/// The program runc could not run: `exec: "/app/start.sh": permission denied`, also with
+/// the quotes escaped as older Docker versions print them.
+static PROGRAM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"exec: \\?"(?P<program>[^"\\]+)\\?""#).expect("valid program regex")
+});
 
 /// Exit codes of a command that is not executable (126) or not found (127).
 const NOT_EXECUTABLE: i32 = 126;
@@ -48,6 +59,19 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     );
     if let Some(line) = f.definition_of(container).and_then(describe_command) {
         verdict = verdict.evidence(line);
+    }
+    let lowercase = reason.to_lowercase();
+    if let Some(program) = PROGRAM.captures(reason).and_then(|c| c.name("program")) {
+        let program = program.as_str();
+        if lowercase.contains(PERMISSION_DENIED) {
+            verdict = verdict.fix(format!(
+                "`{program}` is in the image but not executable: `RUN chmod +x {program}` in the Dockerfile (or `COPY --chmod=755`), then push and deploy the new image."
+            ));
+        } else if lowercase.contains(NO_SUCH_FILE) {
+            verdict = verdict.fix(format!(
+                "`{program}` (or the interpreter its `#!` line names) is not in the image: check the path and the image's build stage."
+            ));
+        }
     }
     Some(command_fixes(verdict))
 }

@@ -4,6 +4,7 @@
 
 use super::verdict::catalog_general_fixes;
 use super::{Facts, Verdict};
+use crate::diagnose::findings::not_authorized;
 use crate::diagnose::values::ImageRef;
 use crate::diagnose::CauseId;
 
@@ -20,6 +21,14 @@ const PULL_FAILURE: &[&str] = &[
 /// A container's own reason about the pull names that container.
 const PULL: &str = "pull";
 const NO_SPACE: &str = "no space left on device";
+/// The ECS agent's own reading of the registry's answer (2024 on): "The task can't pull
+/// the image. Check whether the image exists." It prefixes Docker's ambiguous "denied:
+/// requested access to the resource is denied", which a missing repository answers too,
+/// so it outranks the access words below.
+const AGENT_SAYS_MISSING: &[&str] = &[
+    "check whether the image exists",
+    "check that the image exists",
+];
 const RATE_LIMITED: &str = "toomanyrequests";
 const ACCESS_DENIED: &[&str] = &[
     "access denied",
@@ -48,6 +57,7 @@ const UNREACHABLE: &[&str] = &[
     "connection reset",
     "request canceled",
     "network is unreachable",
+    "check your network configuration",
 ];
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
@@ -108,8 +118,29 @@ fn why_and_fixes(f: &Facts, image: &ImageRef, shown: &str) -> (&'static str, Vec
                 "Or authenticate to Docker Hub with `repositoryCredentials` in the container definition.".to_string(),
             ],
         )
+    } else if f.reasons_mention_any(AGENT_SAYS_MISSING) {
+        (
+            "the registry answered that the repository does not exist or may not be read (ECS: \"Check whether the image exists\")",
+            vec![
+                format!("Check that {shown} exists: `{}`.", image.check_command()),
+                "Fix the repository name in the task definition (a typo in the account, Region or repository gives the same answer) and deploy a new revision.".to_string(),
+            ],
+        )
     } else if f.reasons_mention_any(ACCESS_DENIED) {
-        let fix = if image.ecr.is_some() {
+        let denied = std::iter::once(f.stopped_reason)
+            .chain(f.task.containers.iter().filter_map(|c| c.reason.as_deref()))
+            .find_map(not_authorized);
+        let fix = if let Some(denied) = denied {
+            let resource = denied
+                .resource
+                .map(|r| format!(" on `{r}`"))
+                .unwrap_or_default();
+            format!(
+                "Allow `{}`{resource} for {} (with `ecr:GetAuthorizationToken` and `ecr:GetDownloadUrlForLayer`; the managed policy AmazonECSTaskExecutionRolePolicy has them), and check the repository policy when the image is in another account.",
+                denied.action,
+                f.execution_role_phrase()
+            )
+        } else if image.ecr.is_some() {
             format!(
                 "Allow `ecr:GetAuthorizationToken`, `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer` for {} (attach AmazonECSTaskExecutionRolePolicy), and check the repository policy when the image is in another account.",
                 f.execution_role_phrase()

@@ -21,6 +21,12 @@ const PLACEMENT_REASONS: &[&str] = &[
     "required attributes",
 ];
 
+/// "No Container Instances were found in your capacity provider": the strategy names a
+/// capacity provider with no registered instance (an Auto Scaling group at zero, or a
+/// strategy that does not match the cluster's providers).
+const NO_CAPACITY_PROVIDER_INSTANCES: &str =
+    "no container instances were found in your capacity provider";
+
 static PLACEMENT_RESOURCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)RESOURCE:(MEMORY|CPU|PORTS|ENI|GPU)").expect("valid resource regex")
 });
@@ -33,6 +39,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .captures(f.stopped_reason)
         .and_then(|c| c.get(1))
         .map(|m| m.as_str().to_uppercase());
+    let empty_provider = f.reasons_mention(NO_CAPACITY_PROVIDER_INSTANCES);
     let what = match resource.as_deref() {
         Some("MEMORY") => "free memory",
         Some("CPU") => "free CPU",
@@ -41,16 +48,42 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         Some("GPU") => "a free GPU",
         _ => "room for it",
     };
-    let mut verdict = Verdict::new(
-        CauseId::InsufficientResourcesPlacement,
+    let summary = if empty_provider {
+        format!(
+            "{} could not be placed: its capacity provider{} has no container instance registered in cluster `{}`.",
+            f.subject(),
+            f.task
+                .capacity_provider
+                .as_deref()
+                .map(|p| format!(" `{p}`"))
+                .unwrap_or_default(),
+            f.task.cluster_name()
+        )
+    } else {
         format!(
             "{} could not be placed: no container instance in cluster `{}` had {what}.",
             f.subject(),
             f.task.cluster_name()
-        ),
-    );
+        )
+    };
+    let mut verdict = Verdict::new(CauseId::InsufficientResourcesPlacement, summary);
     if let (Some(cpu), Some(memory)) = (f.task.cpu.as_deref(), f.task.memory.as_deref()) {
         verdict = verdict.evidence(format!("Task size: cpu {cpu}, memory {memory} MiB"));
+    }
+    if empty_provider {
+        let provider = f
+            .task
+            .capacity_provider
+            .as_deref()
+            .map_or("the capacity provider of the strategy".to_string(), |p| {
+                format!("capacity provider `{p}`")
+            });
+        verdict = verdict.fix(format!(
+            "Check {provider}: `aws ecs describe-capacity-providers --region {}` names its Auto Scaling group; that group needs instances (max size above 0, managed scaling on) that registered with cluster `{}`.",
+            f.region(),
+            f.task.cluster_name()
+        ));
+        verdict = verdict.fix("Check that the service's or RunTask's capacity provider strategy (or launch type) matches the cluster's providers: a FARGATE strategy on a cluster without the FARGATE provider, or an EC2 provider whose group is empty, places nothing.");
     }
     match resource.as_deref() {
         Some("PORTS") => {

@@ -53,7 +53,8 @@ pub type Rule = fn(&Facts) -> Option<Verdict>;
 ///   timeout mentions the network), both before the image pull, the program that could
 ///   not run and out of memory before the generic "could not create or start" (whose
 ///   keywords, e.g. ResourceInitializationError, they share), then runtime timeouts and
-///   ECS's internal errors.
+///   ECS's internal errors. A runtime error whose innermost cause is a memory kill is
+///   asked before the program-could-not-run rule: the wrapper is not the cause.
 /// - Then health checks, a person's StopTask and the service scheduler: each explains
 ///   the exit codes that follow it (a SIGKILL after a StopTask is not the cause).
 /// - Last, the blamed container's exit code: 0, then 137 with out-of-memory evidence
@@ -70,6 +71,7 @@ pub const RULES: &[Rule] = &[
     secrets_or_registry_auth::recognise,
     network_setup_failed::recognise,
     image_pull_failed::recognise,
+    container_create_failed::recognise_memory_kill,
     entrypoint_failed::recognise,
     out_of_memory::recognise,
     container_create_failed::recognise,

@@ -10,8 +10,15 @@ use crate::diagnose::CauseId;
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// The reason is about fetching something before the containers start...
-const INITIALISATION: &[&str] = &["resourceinitializationerror", "fetching secret data"];
+/// The reason is about fetching something before the containers start (the ECS agent on
+/// EC2 says "The task can't retrieve the secret ..." with no ResourceInitializationError
+/// in front)...
+const INITIALISATION: &[&str] = &[
+    "resourceinitializationerror",
+    "fetching secret data",
+    "unable to pull secrets or registry auth",
+    "retrieve the secret",
+];
 /// ...and what it fetched was a secret, a parameter or registry credentials...
 const ABOUT_SECRETS: &[&str] = &[
     "secret",
@@ -40,6 +47,8 @@ const MISSING: &[&str] = &[
     "not found",
     "does not exist",
 ];
+/// The agent's words for a secret Secrets Manager does not have (ResourceNotFoundException).
+const AGENT_SAYS_SECRET_MISSING: &str = "check whether the secret exists";
 /// Registry credentials (ECR or a private registry), as opposed to a secret.
 const REGISTRY: &[&str] = &["registry auth", "getauthorizationtoken", "ecr"];
 const SECRET: &str = "secret";
@@ -68,10 +77,17 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let role = f.execution_role_phrase();
+    let named = named_secrets(f.stopped_reason);
+    let missing =
+        if f.reasons_mention(AGENT_SAYS_SECRET_MISSING) && SECRET_ARN.is_match(f.stopped_reason) {
+            format!(" Secrets Manager has no secret {named} in {}.", f.region())
+        } else {
+            String::new()
+        };
     let mut verdict = Verdict::new(
         CauseId::SecretsOrRegistryAuth,
         format!(
-            "{} could not start: ECS could not fetch the secrets or registry credentials of its task definition with {role}.",
+            "{} could not start: ECS could not fetch the secrets or registry credentials of its task definition with {role}.{missing}",
             f.subject()
         ),
     );
@@ -91,7 +107,6 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             ));
         }
     }
-    let named = named_secrets(f.stopped_reason);
     if let Some(denied) = not_authorized(f.stopped_reason) {
         let resource = denied
             .resource
