@@ -140,7 +140,7 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
             raise.map(|r| format!("If it truly needs {share}, {}", lowercase_first(&r))),
         );
     }
-    if runtime == Runtime::Other || container_killed {
+    if runtime == Runtime::Other {
         verdict = verdict.fix(fixes::OOM_FIND_LEAK);
     }
     verdict.fix(fixes::OOM_WATCH_METRIC)
@@ -175,6 +175,9 @@ fn runtime_fix(
             .collect();
         match (def, set.is_empty()) {
             (None, _) => String::new(),
+            (Some(_), true) if wanted.len() == 1 => {
+                format!(" (the task definition does not set {})", wanted[0])
+            }
             (Some(_), true) => format!(" (the task definition sets none of {})", wanted.join(", ")),
             (Some(_), false) => format!(" (the task definition sets {}: check what it holds)", set.join(", ")),
         }

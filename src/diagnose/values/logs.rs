@@ -49,6 +49,17 @@ pub fn last_line<'a>(evidence: &'a Evidence, container: &str) -> Option<&'a str>
     lines_of(evidence, container).last().copied()
 }
 
+/// The last line of `container` that says something of its own: not a stack frame,
+/// not an indented continuation, not a runtime's version banner.
+pub fn last_telling_line<'a>(evidence: &'a Evidence, container: &str) -> Option<&'a str> {
+    const NOISE: &[&str] = &["Current thread ", "Node.js v", "goroutine ", "at ", "File \""];
+    lines_of(evidence, container).into_iter().rev().find(|l| {
+        !l.starts_with([' ', '\t'])
+            && !l.starts_with("  ")
+            && !NOISE.iter().any(|n| l.trim_start().starts_with(n))
+    })
+}
+
 /// The last request line with a status code in the logs of `container`.
 pub fn last_request(evidence: &Evidence, container: &str) -> Option<Request> {
     lines_of(evidence, container).into_iter().rev().find_map(|line| {
