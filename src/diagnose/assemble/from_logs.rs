@@ -64,11 +64,8 @@ fn elb(verdict: &mut Verdict, f: &Facts, evidence: &Evidence) {
     ));
     // Still starting when the checks failed: the grace period comes first, unless the
     // service events name status codes the checks got.
-    if elb_status_codes(f.service_events).is_none() || elb_timed_out(f.service_events).is_some()
-    {
-        verdict
-            .fixes
-            .sort_by_key(|fix| !fix.contains(GRACE_PERIOD));
+    if elb_status_codes(f.service_events).is_none() || elb_timed_out(f.service_events).is_some() {
+        verdict.fixes.sort_by_key(|fix| !fix.contains(GRACE_PERIOD));
     }
 }
 
@@ -77,9 +74,10 @@ fn elb(verdict: &mut Verdict, f: &Facts, evidence: &Evidence) {
 fn unquoted_last_line(f: &Facts, evidence: &Evidence, container: &Container) -> Option<String> {
     let line = last_telling_line(evidence, &container.name)?;
     let quoted = quotable(line);
-    let already = f.findings.iter().any(|x| {
-        x.is_about(&container.name) && x.finding.line.is_some()
-    });
+    let already = f
+        .findings
+        .iter()
+        .any(|x| x.is_about(&container.name) && x.finding.line.is_some());
     (!already).then(|| {
         format!(
             "Last log line of `{}` before the stop: \"{quoted}\"",

@@ -27,8 +27,7 @@ static SUBNET: LazyLock<Regex> =
 static INSTANCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bi-[0-9a-f]{8,}\b").expect("valid instance regex"));
 static SECRET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:secret:([\w/+=.@-]+)|invalid parameters: (\S+))")
-        .expect("valid secret regex")
+    Regex::new(r"(?:secret:([\w/+=.@-]+)|invalid parameters: (\S+))").expect("valid secret regex")
 });
 
 /// The headline of a diagnosis of category `id`, or `title` when nothing is more specific.
@@ -40,7 +39,10 @@ pub fn headline(id: CauseId, f: &Facts, evidence: &Evidence, title: &str) -> Str
         CauseId::ContainerExitedAppError => app_error(f),
         CauseId::ContainerExitedSuccess => f.blamed_container.map(|c| {
             if f.task.service_name().is_some() {
-                format!("`{}` exited 0, but a service expects it to keep running", c.name)
+                format!(
+                    "`{}` exited 0, but a service expects it to keep running",
+                    c.name
+                )
             } else {
                 format!("`{}` finished (exit 0)", c.name)
             }
@@ -106,7 +108,11 @@ fn elb(f: &Facts, evidence: &Evidence) -> Option<String> {
         )),
         (_, Some(codes)) => Some(format!(
             "ELB health checks got HTTP {}",
-            codes.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         (Some(r), None) => Some(format!(
             "ELB health check {} {} got {}",
@@ -117,9 +123,9 @@ fn elb(f: &Facts, evidence: &Evidence) -> Option<String> {
         (None, None) if elb_timed_out(f.service_events).is_some() => {
             Some("ELB health checks timed out".to_string())
         }
-        (None, None) => container.and_then(|c| last_line(evidence, &c.name)).map(|l| {
-            format!("ELB health checks failed; last log: \"{}\"", cut(l))
-        }),
+        (None, None) => container
+            .and_then(|c| last_line(evidence, &c.name))
+            .map(|l| format!("ELB health checks failed; last log: \"{}\"", cut(l))),
     }
 }
 
@@ -145,15 +151,16 @@ fn out_of_memory(f: &Facts) -> Option<String> {
         );
         return Some(match limits.container.or(limits.task) {
             Some(limit) => format!("`{}` killed at its {limit} MiB limit{exit}", container.name),
-            None => format!("`{}` killed for exceeding its memory limit{exit}", container.name),
+            None => format!(
+                "`{}` killed for exceeding its memory limit{exit}",
+                container.name
+            ),
         });
     }
     let line = f
         .findings
         .iter()
-        .find(|x| {
-            x.is_about(&container.name) && matches!(x.values, FindingValues::OomInLogs)
-        })
+        .find(|x| x.is_about(&container.name) && matches!(x.values, FindingValues::OomInLogs))
         .and_then(|x| x.finding.line.as_deref())?;
     let what = if line.contains("java.lang.OutOfMemoryError: Java heap space") {
         "Java heap exhausted"
@@ -192,29 +199,35 @@ fn sigkill(f: &Facts, evidence: &Evidence) -> Option<String> {
 fn app_error(f: &Facts) -> Option<String> {
     let container = f.blamed_container?;
     let about = |x: &&crate::diagnose::findings::DetailedFinding| x.is_about(&container.name);
-    let specific = f.findings.iter().filter(about).find_map(|x| match &x.values {
-        FindingValues::MissingEnvVar {
-            name,
-            definition: VariableDefinition::NotDefined { .. },
-        } => Some(format!("{} is not set", cut(name))),
-        FindingValues::MissingEnvVar { name, .. } => {
-            Some(format!("{} is empty or unreadable", cut(name)))
-        }
-        FindingValues::DependencyUnreachable { target: Some(t) } => {
-            Some(format!("cannot reach {}", cut(t)))
-        }
-        FindingValues::DependencyUnreachable { target: None } => {
-            Some("a dependency is unreachable".to_string())
-        }
-        FindingValues::PortInUse { port: Some(p), .. } => {
-            Some(format!("port {} is already in use", cut(p)))
-        }
-        FindingValues::AwsAccessDenied { denied: Some(d) } => {
-            Some(format!("AWS denied {}", cut(&d.action)))
-        }
-        FindingValues::AwsAccessDenied { denied: None } => Some("AWS denied access".to_string()),
-        _ => None,
-    });
+    let specific = f
+        .findings
+        .iter()
+        .filter(about)
+        .find_map(|x| match &x.values {
+            FindingValues::MissingEnvVar {
+                name,
+                definition: VariableDefinition::NotDefined { .. },
+            } => Some(format!("{} is not set", cut(name))),
+            FindingValues::MissingEnvVar { name, .. } => {
+                Some(format!("{} is empty or unreadable", cut(name)))
+            }
+            FindingValues::DependencyUnreachable { target: Some(t) } => {
+                Some(format!("cannot reach {}", cut(t)))
+            }
+            FindingValues::DependencyUnreachable { target: None } => {
+                Some("a dependency is unreachable".to_string())
+            }
+            FindingValues::PortInUse { port: Some(p), .. } => {
+                Some(format!("port {} is already in use", cut(p)))
+            }
+            FindingValues::AwsAccessDenied { denied: Some(d) } => {
+                Some(format!("AWS denied {}", cut(&d.action)))
+            }
+            FindingValues::AwsAccessDenied { denied: None } => {
+                Some("AWS denied access".to_string())
+            }
+            _ => None,
+        });
     let crash = || {
         f.findings
             .iter()
@@ -249,7 +262,11 @@ fn health_check(f: &Facts) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" ");
     let command = command.trim_end_matches("|| exit 1").trim_end();
-    Some(format!("`{}` health check failed: {}", container.name, cut(command)))
+    Some(format!(
+        "`{}` health check failed: {}",
+        container.name,
+        cut(command)
+    ))
 }
 
 fn stopped_by_user(f: &Facts) -> Option<String> {
@@ -287,27 +304,31 @@ fn image_of(container: Option<&Container>, f: &Facts) -> Option<String> {
 fn image_pull(f: &Facts) -> Option<String> {
     let image = image_of(f.container_mentioning(&["cannotpull"]), f)?;
     let image = cut(&image);
-    Some(if f.reasons_mention_any(&["not found", "does not exist", "name unknown"]) {
-        format!("image {image} not found")
-    } else if f.reasons_mention_any(&["429", "toomanyrequests", "rate limit"]) {
-        format!("pull rate limit reached pulling {image}")
-    } else if f.reasons_mention_any(&["403", "denied", "unauthorized"]) {
-        format!("registry refused access to {image}")
-    } else if f.reasons_mention("no space left") {
-        format!("no disk space left to pull {image}")
-    } else if f.reasons_mention_any(&["timeout", "i/o timeout", "dial tcp"]) {
-        format!("registry unreachable pulling {image}")
-    } else {
-        format!("cannot pull {image}")
-    })
+    Some(
+        if f.reasons_mention_any(&["not found", "does not exist", "name unknown"]) {
+            format!("image {image} not found")
+        } else if f.reasons_mention_any(&["429", "toomanyrequests", "rate limit"]) {
+            format!("pull rate limit reached pulling {image}")
+        } else if f.reasons_mention_any(&["403", "denied", "unauthorized"]) {
+            format!("registry refused access to {image}")
+        } else if f.reasons_mention("no space left") {
+            format!("no disk space left to pull {image}")
+        } else if f.reasons_mention_any(&["timeout", "i/o timeout", "dial tcp"]) {
+            format!("registry unreachable pulling {image}")
+        } else {
+            format!("cannot pull {image}")
+        },
+    )
 }
 
 fn secrets(f: &Facts) -> Option<String> {
     let timed_out = f.reasons_mention_any(&["timeout", "dial tcp", "send request failed"]);
     let named = SECRET.captures(f.stopped_reason).and_then(|c| {
-        c.get(1)
-            .or(c.get(2))
-            .map(|m| cut(without_secret_suffix(m.as_str().trim_end_matches(['.', ':']))))
+        c.get(1).or(c.get(2)).map(|m| {
+            cut(without_secret_suffix(
+                m.as_str().trim_end_matches(['.', ':']),
+            ))
+        })
     });
     Some(match named {
         Some(name) if f.reasons_mention("kms") => format!("cannot decrypt secret {name} (KMS)"),
@@ -338,7 +359,10 @@ fn without_secret_suffix(name: &str) -> &str {
 fn network(f: &Facts) -> Option<String> {
     if let Some(subnet) = SUBNET.find(f.stopped_reason) {
         if f.reasons_mention("free addresses") {
-            return Some(format!("subnet {} has no free IP addresses", subnet.as_str()));
+            return Some(format!(
+                "subnet {} has no free IP addresses",
+                subnet.as_str()
+            ));
         }
     }
     f.reasons_mention("timeout waiting for network interface")

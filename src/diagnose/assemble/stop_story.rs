@@ -55,7 +55,10 @@ pub fn sigkill_verdict(f: &Facts, evidence: &Evidence) -> Option<Verdict> {
     let limits = MemoryLimits::of(f.task, f.task_definition, Some(container), def);
     let timeout = timeout_words(f, container);
     let shell = def.is_some_and(|d| {
-        d.entry_point.iter().chain(d.command.iter()).any(|w| w == "-c")
+        d.entry_point
+            .iter()
+            .chain(d.command.iter())
+            .any(|w| w == "-c")
             && d.entry_point
                 .first()
                 .or(d.command.first())

@@ -110,7 +110,9 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
         )
     } else {
         let what = match runtime {
-            Runtime::Java => "the JVM's heap was full (the heap limit, not necessarily the container's)",
+            Runtime::Java => {
+                "the JVM's heap was full (the heap limit, not necessarily the container's)"
+            }
             Runtime::Node => "the Node.js heap reached its limit",
             Runtime::Go => "the Go runtime could not get more memory",
             Runtime::Python => "Python could not allocate memory",
@@ -131,14 +133,15 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
         verdict = verdict.fixes(raise).fixes(runtime_fix);
     } else {
         let share = match (runtime, limit) {
-            (Runtime::Java | Runtime::Node | Runtime::Go, Some(l)) => {
+            (Runtime::Java | Runtime::Node, Some(l)) => {
                 format!("more than {} MiB", heap_share(l))
             }
+            (Runtime::Go, Some(l)) => format!("more than {} MiB", go_memory_limit(l)),
             _ => "more".to_string(),
         };
-        verdict = verdict.fixes(runtime_fix).fixes(
-            raise.map(|r| format!("If it truly needs {share}, {}", lowercase_first(&r))),
-        );
+        verdict = verdict
+            .fixes(runtime_fix)
+            .fixes(raise.map(|r| format!("If it truly needs {share}, {}", lowercase_first(&r))));
     }
     if runtime == Runtime::Other {
         verdict = verdict.fix(fixes::OOM_FIND_LEAK);
@@ -149,6 +152,11 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
 /// 75 % of `limit` MiB: room for the heap, leaving the rest to the runtime itself.
 fn heap_share(limit: u32) -> u32 {
     limit / 4 * 3
+}
+
+/// 90 % of `limit` MiB: a soft limit for Go's garbage collector, below the hard one.
+fn go_memory_limit(limit: u32) -> u32 {
+    limit / 10 * 9
 }
 
 /// The runtime's own memory setting, with what the task definition sets today.
@@ -179,7 +187,10 @@ fn runtime_fix(
                 format!(" (the task definition does not set {})", wanted[0])
             }
             (Some(_), true) => format!(" (the task definition sets none of {})", wanted.join(", ")),
-            (Some(_), false) => format!(" (the task definition sets {}: check what it holds)", set.join(", ")),
+            (Some(_), false) => format!(
+                " (the task definition sets {}: check what it holds)",
+                set.join(", ")
+            ),
         }
     };
     let of_limit = |share: String| match limit {
@@ -199,7 +210,7 @@ fn runtime_fix(
         )),
         Runtime::Go => Some(format!(
             "Set `GOMEMLIMIT={}MiB` in the `environment` of `{name}`{} so the garbage collector works harder before memory runs out.",
-            limit.map_or("SIZE_IN_".to_string(), |l| (l / 10 * 9).to_string()),
+            limit.map_or("SIZE_IN_".to_string(), |l| go_memory_limit(l).to_string()),
             sets(&["GOMEMLIMIT"])
         )),
         Runtime::Python => Some(format!(
@@ -228,8 +239,14 @@ mod tests {
     #[test]
     fn runtimes_are_told_by_their_messages() {
         let cases = [
-            ("Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space", Runtime::Java),
-            ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", Runtime::Node),
+            (
+                "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space",
+                Runtime::Java,
+            ),
+            (
+                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+                Runtime::Node,
+            ),
             ("fatal error: runtime: out of memory", Runtime::Go),
             ("MemoryError", Runtime::Python),
             ("Out of memory: Killed process 1234 (app)", Runtime::Other),

@@ -52,7 +52,13 @@ pub fn last_line<'a>(evidence: &'a Evidence, container: &str) -> Option<&'a str>
 /// The last line of `container` that says something of its own: not a stack frame,
 /// not an indented continuation, not a runtime's version banner.
 pub fn last_telling_line<'a>(evidence: &'a Evidence, container: &str) -> Option<&'a str> {
-    const NOISE: &[&str] = &["Current thread ", "Node.js v", "goroutine ", "at ", "File \""];
+    const NOISE: &[&str] = &[
+        "Current thread ",
+        "Node.js v",
+        "goroutine ",
+        "at ",
+        "File \"",
+    ];
     lines_of(evidence, container).into_iter().rev().find(|l| {
         !l.starts_with([' ', '\t'])
             && !l.starts_with("  ")
@@ -62,15 +68,18 @@ pub fn last_telling_line<'a>(evidence: &'a Evidence, container: &str) -> Option<
 
 /// The last request line with a status code in the logs of `container`.
 pub fn last_request(evidence: &Evidence, container: &str) -> Option<Request> {
-    lines_of(evidence, container).into_iter().rev().find_map(|line| {
-        let c = REQUEST.captures(line)?;
-        Some(Request {
-            method: c[1].to_string(),
-            path: c[2].to_string(),
-            status: c[3].parse().ok()?,
-            line: line.to_string(),
+    lines_of(evidence, container)
+        .into_iter()
+        .rev()
+        .find_map(|line| {
+            let c = REQUEST.captures(line)?;
+            Some(Request {
+                method: c[1].to_string(),
+                path: c[2].to_string(),
+                status: c[3].parse().ok()?,
+                line: line.to_string(),
+            })
         })
-    })
 }
 
 /// The status codes a target group's health checks got, from the newest service event
@@ -128,7 +137,10 @@ mod tests {
     fn requests_are_read_from_access_log_lines() {
         let e = with_lines(&["Listening on :8080", "GET / 404 1ms", "done"]);
         let r = last_request(&e, "app").expect("a request");
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.status), ("GET", "/", 404));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.status),
+            ("GET", "/", 404)
+        );
         let e = with_lines(&[r#"10.0.0.1 - - "GET /health HTTP/1.1" 503 12"#]);
         let r = last_request(&e, "app").expect("a request");
         assert_eq!((r.path.as_str(), r.status), ("/health", 503));
