@@ -141,7 +141,7 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
         };
         verdict = verdict
             .fixes(runtime_fix)
-            .fixes(raise.map(|r| format!("If it truly needs {share}, {}", lowercase_first(&r))));
+            .fixes(raise.map(|r| format!("If it needs {share}, {}", lowercase_first(&r))));
     }
     if runtime == Runtime::Other {
         verdict = verdict.fix(fixes::OOM_FIND_LEAK);
