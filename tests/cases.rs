@@ -175,20 +175,68 @@ fn out_of_memory_suggests_a_larger_valid_size() {
 }
 
 #[test]
-fn exit_137_without_oom_evidence_is_sigkill_with_stop_timeout() {
-    let (_, d) = load("container-killed-sigkill--ignored-sigterm");
+fn exit_137_without_a_stop_request_is_not_called_ignoring_sigterm() {
+    // One container, stop code EssentialContainerExited, a busy log: nothing sent SIGTERM.
+    for name in [
+        "container-killed-sigkill--ignored-sigterm",
+        "container-killed-sigkill--worker-no-oom-evidence",
+    ] {
+        let (_, d) = load(name);
+        assert_eq!(d.category, CauseId::ContainerKilledSigkill);
+        assert!(
+            d.summary.contains("without a stop request"),
+            "{}",
+            d.summary
+        );
+        assert!(!d.summary.contains("ignored SIGTERM"), "{}", d.summary);
+        assert!(d.headline.contains("no stop request"), "{}", d.headline);
+        // What would confirm it comes first; the SIGTERM advice only as the other story.
+        assert!(d.fixes[0].contains("MemoryUtilization"), "{}", fixes(&d));
+        assert!(fixes(&d).contains("stopTimeout of 30 s"), "{}", fixes(&d));
+    }
+    let (_, d) = load("container-killed-sigkill--worker-no-oom-evidence");
+    assert!(d.summary.contains("processing batch 8813"), "{}", d.summary);
+    assert!(d.summary.contains("EC2 instance"), "{}", d.summary);
+    assert!(fixes(&d).contains("dmesg"), "{}", fixes(&d));
+}
+
+#[test]
+fn exit_137_after_a_stop_request_names_the_stop_timeout() {
+    // The same worker, but its log shows the SIGTERM: it was asked and did not exit.
+    let (mut evidence, _) = load("container-killed-sigkill--worker-no-oom-evidence");
+    evidence.logs[0].lines.push(ecs_why::evidence::LogLine {
+        timestamp: None,
+        message: "received SIGTERM, finishing batch 8813".into(),
+    });
+    if let Some(def) = evidence.task_definition.as_mut() {
+        def.containers[0].stop_timeout = Some(10);
+    }
+    let d = diagnose(&evidence);
     assert_eq!(d.category, CauseId::ContainerKilledSigkill);
-    assert!(d.summary.contains("stopTimeout of 30 s"), "{}", d.summary);
-    assert!(fixes(&d).contains("SIGTERM"));
+    assert!(d.summary.contains("was asked to stop"), "{}", d.summary);
+    assert!(d.summary.contains("received SIGTERM"), "{}", d.summary);
+    assert!(d.summary.contains("stopTimeout of 10 s"), "{}", d.summary);
+    assert!(
+        d.headline.contains("10 s after a stop request"),
+        "{}",
+        d.headline
+    );
+    assert!(d.fixes[0].contains("Handle SIGTERM"), "{}", fixes(&d));
+    assert!(!fixes(&d).contains("dmesg"), "{}", fixes(&d));
 }
 
 #[test]
 fn user_stop_names_the_caller() {
     let (_, d) = load("stopped-by-user--found-cli");
     let who = d.stopped_by.as_ref().expect("stopped_by");
-    let arn = who.arn.as_deref().expect("caller arn");
-    assert!(d.summary.contains(arn), "{}", d.summary);
-    assert!(d.evidence.iter().any(|e| e.contains("203.0.113.42")));
+    // The caller in a few words; the full ARN and address are in `stopped_by`.
+    let caller = "jane.doe@example.com (AdministratorAccess)";
+    assert!(d.summary.contains(caller), "{}", d.summary);
+    assert_eq!(who.source_ip.as_deref(), Some("203.0.113.42"));
+    assert_eq!(
+        d.headline,
+        "stopped by jane.doe@example.com (AdministratorAccess): \"rolling back bad config\""
+    );
     assert!(d.notes.is_empty());
 }
 
@@ -306,7 +354,13 @@ fn console_url_uses_region_and_cluster() {
 fn unknown_reason_is_shown_raw_without_a_guess() {
     let (_, d) = load("other--unknown-reason");
     assert!(d.summary.contains("flux capacitor"));
-    assert!(d.evidence.iter().any(|e| e.contains("flux capacitor")));
+    // Shown raw once in the task summary ("What stopped it"), and named by the headline.
+    assert!(d
+        .task
+        .stopped_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("flux capacitor")));
+    assert!(d.headline.contains("Frobnication failed"), "{}", d.headline);
 }
 
 #[test]
@@ -539,4 +593,208 @@ fn summaries_carry_the_messages_own_values() {
         "a Fargate task has no Auto Scaling group: {}",
         fixes(&health)
     );
+}
+
+#[test]
+fn headlines_name_the_specific_cause() {
+    let expected = [
+        (
+            "elb-health-check-failed--target-group",
+            "ELB health check GET / got 404",
+        ),
+        (
+            "out-of-memory--java-heap-137",
+            "Java heap exhausted (exit 137)",
+        ),
+        (
+            "out-of-memory--reason-outofmemoryerror",
+            "`app` killed at its 512 MiB limit (exit 137)",
+        ),
+        (
+            "container-exited-app-error--missing-database-url",
+            "DATABASE_URL is not set (exit 1)",
+        ),
+        (
+            "image-pull-failed--tag-not-found",
+            "image orders-api:v2.15.0 not found",
+        ),
+        (
+            "secrets-or-registry-auth--ssm-parameter-not-found",
+            "SSM parameter /prod/orders/stripe-key not found",
+        ),
+        (
+            "network-setup-failed--subnet-out-of-addresses",
+            "subnet subnet-0a1b2c3d4e5f67890 has no free IP addresses",
+        ),
+        (
+            "deployment-replaced--new-deployment-id",
+            "replaced by deployment ecs-svc/5937182047261938812",
+        ),
+    ];
+    for (name, headline) in expected {
+        let (_, d) = load(name);
+        assert_eq!(d.headline, headline, "{name}");
+    }
+    for path in case_files() {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name");
+        let (evidence, d) = load(stem);
+        assert!(d.headline.chars().count() <= 80, "{stem}: {}", d.headline);
+        // The card puts `service: ` in front; the headline does not say it again.
+        if let Some(service) = evidence.task.service_name() {
+            assert!(!d.headline.starts_with(service), "{stem}: {}", d.headline);
+            assert!(!d.headline.contains("service `"), "{stem}: {}", d.headline);
+        }
+    }
+}
+
+#[test]
+fn elb_card_quotes_the_404_and_puts_the_path_first() {
+    let (_, d) = load("elb-health-check-failed--target-group");
+    let evidence = d.evidence.join("\n");
+    assert!(
+        evidence.contains("Health checks failed with these codes: [404]"),
+        "{evidence}"
+    );
+    assert!(evidence.contains("GET / 404"), "{evidence}");
+    assert!(d.summary.contains("404"), "{}", d.summary);
+    assert!(
+        d.fixes[0].contains("404") && d.fixes[0].contains("HealthCheckPath"),
+        "{}",
+        fixes(&d)
+    );
+    assert!(
+        !fixes(&d).contains("healthCheckGracePeriodSeconds"),
+        "{}",
+        fixes(&d)
+    );
+    // No status code, still loading: the start time comes first, with the last line quoted.
+    let (_, d) = load("elb-health-check-failed--slow-start");
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.contains("loading index shards 12/40")),
+        "{:?}",
+        d.evidence
+    );
+    assert!(
+        d.fixes[0].contains("healthCheckGracePeriodSeconds"),
+        "{}",
+        fixes(&d)
+    );
+}
+
+#[test]
+fn java_heap_without_a_container_oom_reason_fixes_the_heap_first() {
+    let (_, d) = load("out-of-memory--java-heap-137");
+    assert!(
+        d.fixes[0].contains("JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75"),
+        "{}",
+        fixes(&d)
+    );
+    assert!(d.fixes[0].contains("sets none of"), "{}", fixes(&d));
+    assert!(
+        !d.summary.contains("used more than its memory limit"),
+        "{}",
+        d.summary
+    );
+    assert!(d.summary.contains("does not show"), "{}", d.summary);
+    // With ECS's reason the container limit is proven, and raising it comes first.
+    let (_, d) = load("out-of-memory--reason-outofmemoryerror");
+    assert!(
+        d.summary
+            .contains("used more than its memory limit of 512 MiB"),
+        "{}",
+        d.summary
+    );
+    assert!(
+        d.fixes[0].starts_with("Raise the task memory"),
+        "{}",
+        fixes(&d)
+    );
+    assert!(!fixes(&d).contains("JAVA_TOOL_OPTIONS"), "{}", fixes(&d));
+}
+
+#[test]
+fn node_go_and_python_get_their_own_memory_advice() {
+    let (_, d) = load("out-of-memory--node-heap-ec2");
+    assert!(
+        fixes(&d).contains("NODE_OPTIONS=--max-old-space-size=576"),
+        "{}",
+        fixes(&d)
+    );
+    let (_, d) = load("out-of-memory--python-memoryerror-fargate-large");
+    assert!(
+        d.fixes[0].contains("Python has no heap limit"),
+        "{}",
+        fixes(&d)
+    );
+    assert!(d.fixes[0].contains("smaller batches"), "{}", fixes(&d));
+    // Go: the same Java case with the Go runtime's message instead.
+    let (mut evidence, _) = load("out-of-memory--java-heap-137");
+    evidence.logs[0].lines[1].message = "fatal error: runtime: out of memory".into();
+    let d = diagnose(&evidence);
+    assert_eq!(d.category, CauseId::OutOfMemory);
+    assert!(d.fixes[0].contains("GOMEMLIMIT=1836MiB"), "{}", fixes(&d));
+    assert_eq!(d.headline, "Go runtime out of memory (exit 137)");
+}
+
+#[test]
+fn no_generic_steps_when_a_finding_names_the_fix() {
+    let generic = [
+        "Read the container's last log lines",
+        "Run the same image locally",
+    ];
+    for path in case_files() {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name");
+        let (_, d) = load(stem);
+        let specific = d.findings.iter().any(|f| {
+            !matches!(
+                f.kind,
+                FindingKind::NoLogConfiguration | FindingKind::HealthCheckStartPeriod
+            )
+        });
+        if specific {
+            for step in generic {
+                assert!(!fixes(&d).contains(step), "{stem}: {}", fixes(&d));
+            }
+        }
+    }
+    let (_, d) = load("container-exited-app-error--go-panic-sigterm-sidecar");
+    assert!(fixes(&d).contains("panic: runtime error"), "{}", fixes(&d));
+}
+
+#[test]
+fn evidence_does_not_repeat_what_stopped_it() {
+    for path in case_files() {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name");
+        let (_, d) = load(stem);
+        for line in &d.evidence {
+            assert!(!line.starts_with("Stop code:"), "{stem}: {line}");
+            assert!(!line.starts_with("Stopped reason:"), "{stem}: {line}");
+            assert!(!line.contains("exited with code"), "{stem}: {line}");
+            if let Some(reason) = d.task.stopped_reason.as_deref().filter(|r| r.len() > 20) {
+                assert!(!line.contains(reason), "{stem}: {line}");
+            }
+        }
+    }
+    // The user stop: the caller once, the reason once, in the whole diagnosis.
+    let (_, d) = load("stopped-by-user--found-cli");
+    let said = format!(
+        "{}\n{}\n{}",
+        d.summary,
+        d.evidence.join("\n"),
+        d.fixes.join("\n")
+    );
+    assert_eq!(said.matches("jane.doe").count(), 1, "{said}");
+    assert_eq!(said.matches("rolling back bad config").count(), 1, "{said}");
+    assert!(!said.contains("AWSReservedSSO"), "{said}");
 }

@@ -368,7 +368,7 @@ fn json_has_the_contract_keys() {
         assert!(top.is_superset(&required), "{top:?}");
         assert!(
             top.difference(&required)
-                .all(|k| ["console_url"].contains(&k.as_str())),
+                .all(|k| ["console_url", "headline"].contains(&k.as_str())),
             "unexpected top-level keys: {top:?}"
         );
         let task = &v["task"];

@@ -1,31 +1,39 @@
 //! Assembling the [`Diagnosis`]: scan for findings, let the rules pick a cause, then
-//! add what every diagnosis shows whatever its cause (the stop code, reasons and exit
-//! codes as evidence, a container killed during an orderly stop, the notes, the task's
-//! summary and console URL).
+//! add what needs the whole evidence (the logs): the story of a SIGKILL, what a health
+//! check's requests got, the last line before the stop, a container killed during an
+//! orderly stop, the headline; and the notes, the task's summary and console URL.
+//!
+//! The evidence lines never repeat the stop code, stopped reason or exit codes: every
+//! output shows those from the task summary.
+
+mod from_logs;
+mod headline;
+mod stop_story;
 
 use super::findings;
 use super::rules::{self, Facts, NOT_STOPPED_TITLE};
-use super::text::{first_of_each, quotable};
-use super::values::is_essential;
+use super::text::first_of_each;
 use super::{Cause, CauseId, ContainerSummary, Diagnosis, TaskSummary};
 use crate::evidence::{Evidence, StopLookup, Task};
-
-/// Exit code of a container killed with SIGKILL.
-const SIGKILL_EXIT: i32 = 137;
 
 /// Diagnose one task. Pure: depends only on `evidence`.
 pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     let detailed = findings::scan(evidence);
     let facts = Facts::new(evidence, &detailed);
-    let verdict = rules::classify(&facts);
+    let mut verdict = rules::classify(&facts);
+    if verdict.id == CauseId::ContainerKilledSigkill {
+        if let Some(told) = stop_story::sigkill_verdict(&facts, evidence) {
+            verdict = told;
+        }
+    }
+    from_logs::add(&mut verdict, &facts, evidence);
     let cause = Cause::get(verdict.id);
-    let mut lines = base_evidence(&facts);
-    lines.extend(verdict.evidence);
+    let mut lines = verdict.evidence;
     let mut fixes = verdict.fixes;
     if fixes.is_empty() {
         fixes.extend(cause.general_fixes.iter().map(|f| f.to_string()));
     }
-    if let Some((line, fix)) = killed_during_orderly_stop(&facts, verdict.id) {
+    if let Some((line, fix)) = stop_story::killed_during_orderly_stop(&facts, verdict.id) {
         lines.push(line);
         fixes.push(fix);
     }
@@ -33,16 +41,22 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         StopLookup::Found(who) => Some(who.clone()),
         _ => None,
     };
-    let title = if rules::has_not_stopped(&evidence.task) {
+    let not_stopped = rules::has_not_stopped(&evidence.task);
+    let title = if not_stopped {
         NOT_STOPPED_TITLE
     } else {
         cause.title
+    };
+    let headline = if not_stopped {
+        title.to_string()
+    } else {
+        headline::headline(verdict.id, &facts, evidence, title)
     };
     Diagnosis {
         task: summarize_task(&evidence.task),
         category: verdict.id,
         title: title.to_string(),
-        headline: title.to_string(),
+        headline,
         summary: verdict.summary,
         evidence: first_of_each(lines, String::clone),
         fixes: first_of_each(fixes, String::clone),
@@ -51,85 +65,6 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         notes: notes(evidence),
         console_url: console_url(&evidence.task),
     }
-}
-
-/// A stop ECS asked for (scale-in, deployment, user, Spot, maintenance) sends SIGTERM,
-/// waits `stopTimeout`, then sends SIGKILL. A container that exits 137 in such a stop
-/// ignored SIGTERM: the stop itself is normal, the unclean shutdown is not.
-fn killed_during_orderly_stop(f: &Facts, category: CauseId) -> Option<(String, String)> {
-    let orderly = matches!(
-        category,
-        CauseId::ScalingEvent
-            | CauseId::DeploymentReplaced
-            | CauseId::StoppedByUser
-            | CauseId::SpotInterruption
-            | CauseId::InfrastructureMaintenance
-    );
-    if !orderly {
-        return None;
-    }
-    let killed: Vec<&str> = f
-        .task
-        .containers
-        .iter()
-        .filter(|c| c.exit_code == Some(SIGKILL_EXIT))
-        .map(|c| c.name.as_str())
-        .collect();
-    let first = *killed.first()?;
-    let waited = match (f.task.stopping_at, f.task.stopped_at) {
-        (Some(stopping), Some(stopped)) if stopped > stopping => {
-            format!(
-                " ({} s from stopping to stopped)",
-                (stopped - stopping).num_seconds()
-            )
-        }
-        _ => String::new(),
-    };
-    let names = killed
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Some((
-        format!("{names} exited with 137 (SIGKILL) during this stop: it did not exit after SIGTERM within its stopTimeout{waited}"),
-        format!("The stop was orderly, but `{first}` was killed rather than shutting down: handle SIGTERM (exec form or `initProcessEnabled` if it runs under a shell) and exit within `stopTimeout`, so in-flight requests are not cut off."),
-    ))
-}
-
-/// Stop code, stopped reason and each container's exit code and reason, quoted.
-fn base_evidence(facts: &Facts) -> Vec<String> {
-    let mut lines = Vec::new();
-    if !facts.stop_code.is_empty() {
-        lines.push(format!("Stop code: {}", facts.stop_code));
-    }
-    if !facts.stopped_reason.is_empty() {
-        lines.push(format!(
-            "Stopped reason: \"{}\"",
-            quotable(facts.stopped_reason)
-        ));
-    }
-    for container in &facts.task.containers {
-        let mut line = format!("Container `{}`", container.name);
-        if !is_essential(facts.task_definition, container) {
-            line.push_str(" (not essential)");
-        }
-        match container.exit_code {
-            Some(code) => line.push_str(&format!(" exited with code {code}")),
-            None => line.push_str(" has no exit code"),
-        }
-        if let Some(reason) = container.reason.as_deref().filter(|r| !r.is_empty()) {
-            line.push_str(&format!(": \"{}\"", quotable(reason)));
-        }
-        if let Some(health) = container
-            .health_status
-            .as_deref()
-            .filter(|h| *h != "UNKNOWN")
-        {
-            line.push_str(&format!(" (health {health})"));
-        }
-        lines.push(line);
-    }
-    lines
 }
 
 fn summarize_task(task: &Task) -> TaskSummary {
@@ -252,7 +187,8 @@ mod tests {
         };
         let d = diagnose(&evidence);
         assert_eq!(d.category, CauseId::StoppedByUser);
-        assert!(d.summary.contains("arn:aws:iam::123456789012:user/alice"));
+        assert!(d.summary.contains("stopped by alice"), "{}", d.summary);
+        assert!(!d.summary.contains("arn:aws:iam"), "{}", d.summary);
         assert!(d.stopped_by.is_some());
     }
 

@@ -6,7 +6,7 @@
 //! `stop_code`, `stopped_reason`, `started_at`, `stopped_at`, `containers` [{`name`,
 //! `exit_code`, `reason`}]}, `category`, `title`, `summary`, `evidence`, `fixes`,
 //! `findings` [{`kind`, `detail`, `container`, `line`}], `stopped_by` {`arn`, `type`,
-//! `source_ip`, `user_agent`, `time`} or null, `notes`. Extra keys (`region`,
+//! `source_ip`, `user_agent`, `time`} or null, `notes`. Extra keys (`headline`, `region`,
 //! `reason`, `console_url`, ...) are allowed. Times are RFC 3339 in UTC.
 
 use crate::diagnose::{Diagnosis, Finding, TaskSummary};
@@ -20,6 +20,7 @@ pub fn to_json(d: &Diagnosis) -> Value {
         "task": task(&d.task),
         "category": category(d),
         "title": d.title,
+        "headline": redacted(&d.headline),
         "summary": redacted(&d.summary),
         "evidence": d.evidence.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
         "fixes": d.fixes,

@@ -99,9 +99,11 @@ pub const CATALOG: [Cause; CauseId::COUNT] = [
     Cause {
         id: CauseId::ContainerKilledSigkill,
         title: "The container was killed with SIGKILL after it did not stop in time",
-        meaning: "Exit code 137 means the process received SIGKILL. Without any sign of \
-                  running out of memory, this is ECS stopping the container: it sends \
-                  SIGTERM, waits `stopTimeout` seconds (30 by default), then sends SIGKILL.",
+        meaning: "Exit code 137 means the process received SIGKILL. Either a stop was \
+                  asked for (ECS sends SIGTERM, waits `stopTimeout` seconds, 30 by \
+                  default, then sends SIGKILL) and the process did not exit in time, or \
+                  something outside killed it without asking (the kernel's OOM killer \
+                  under memory pressure, with no out-of-memory reason recorded).",
         general_fixes: &[
             "Handle SIGTERM in the application and exit promptly (finish in-flight work, close connections).",
             "Make the application PID 1 or use an init (`initProcessEnabled: true`) so that SIGTERM reaches it; shell-form commands do not forward signals.",

@@ -1,7 +1,7 @@
 //! `container-exited-app-error`: the blamed essential container exited with an error
 //! code no earlier rule explains. The findings of its logs say why, and name the fixes.
 
-use super::{Facts, Verdict};
+use super::{catalog_general_fixes, Facts, Verdict};
 use crate::diagnose::findings::{env_form, FindingKind, FindingValues, VariableDefinition};
 use crate::diagnose::text::{as_sentence, lowercase_first};
 use crate::diagnose::values::MemoryLimits;
@@ -30,6 +30,12 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             )
         })
         .unwrap_or_default();
+    // A finding names the fix; the general steps ("read the last log lines", "run the
+    // image locally") are only for when none does.
+    let mut fixes = fixes_from_findings(f, container);
+    if fixes.is_empty() {
+        fixes = catalog_general_fixes(CauseId::ContainerExitedAppError);
+    }
     Some(
         Verdict::new(
             CauseId::ContainerExitedAppError,
@@ -39,8 +45,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
                 container.name
             ),
         )
-        .fixes(fixes_from_findings(f, container))
-        .general_fixes(),
+        .fixes(fixes),
     )
 }
 
@@ -48,6 +53,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
 fn fixes_from_findings(f: &Facts, container: &Container) -> Vec<String> {
     let family = f.family().unwrap_or("the task definition");
     let mut fixes = Vec::new();
+    let mut crash = None;
     for found in f.findings {
         let detail = &found.finding.detail;
         match &found.values {
@@ -76,6 +82,11 @@ fn fixes_from_findings(f: &Facts, container: &Container) -> Vec<String> {
             FindingValues::PortInUse { .. } | FindingValues::AwsAccessDenied { .. } => {
                 fixes.push(as_sentence(detail))
             }
+            FindingValues::Crash if found.is_about(&container.name) => crash = Some(format!(
+                "Fix what the crash names: {}; the stack trace under it in the log of `{}` gives the file and line.",
+                found.finding.line.as_deref().map_or_else(|| detail.clone(), |l| format!("\"{l}\"")),
+                container.name
+            )),
             FindingValues::OomInLogs => {
                 let limits = MemoryLimits::of(
                     f.task,
@@ -87,6 +98,10 @@ fn fixes_from_findings(f: &Facts, container: &Container) -> Vec<String> {
             }
             _ => {}
         }
+    }
+    // The crash line only names the fix when no more specific finding does.
+    if fixes.is_empty() {
+        fixes.extend(crash);
     }
     fixes
 }

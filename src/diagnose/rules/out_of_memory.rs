@@ -1,25 +1,61 @@
-//! `out-of-memory`: the container used more memory than its limit and was killed.
+//! `out-of-memory`: the container or the runtime inside it ran out of memory.
 //!
 //! Two entry points, one decision: [`recognise`] runs with the start-failure rules and
 //! looks at the reasons; [`recognise_by_exit_code`] runs with the exit-code rules and
 //! looks at a container that exited 137. Both ask [`says_out_of_memory`] of a reason.
+//!
+//! The advice depends on the proof and the runtime. Only ECS's reason
+//! (`OutOfMemoryError: Container killed due to memory usage`) proves the container hit
+//! its limit; a runtime's own message (`java.lang.OutOfMemoryError: Java heap space`)
+//! proves its heap was full, which a heap setting fixes before more task memory does.
 
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::findings::FindingKind;
+use crate::diagnose::text::lowercase_first;
 use crate::diagnose::values::MemoryLimits;
 use crate::diagnose::CauseId;
-use crate::evidence::Container;
+use crate::evidence::{Container, ContainerDefinition};
 
 /// ECS's word for it (`OutOfMemoryError: Container killed due to memory usage`),
 /// lower-cased: reasons are matched without regard to case.
 const OUT_OF_MEMORY: &str = "outofmemory";
 /// SIGKILL: what the kernel's OOM killer sends.
 const SIGKILL_EXIT: i32 = 137;
+/// Environment variables a JVM reads heap options from.
+const JAVA_OPTION_VARIABLES: &[&str] = &["JAVA_TOOL_OPTIONS", "JAVA_OPTS", "JDK_JAVA_OPTIONS"];
 
 /// Does this reason (the stopped reason or a container's) say out of memory?
 pub fn says_out_of_memory(reason: &str) -> bool {
     reason.to_lowercase().contains(OUT_OF_MEMORY)
+}
+
+/// The runtime whose own out-of-memory message the logs show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Java,
+    Node,
+    Go,
+    Python,
+    /// The kernel's OOM killer (`Killed process 1234`), or a message no runtime owns.
+    Other,
+}
+
+impl Runtime {
+    /// The runtime that wrote this out-of-memory line.
+    pub fn of_line(line: &str) -> Runtime {
+        if line.contains("java.lang.OutOfMemoryError") {
+            Runtime::Java
+        } else if line.contains("JavaScript heap out of memory") {
+            Runtime::Node
+        } else if line.contains("fatal error: runtime: out of memory") {
+            Runtime::Go
+        } else if line.contains("MemoryError") {
+            Runtime::Python
+        } else {
+            Runtime::Other
+        }
+    }
 }
 
 /// A reason says out of memory.
@@ -34,7 +70,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let container = f.container_whose_reason(says_out_of_memory);
-    Some(verdict(f, container))
+    Some(verdict(f, container, true))
 }
 
 /// The blamed container exited 137 and its reason or its logs say out of memory.
@@ -44,38 +80,144 @@ pub fn recognise_by_exit_code(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let reason_said = container.reason.as_deref().is_some_and(says_out_of_memory);
-    let logs_said = f
-        .findings_of(FindingKind::OomInLogs)
-        .any(|x| x.is_about(&container.name));
-    (reason_said || logs_said).then(|| verdict(f, Some(container)))
+    let logs_said = oom_line(f, &container.name).is_some();
+    (reason_said || logs_said).then(|| verdict(f, Some(container), reason_said))
 }
 
-/// Out of memory, with the limits and a larger valid size.
-fn verdict(f: &Facts, container: Option<&Container>) -> Verdict {
+/// The log line where container `name` reported running out of memory.
+pub fn oom_line<'a>(f: &Facts<'a>, name: &str) -> Option<&'a str> {
+    f.findings_of(FindingKind::OomInLogs)
+        .find(|x| x.is_about(name))
+        .and_then(|x| x.finding.line.as_deref())
+}
+
+/// Out of memory, told by what proves it, with advice for the runtime.
+fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> Verdict {
     let name = container.map_or("the container", |c| c.name.as_str());
     let def = container.and_then(|c| f.definition_of(c));
     let limits = MemoryLimits::of(f.task, f.task_definition, container, def);
-    let limit_text = limits
-        .container
-        .or(limits.task)
-        .map(|m| format!(" of {m} MiB"))
+    let limit = limits.container.or(limits.task);
+    let limit_text = limit.map(|m| format!(" of {m} MiB")).unwrap_or_default();
+    let line = container.and_then(|c| oom_line(f, &c.name));
+    let runtime = line.map_or(Runtime::Other, Runtime::of_line);
+    let runtime_said = line
+        .map(|l| format!(" Its log shows: \"{}\".", crate::text::truncate(l, 160)))
         .unwrap_or_default();
-    let mut verdict = Verdict::new(
-        CauseId::OutOfMemory,
+    let summary = if container_killed {
         format!(
-            "{}: container `{name}` used more than its memory limit{limit_text} and was killed (out of memory).",
+            "{}: container `{name}` used more than its memory limit{limit_text} and was killed (ECS recorded \"OutOfMemoryError: Container killed due to memory usage\").{runtime_said}",
             f.subject()
-        ),
-    );
+        )
+    } else {
+        let what = match runtime {
+            Runtime::Java => {
+                "the JVM's heap was full (the heap limit, not necessarily the container's)"
+            }
+            Runtime::Node => "the Node.js heap reached its limit",
+            Runtime::Go => "the Go runtime could not get more memory",
+            Runtime::Python => "Python could not allocate memory",
+            Runtime::Other => "the process ran out of memory",
+        };
+        format!(
+            "{}: container `{name}` exited with 137 after {what}.{runtime_said} ECS recorded no container out-of-memory kill, so the evidence does not show the container exceeding its limit{limit_text}.",
+            f.subject()
+        )
+    };
+    let mut verdict = Verdict::new(CauseId::OutOfMemory, summary);
     if let Some(line) = limits.describe(name) {
         verdict = verdict.evidence(line);
     }
-    if let Some(fix) = limits.raise_fix(name, f.on_fargate(), f.family()) {
-        verdict = verdict.fix(fix);
+    let raise = limits.raise_fix(name, f.on_fargate(), f.family());
+    let runtime_fix = runtime_fix(runtime, name, def, limit);
+    if container_killed || runtime_fix.is_none() {
+        verdict = verdict.fixes(raise).fixes(runtime_fix);
+    } else {
+        let share = match (runtime, limit) {
+            (Runtime::Java | Runtime::Node, Some(l)) => {
+                format!("more than {} MiB", heap_share(l))
+            }
+            (Runtime::Go, Some(l)) => format!("more than {} MiB", go_memory_limit(l)),
+            _ => "more".to_string(),
+        };
+        verdict = verdict
+            .fixes(runtime_fix)
+            .fixes(raise.map(|r| format!("If it needs {share}, {}", lowercase_first(&r))));
     }
-    verdict
-        .fix(fixes::OOM_FIND_LEAK)
-        .fix(fixes::OOM_WATCH_METRIC)
+    if runtime == Runtime::Other {
+        verdict = verdict.fix(fixes::OOM_FIND_LEAK);
+    }
+    verdict.fix(fixes::OOM_WATCH_METRIC)
+}
+
+/// 75 % of `limit` MiB: room for the heap, leaving the rest to the runtime itself.
+fn heap_share(limit: u32) -> u32 {
+    limit / 4 * 3
+}
+
+/// 90 % of `limit` MiB: a soft limit for Go's garbage collector, below the hard one.
+fn go_memory_limit(limit: u32) -> u32 {
+    limit / 10 * 9
+}
+
+/// The runtime's own memory setting, with what the task definition sets today.
+fn runtime_fix(
+    runtime: Runtime,
+    name: &str,
+    def: Option<&ContainerDefinition>,
+    limit: Option<u32>,
+) -> Option<String> {
+    let names: Vec<&str> = def
+        .map(|d| {
+            d.environment_names
+                .iter()
+                .map(String::as_str)
+                .chain(d.secrets.iter().map(|s| s.name.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let sets = |wanted: &[&str]| -> String {
+        let set: Vec<String> = wanted
+            .iter()
+            .filter(|w| names.contains(w))
+            .map(|w| format!("`{w}`"))
+            .collect();
+        match (def, set.is_empty()) {
+            (None, _) => String::new(),
+            (Some(_), true) if wanted.len() == 1 => {
+                format!(" (the task definition does not set {})", wanted[0])
+            }
+            (Some(_), true) => format!(" (the task definition sets none of {})", wanted.join(", ")),
+            (Some(_), false) => format!(
+                " (the task definition sets {}: check what it holds)",
+                set.join(", ")
+            ),
+        }
+    };
+    let of_limit = |share: String| match limit {
+        Some(l) => format!("{share} of its {l} MiB"),
+        None => share,
+    };
+    match runtime {
+        Runtime::Java => Some(format!(
+            "Size the heap to the container: set `JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75` in the `environment` of `{name}`{} so the heap can use {} and leave room for threads and metaspace; an explicit `-Xmx` overrides it.",
+            sets(JAVA_OPTION_VARIABLES),
+            of_limit("75 %".to_string())
+        )),
+        Runtime::Node => Some(format!(
+            "Let the V8 heap match the container: set `NODE_OPTIONS=--max-old-space-size={}` in the `environment` of `{name}`{}; Node's default old-space limit ignores the container's.",
+            limit.map_or("SIZE_IN_MIB".to_string(), |l| heap_share(l).to_string()),
+            sets(&["NODE_OPTIONS"])
+        )),
+        Runtime::Go => Some(format!(
+            "Set `GOMEMLIMIT={}MiB` in the `environment` of `{name}`{} so the garbage collector works harder before memory runs out.",
+            limit.map_or("SIZE_IN_".to_string(), |l| go_memory_limit(l).to_string()),
+            sets(&["GOMEMLIMIT"])
+        )),
+        Runtime::Python => Some(format!(
+            "Python has no heap limit to set: lower what `{name}` holds at once (fewer worker processes or threads, smaller batches, streaming instead of loading whole files or models)."
+        )),
+        Runtime::Other => None,
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +234,25 @@ mod tests {
             assert!(says_out_of_memory(reason), "{reason}");
         }
         assert!(!says_out_of_memory("Essential container in task exited"));
+    }
+
+    #[test]
+    fn runtimes_are_told_by_their_messages() {
+        let cases = [
+            (
+                "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space",
+                Runtime::Java,
+            ),
+            (
+                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+                Runtime::Node,
+            ),
+            ("fatal error: runtime: out of memory", Runtime::Go),
+            ("MemoryError", Runtime::Python),
+            ("Out of memory: Killed process 1234 (app)", Runtime::Other),
+        ];
+        for (line, runtime) in cases {
+            assert_eq!(Runtime::of_line(line), runtime, "{line}");
+        }
     }
 }

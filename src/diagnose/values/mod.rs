@@ -1,11 +1,13 @@
 //! The task's own values, read and shaped for fix steps: memory limits and a larger
 //! valid size, image repository and tag, fixed host ports, health-check timing, the
-//! container definitions of containers.
+//! container definitions of containers, and what the logs and service events say
+//! (`logs`).
 //!
 //! Everything here is a pure lookup over the evidence; nothing guesses a value that the
 //! evidence does not hold.
 
 mod image;
+pub mod logs;
 
 pub use image::ImageRef;
 
