@@ -344,7 +344,7 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
 
     if let Some(by) = &d.stopped_by {
         blocks.push(section(&truncate_escaped(
-            &stopped_by_short(by),
+            &stopped_by_short(by, t.stopped_reason.as_deref()),
             b.of(1000),
         )));
     }
@@ -493,13 +493,14 @@ fn main_container(t: &TaskSummary) -> Option<&str> {
 
 /// Who stopped it on the card: the caller in a few words and when (the full ARN, source
 /// and user agent are in the "Who stopped it" thread reply).
-fn stopped_by_short(by: &StoppedBy) -> String {
+fn stopped_by_short(by: &StoppedBy, stopped_reason: Option<&str>) -> String {
     let who = by.who().unwrap_or_else(|| "an unknown caller".to_string());
     let mut text = format!("*Stopped by* {}", escape::untrusted(&who));
     if let Some(t) = &by.time {
         text.push_str(&format!(" at {}", slack_date(t)));
     }
-    if let Some(reason) = &by.reason {
+    // The reason the caller gave is usually the stopped reason quoted above.
+    if let Some(reason) = by.reason.as_deref().filter(|r| Some(*r) != stopped_reason) {
         text.push_str(&format!(
             "\n*Reason given:* {}",
             escape::untrusted(reason).replace('\n', " ")
