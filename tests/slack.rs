@@ -1290,3 +1290,55 @@ async fn the_request_id_reaches_the_aws_and_slack_calls() {
         "{slack_ids:?}"
     );
 }
+
+#[tokio::test]
+async fn the_card_notifies_with_the_cause_re_runs_visibly_and_threads_only_what_applies() {
+    let (aws, id) = fake_aws().await;
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {id}")).await;
+    let posts = app
+        .fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(20))
+        .await;
+    // The notification names the task's family (a standalone task) and the cause, not a
+    // task id.
+    let card = &posts[0];
+    let notification = card["text"].as_str().unwrap_or_default();
+    assert!(notification.starts_with("web: "), "{notification}");
+    assert!(!notification.contains(&id), "{notification}");
+    assert_eq!(
+        card["blocks"][0]["text"]["text"].as_str(),
+        Some(notification),
+        "the header says the same"
+    );
+    settle().await;
+    // The task stopped on its own: no "who stopped it" reply, and no button for it.
+    let everything = serde_json::to_string(&app.fake.calls("chat.postMessage").await).unwrap();
+    assert!(
+        !everything.contains("no CloudTrail look-up was made"),
+        "{everything}"
+    );
+    assert!(!card.to_string().contains(FollowUp::WhoStopped.action_id()));
+
+    let reference = ButtonRef {
+        region: canned_region(),
+        cluster: "prod".into(),
+        task_arn: canned::task_arn("prod", &id),
+        container: None,
+        page_token: None,
+        incident: None,
+    };
+    assert_eq!(
+        app.press(FollowUp::Rerun.action_id(), &reference.encode())
+            .await
+            .status(),
+        200
+    );
+    let updates = app
+        .fake
+        .wait_for("chat.update", 1, Duration::from_secs(20))
+        .await;
+    let updated = updates[0].to_string();
+    assert!(updated.contains("re-checked <!date^"), "{updated}");
+    assert!(updated.contains("by <@U1>"), "{updated}");
+}
