@@ -339,4 +339,25 @@ mod tests {
         assert!(line.contains("<!date^1700000000^"), "{line}");
         assert!(!line.contains("<!channel>"), "{line}");
     }
+
+    #[test]
+    fn an_alert_card_has_at_most_five_buttons_and_acknowledge_is_the_primary_one() {
+        let a = task("0123456789abcdef0123456789abcdef", 1);
+        let d = diagnosis_of(&a);
+        let card = crate::render::blocks::card(&d);
+        let reference = crate::render::blocks::button_ref(&d.task);
+        let alert = with_incident_buttons(&card, "incident#C1#prod#x", reference.as_ref());
+        let value = serde_json::to_value(&alert).unwrap();
+        let buttons: Vec<&Value> = value["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+            .collect();
+        assert!(buttons.len() <= ALERT_BUTTONS, "{buttons:?}");
+        let primary: Vec<&&Value> = buttons.iter().filter(|b| b["style"] == "primary").collect();
+        assert_eq!(primary.len(), 1, "{buttons:?}");
+        assert_eq!(primary[0]["action_id"], FollowUp::Acknowledge.action_id());
+    }
 }

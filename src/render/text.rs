@@ -215,8 +215,8 @@ fn findings(out: &mut String, p: &Painter, d: &Diagnosis) {
             .as_deref()
             .map(|c| format!(" ({})", escape::terminal(c, false)))
             .unwrap_or_default();
-        let head = format!("{}{container}: ", p.paint(magenta(), &kind));
-        let plain_head_len = escape::chars(&kind) + escape::chars(&container) + 2;
+        let head = format!("{}{container}: ", p.paint(magenta(), kind));
+        let plain_head_len = escape::chars(kind) + escape::chars(&container) + 2;
         let detail = escape::terminal(&f.detail, false);
         // The first line shares its row with the head; the rest use the full width.
         let lines = wrap_hanging(

@@ -301,7 +301,7 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
     let findings: Vec<&Finding> = d
         .findings
         .iter()
-        .filter(|f| !(f.kind == FindingKind::NoLogConfiguration && !facts.unlogged.is_empty()))
+        .filter(|f| f.kind != FindingKind::NoLogConfiguration || facts.unlogged.is_empty())
         .collect();
     if !findings.is_empty() {
         let lines = findings
