@@ -92,6 +92,10 @@ async fn moto_ecs_and_logs_give_task_definition_and_redacted_logs() {
         .expect("older page");
     assert_eq!(older.lines.len(), 12);
     assert_eq!(older.lines[0].message, "request 0 served in 3ms");
+    assert_eq!(
+        older.next_token, None,
+        "the start of the stream: nothing older"
+    );
 
     // A task ECS forgot: MISSING says what to do; with the archive it is explained.
     let forgotten = task_target(&seeded.archived_task_id, &seeded.cluster);
@@ -591,4 +595,25 @@ async fn standalone_tasks_and_alerts_gather_no_recent_stops() {
     let alerted = gatherer(&fake).await.gather_stopped(task).await;
     assert_eq!(alerted.recent_stops, None);
     assert_eq!(fake.calls("ListTasks") + fake.calls("DescribeTasks"), 0);
+}
+
+#[tokio::test]
+async fn a_tail_that_is_the_whole_stream_offers_no_older_lines() {
+    let fake = FakeAws::start().await;
+    let id = canned::task_id(42);
+    fake.add_task(canned::task(CLUSTER, &id, "EssentialContainerExited", 1));
+    fake.add_task_definition(canned::task_definition());
+    fake.add_log_lines(
+        canned::LOG_GROUP,
+        &canned::log_stream(&id),
+        1_714_557_000_000,
+        &["starting", "KeyError: 'PAYMENTS_URL'"],
+    );
+    let evidence = gatherer(&fake)
+        .await
+        .gather(&task_target(&id, CLUSTER))
+        .await
+        .expect("gathered");
+    assert_eq!(evidence.logs[0].lines.len(), 2);
+    assert_eq!(evidence.logs[0].next_token, None);
 }

@@ -4,8 +4,10 @@
 //! first; then the task definition (cached by ARN: they are immutable), the service and
 //! CloudTrail run concurrently, and logs as soon as the log configuration is known. Cold,
 //! the critical path is three round trips (DescribeTasks, DescribeTaskDefinition,
-//! GetLogEvents); two with the task definition cached. A failure of one source becomes a
-//! note on the evidence naming the missing IAM action, not an error.
+//! GetLogEvents); two with the task definition cached. A service task's recent stops
+//! (ListTasks, DescribeTasks) run beside those; asked by service name, they come with the
+//! calls that found the task. A failure of one source becomes a note on the evidence
+//! naming the missing IAM action, not an error.
 
 pub mod archive;
 pub mod call_metrics;
@@ -472,12 +474,18 @@ impl Gatherer {
                 region,
             } => {
                 let clients = self.clients(region.as_deref().or(task.region()));
-                logs::fetch(&clients.logs, &def.name, &group, &stream, page_token)
+                let mut found = logs::fetch(&clients.logs, &def.name, &group, &stream, page_token)
                     .await
                     .map_err(|failure| LogsUnavailable::Failed {
                         kind: failure.kind,
                         note: logs::note(&def.name, &group, &stream, &failure),
-                    })
+                    })?;
+                // A short page reached the start of the stream: there is nothing older,
+                // so no "Older lines" or "More logs" button for it.
+                if found.lines.len() < logs::LINES_PER_CONTAINER as usize {
+                    found.next_token = None;
+                }
+                Ok(found)
             }
             logs::Location::Unreadable(note) => Err(LogsUnavailable::NotConfigured(note)),
         }
