@@ -183,6 +183,20 @@ fn header_and_notification_name_the_service_and_the_specific_cause() {
 }
 
 #[test]
+fn without_a_group_the_header_names_the_task_definitions_family() {
+    let mut evidence = case("container-exited-success--standalone-migration");
+    evidence.task.group = None;
+    evidence.task.task_definition =
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/nightly-report:12".into();
+    let card = card_of(&evidence);
+    assert!(
+        header(&card).starts_with("nightly-report: "),
+        "{}",
+        header(&card)
+    );
+}
+
+#[test]
 fn the_header_stays_within_block_kits_limit() {
     let mut evidence = case("elb-health-check-failed--target-group");
     evidence.task.group = Some(format!("service:{}", "s".repeat(300)));

@@ -150,7 +150,8 @@ fn when_block(elements: Vec<String>) -> SlackBlock {
     }
 }
 
-/// `ran 6m 53s · stopped <date ago> · 4 of the last 5 tasks stopped the same way`.
+/// `ran 6m 53s · stopped <date ago> · 4 of the last 5 tasks stopped the same way ·
+/// `category``, then the re-check stamp if any.
 fn when_line(d: &Diagnosis, facts: &CardFacts) -> Vec<String> {
     let t = &d.task;
     let mut parts = Vec::new();
@@ -166,10 +167,9 @@ fn when_line(d: &Diagnosis, facts: &CardFacts) -> Vec<String> {
     if let Some(same) = facts.same_way {
         parts.push(same_way_text(same));
     }
-    let mut elements = Vec::new();
-    if !parts.is_empty() {
-        elements.push(parts.join(" · "));
-    }
+    // The catalog id, for searching and for `ecs-why causes`.
+    parts.push(format!("`{}`", category(d)));
+    let mut elements = vec![parts.join(" · ")];
     if let Some(r) = &facts.rechecked {
         elements.push(rechecked_text(r));
     }
@@ -223,10 +223,7 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
     let mut blocks: Vec<SlackBlock> = Vec::new();
 
     blocks.push(header(&headline_text(d)));
-    let when = when_line(d, facts);
-    if !when.is_empty() {
-        blocks.push(when_block(when));
-    }
+    blocks.push(when_block(when_line(d, facts)));
 
     // Summary with the key facts as fields.
     let mut fields = Vec::new();
@@ -246,11 +243,8 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
             .collect();
         fields.push(list_text("*Exit codes*", lines, b.of(600), "containers"));
     }
-    let mut task_field = format!("*Task*\n`{}`", inline_code(arn::task_id(&t.arn)));
-    if let Some(group) = &t.group {
-        task_field.push_str(&format!("\n{}", escape::untrusted(group)));
-    }
-    fields.push(task_field);
+    // The header names the service (or family) already.
+    fields.push(format!("*Task*\n`{}`", inline_code(arn::task_id(&t.arn))));
     let mut cluster_field = format!(
         "*Cluster*\n`{}`",
         inline_code(arn::cluster_name(&t.cluster))
@@ -366,8 +360,6 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
     if !notes.is_empty() {
         blocks.push(notes_context(&notes, b.of(400)));
     }
-
-    blocks.push(context(vec![format!("ecs-why · `{}`", category(d))]));
 
     let buttons = card_buttons(d, facts);
     if !buttons.is_empty() {
