@@ -1342,3 +1342,41 @@ async fn the_card_notifies_with_the_cause_re_runs_visibly_and_threads_only_what_
     assert!(updated.contains("re-checked <!date^"), "{updated}");
     assert!(updated.contains("by <@U1>"), "{updated}");
 }
+
+#[tokio::test]
+async fn a_crash_looping_service_task_says_how_many_stopped_the_same_way() {
+    let aws = FakeAws::start().await;
+    aws.add_cluster("prod");
+    aws.add_task_definition(canned::task_definition());
+    aws.add_service("prod", "checkout", &[]);
+    for (n, exit) in [(50u32, 1), (51, 1), (52, 137), (53, 1)] {
+        let mut task = canned::task(
+            "prod",
+            &canned::task_id(n),
+            "EssentialContainerExited",
+            exit,
+        );
+        task["group"] = "service:checkout".into();
+        task["stoppedAt"] = (canned::STOPPED_AT - f64::from(53 - n) * 60.0).into();
+        aws.add_task(task);
+    }
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {}", canned::task_id(53))).await;
+    let posts = app
+        .fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(20))
+        .await;
+    let card = &posts[0];
+    assert!(
+        card["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("checkout: "),
+        "{card}"
+    );
+    assert!(
+        card.to_string()
+            .contains("3 of the last 4 tasks stopped the same way"),
+        "{card}"
+    );
+}

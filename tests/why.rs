@@ -530,8 +530,21 @@ fn fake_service_with_stops(fake: &FakeAws) {
 async fn a_service_task_comes_with_its_services_recent_stops_beside_the_other_calls() {
     let fake = FakeAws::start().await;
     fake_service_with_stops(&fake);
+    // The CLI does not show them: no extra calls.
+    let cli = gatherer(&fake)
+        .await
+        .gather(&task_target(&canned::task_id(34), CLUSTER))
+        .await
+        .expect("gathered");
+    assert_eq!(cli.recent_stops, None);
+    assert_eq!(fake.calls("ListTasks"), 0);
+    assert_eq!(fake.calls("DescribeTasks"), 1);
+    fake.reset_calls();
+
+    // The bot's card counts them.
     let evidence = gatherer(&fake)
         .await
+        .with_recent_stops(true)
         .gather(&task_target(&canned::task_id(34), CLUSTER))
         .await
         .expect("gathered");
@@ -575,7 +588,7 @@ async fn a_service_task_comes_with_its_services_recent_stops_beside_the_other_ca
 #[tokio::test]
 async fn standalone_tasks_and_alerts_gather_no_recent_stops() {
     let (fake, id) = fake_with_task(41, "EssentialContainerExited", 1).await;
-    let g = gatherer(&fake).await;
+    let g = gatherer(&fake).await.with_recent_stops(true);
     let evidence = g
         .gather(&task_target(&id, CLUSTER))
         .await
@@ -587,12 +600,17 @@ async fn standalone_tasks_and_alerts_gather_no_recent_stops() {
     fake_service_with_stops(&fake);
     let task = gatherer(&fake)
         .await
+        .with_recent_stops(true)
         .gather(&task_target(&canned::task_id(34), CLUSTER))
         .await
         .expect("gathered")
         .task;
     fake.reset_calls();
-    let alerted = gatherer(&fake).await.gather_stopped(task).await;
+    let alerted = gatherer(&fake)
+        .await
+        .with_recent_stops(true)
+        .gather_stopped(task)
+        .await;
     assert_eq!(alerted.recent_stops, None);
     assert_eq!(fake.calls("ListTasks") + fake.calls("DescribeTasks"), 0);
 }

@@ -4,9 +4,9 @@
 //! first; then the task definition (cached by ARN: they are immutable), the service and
 //! CloudTrail run concurrently, and logs as soon as the log configuration is known. Cold,
 //! the critical path is three round trips (DescribeTasks, DescribeTaskDefinition,
-//! GetLogEvents); two with the task definition cached. A service task's recent stops
-//! (ListTasks, DescribeTasks) run beside those; asked by service name, they come with the
-//! calls that found the task. A failure of one source becomes a note on the evidence
+//! GetLogEvents); two with the task definition cached. For the bot's card a service
+//! task's recent stops (ListTasks, DescribeTasks) run beside those; asked by service
+//! name, they come with the calls that found the task. A failure of one source becomes a note on the evidence
 //! naming the missing IAM action, not an error.
 
 pub mod archive;
@@ -105,6 +105,10 @@ pub struct Gatherer {
     /// task. An answer is dropped as soon as it is handed out: CloudTrail may catch up.
     lookups: Cache<String, (StopLookup, Vec<String>)>,
     archive_log_group: Option<String>,
+    /// Count a service task's recent stops when asked by task (ListTasks and
+    /// DescribeTasks beside the other calls): on for the bot's card, off for the CLI,
+    /// whose output does not show them.
+    recent_stops: bool,
 }
 
 impl Gatherer {
@@ -151,7 +155,16 @@ impl Gatherer {
             task_definitions: Cache::new(TASK_DEFINITION_CACHE),
             lookups: Cache::new(LOOKUPS_IN_FLIGHT),
             archive_log_group: None,
+            recent_stops: false,
         }
+    }
+
+    /// Gather the recent stops of a service task asked for by its id too (for the card's
+    /// "4 of the last 5 tasks stopped the same way"). Asked by service name, they always
+    /// come, with the calls that found the task.
+    pub fn with_recent_stops(mut self, on: bool) -> Gatherer {
+        self.recent_stops = on;
+        self
     }
 
     /// Name the event-archive log group to read when ECS has forgotten a task.
@@ -256,7 +269,7 @@ impl Gatherer {
         // answer's critical path when the task definition is not cached.
         let explained = task.clone();
         let recent = async {
-            if listed.is_some() || service_name.is_none() {
+            if listed.is_some() || service_name.is_none() || !self.recent_stops {
                 return (listed, None);
             }
             match ecs::recent_stops(

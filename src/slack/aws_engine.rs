@@ -33,7 +33,8 @@ impl AwsEngine {
     pub async fn new(settings: &Settings) -> AwsEngine {
         let default = Gatherer::from_env(settings.region.as_deref(), None)
             .await
-            .with_archive_log_group(settings.archive_log_group.clone());
+            .with_archive_log_group(settings.archive_log_group.clone())
+            .with_recent_stops(true);
         AwsEngine {
             region: settings.region.clone(),
             archive_log_group: settings.archive_log_group.clone(),
@@ -49,7 +50,7 @@ impl AwsEngine {
         AwsEngine {
             region: gatherer.region().map(str::to_string),
             archive_log_group: None,
-            default: gatherer,
+            default: gatherer.with_recent_stops(true),
             by_role: Mutex::new(HashMap::new()),
             own_account: tokio::sync::OnceCell::new(),
         }
@@ -71,7 +72,8 @@ impl AwsEngine {
         }
         let g = Gatherer::from_env(self.region.as_deref(), Some(role))
             .await
-            .with_archive_log_group(self.archive_log_group.clone());
+            .with_archive_log_group(self.archive_log_group.clone())
+            .with_recent_stops(true);
         by_role.insert(role.to_string(), g.clone());
         g
     }
