@@ -29,6 +29,47 @@ pub struct Evidence {
     pub service_events: Vec<ServiceEvent>,
     /// What could not be fetched and why, in words for the reader (with the fix).
     pub notes: Vec<String>,
+    /// The service's recently stopped tasks, for "4 of the last 5 tasks stopped the same
+    /// way". `None` when not gathered: standalone tasks, alerts, offline documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recent_stops: Option<RecentStops>,
+}
+
+/// Tasks of one service that stopped recently (ListTasks `desiredStatus=STOPPED`, then
+/// one DescribeTasks), newest first; the explained task is one of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecentStops {
+    pub tasks: Vec<RecentStop>,
+}
+
+/// One recently stopped task, reduced to how it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecentStop {
+    pub arn: String,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    /// Each container's exit code, by container name.
+    pub exit_codes: BTreeMap<String, Option<i32>>,
+}
+
+impl RecentStop {
+    /// How `task` stopped, for comparing with its service's other stops.
+    pub fn of(task: &Task) -> RecentStop {
+        RecentStop {
+            arn: task.arn.clone(),
+            stop_code: task.stop_code.clone(),
+            stopped_reason: task.stopped_reason.clone(),
+            stopped_at: task.stopped_at.or(task.stopping_at),
+            exit_codes: task
+                .containers
+                .iter()
+                .map(|c| (c.name.clone(), c.exit_code))
+                .collect(),
+        }
+    }
 }
 
 /// A task, reduced to what matters for explaining why it stopped.

@@ -164,6 +164,7 @@ fn pathological() -> Diagnosis {
     let mut d = oom();
     let long = "x".repeat(10_000);
     d.title = format!("Title {long}");
+    d.headline = format!("Headline {long}");
     d.summary = format!("Summary {long}");
     d.task.stopped_reason = Some(format!("Reason {long}"));
     d.task.containers = (0..60)
@@ -660,13 +661,12 @@ fn card_buttons_carry_valid_references() {
         .iter()
         .map(|b| b["action_id"].as_str().unwrap_or_default().to_string())
         .collect();
+    // Nobody stopped it: no "Who stopped it"; at most four, the most useful first.
     let expected: Vec<String> = [
         FollowUp::MoreLogs,
-        FollowUp::WhoStopped,
-        FollowUp::TaskDefinition,
         FollowUp::ServiceEvents,
         FollowUp::Rerun,
-        FollowUp::OpenConsole,
+        FollowUp::TaskDefinition,
     ]
     .iter()
     .map(|f| f.action_id().to_string())

@@ -1299,3 +1299,93 @@ async fn the_request_id_reaches_the_aws_and_slack_calls() {
         "{slack_ids:?}"
     );
 }
+
+#[tokio::test]
+async fn the_card_notifies_with_the_cause_re_runs_visibly_and_threads_only_what_applies() {
+    let (aws, id) = fake_aws().await;
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {id}")).await;
+    let posts = app
+        .fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(20))
+        .await;
+    // The notification names the task's family (a standalone task) and the cause, not a
+    // task id.
+    let card = &posts[0];
+    let notification = card["text"].as_str().unwrap_or_default();
+    assert!(notification.starts_with("web: "), "{notification}");
+    assert!(!notification.contains(&id), "{notification}");
+    assert_eq!(
+        card["blocks"][0]["text"]["text"].as_str(),
+        Some(notification),
+        "the header says the same"
+    );
+    settle().await;
+    // The task stopped on its own: no "who stopped it" reply, and no button for it.
+    let everything = serde_json::to_string(&app.fake.calls("chat.postMessage").await).unwrap();
+    assert!(
+        !everything.contains("no CloudTrail look-up was made"),
+        "{everything}"
+    );
+    assert!(!card.to_string().contains(FollowUp::WhoStopped.action_id()));
+
+    let reference = ButtonRef {
+        region: canned_region(),
+        cluster: "prod".into(),
+        task_arn: canned::task_arn("prod", &id),
+        container: None,
+        page_token: None,
+        incident: None,
+    };
+    assert_eq!(
+        app.press(FollowUp::Rerun.action_id(), &reference.encode())
+            .await
+            .status(),
+        200
+    );
+    let updates = app
+        .fake
+        .wait_for("chat.update", 1, Duration::from_secs(20))
+        .await;
+    let updated = updates[0].to_string();
+    assert!(updated.contains("re-checked <!date^"), "{updated}");
+    assert!(updated.contains("by <@U1>"), "{updated}");
+}
+
+#[tokio::test]
+async fn a_crash_looping_service_task_says_how_many_stopped_the_same_way() {
+    let aws = FakeAws::start().await;
+    aws.add_cluster("prod");
+    aws.add_task_definition(canned::task_definition());
+    aws.add_service("prod", "checkout", &[]);
+    for (n, exit) in [(50u32, 1), (51, 1), (52, 137), (53, 1)] {
+        let mut task = canned::task(
+            "prod",
+            &canned::task_id(n),
+            "EssentialContainerExited",
+            exit,
+        );
+        task["group"] = "service:checkout".into();
+        task["stoppedAt"] = (canned::STOPPED_AT - f64::from(53 - n) * 60.0).into();
+        aws.add_task(task);
+    }
+    let app = spawn_real_app(&aws).await;
+    app.command(&format!("why {}", canned::task_id(53))).await;
+    let posts = app
+        .fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(20))
+        .await;
+    let card = &posts[0];
+    assert!(
+        card["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("checkout: "),
+        "{card}"
+    );
+    assert!(
+        card.to_string()
+            .contains("3 of the last 4 tasks stopped the same way"),
+        "{card}"
+    );
+}

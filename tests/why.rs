@@ -92,6 +92,10 @@ async fn moto_ecs_and_logs_give_task_definition_and_redacted_logs() {
         .expect("older page");
     assert_eq!(older.lines.len(), 12);
     assert_eq!(older.lines[0].message, "request 0 served in 3ms");
+    assert_eq!(
+        older.next_token, None,
+        "the start of the stream: nothing older"
+    );
 
     // A task ECS forgot: MISSING says what to do; with the archive it is explained.
     let forgotten = task_target(&seeded.archived_task_id, &seeded.cluster);
@@ -499,4 +503,135 @@ async fn missing_credentials_and_timeouts_say_what_to_do() {
         .expect_err("timed out");
     assert!(matches!(err, GatherError::Aws(_)), "{err:?}");
     assert!(err.to_string().contains("did not answer in time"), "{err}");
+}
+
+/// A service `checkout` whose tasks 30..35 stopped: four with exit 1, one with 137.
+fn fake_service_with_stops(fake: &FakeAws) {
+    fake.add_task_definition(canned::task_definition());
+    fake.add_service(CLUSTER, "checkout", &[]);
+    for (n, exit) in [(30u32, 1), (31, 1), (32, 137), (33, 1), (34, 1)] {
+        let mut task = canned::task(
+            CLUSTER,
+            &canned::task_id(n),
+            "EssentialContainerExited",
+            exit,
+        );
+        task["group"] = "service:checkout".into();
+        task["stoppedAt"] = (canned::STOPPED_AT - f64::from(34 - n) * 60.0).into();
+        fake.add_task(task);
+    }
+    // Another service's stop is not counted.
+    let mut other = canned::task(CLUSTER, &canned::task_id(40), "EssentialContainerExited", 1);
+    other["group"] = "service:payments".into();
+    fake.add_task(other);
+}
+
+#[tokio::test]
+async fn a_service_task_comes_with_its_services_recent_stops_beside_the_other_calls() {
+    let fake = FakeAws::start().await;
+    fake_service_with_stops(&fake);
+    // The CLI does not show them: no extra calls.
+    let cli = gatherer(&fake)
+        .await
+        .gather(&task_target(&canned::task_id(34), CLUSTER))
+        .await
+        .expect("gathered");
+    assert_eq!(cli.recent_stops, None);
+    assert_eq!(fake.calls("ListTasks"), 0);
+    assert_eq!(fake.calls("DescribeTasks"), 1);
+    fake.reset_calls();
+
+    // The bot's card counts them.
+    let evidence = gatherer(&fake)
+        .await
+        .with_recent_stops(true)
+        .gather(&task_target(&canned::task_id(34), CLUSTER))
+        .await
+        .expect("gathered");
+    let recent = evidence.recent_stops.expect("recent stops gathered");
+    assert_eq!(recent.tasks.len(), 5, "{recent:?}");
+    assert!(
+        recent.tasks[0].arn.ends_with(&canned::task_id(34)),
+        "newest first"
+    );
+    // One ListTasks and one DescribeTasks besides the task's own DescribeTasks.
+    assert_eq!(fake.calls("ListTasks"), 1);
+    assert_eq!(fake.calls("DescribeTasks"), 2);
+    let facts = ecs_why::render::blocks::CardFacts::from_evidence(&ecs_why::evidence::Evidence {
+        recent_stops: Some(recent),
+        ..evidence
+    });
+    assert_eq!(
+        facts.same_way,
+        Some(ecs_why::render::blocks::facts::SameWay { same: 4, of: 5 })
+    );
+
+    // Asked by service name, the stops come with the calls that found the task.
+    fake.reset_calls();
+    let by_service = gatherer(&fake)
+        .await
+        .gather(&Target {
+            task: TaskRef::Service {
+                service: "checkout".into(),
+            },
+            cluster: Some(CLUSTER.into()),
+            region: None,
+            account: None,
+        })
+        .await
+        .expect("gathered");
+    assert_eq!(by_service.recent_stops.map(|r| r.tasks.len()), Some(5));
+    assert_eq!(fake.calls("ListTasks"), 1);
+    assert_eq!(fake.calls("DescribeTasks"), 1);
+}
+
+#[tokio::test]
+async fn standalone_tasks_and_alerts_gather_no_recent_stops() {
+    let (fake, id) = fake_with_task(41, "EssentialContainerExited", 1).await;
+    let g = gatherer(&fake).await.with_recent_stops(true);
+    let evidence = g
+        .gather(&task_target(&id, CLUSTER))
+        .await
+        .expect("gathered");
+    assert_eq!(evidence.recent_stops, None);
+    assert_eq!(fake.calls("ListTasks"), 0);
+
+    let fake = FakeAws::start().await;
+    fake_service_with_stops(&fake);
+    let task = gatherer(&fake)
+        .await
+        .with_recent_stops(true)
+        .gather(&task_target(&canned::task_id(34), CLUSTER))
+        .await
+        .expect("gathered")
+        .task;
+    fake.reset_calls();
+    let alerted = gatherer(&fake)
+        .await
+        .with_recent_stops(true)
+        .gather_stopped(task)
+        .await;
+    assert_eq!(alerted.recent_stops, None);
+    assert_eq!(fake.calls("ListTasks") + fake.calls("DescribeTasks"), 0);
+}
+
+#[tokio::test]
+async fn a_tail_that_is_the_whole_stream_offers_no_older_lines() {
+    let fake = FakeAws::start().await;
+    let id = canned::task_id(42);
+    fake.add_task(canned::task(CLUSTER, &id, "EssentialContainerExited", 1));
+    fake.add_task_definition(canned::task_definition());
+    fake.add_log_lines(
+        canned::LOG_GROUP,
+        &canned::log_stream(&id),
+        1_714_557_000_000,
+        &["starting", "KeyError: 'PAYMENTS_URL'"],
+    );
+    let evidence = gatherer(&fake)
+        .await
+        .gather(&task_target(&id, CLUSTER))
+        .await
+        .expect("gathered");
+    assert_eq!(evidence.logs[0].lines.len(), 2);
+    assert_eq!(evidence.logs[0].next_token, None);
 }

@@ -191,6 +191,9 @@ pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> Slac
     serde_json::from_value(value).unwrap_or_else(|_| card.clone())
 }
 
+/// Buttons on an alert's parent card: Acknowledge, Mute and the card's first three.
+pub const ALERT_BUTTONS: usize = 5;
+
 /// The first stop's card with Acknowledge and Mute buttons added to its actions (a new
 /// actions block when it has none). The buttons carry `reference` (the task) and the
 /// incident's key; without a reference the card is returned unchanged.
@@ -212,9 +215,11 @@ pub fn with_incident_buttons(
         ..reference.clone()
     };
     let encoded = button_ref.encode();
+    // Acknowledge is what the channel should do first: the one primary button.
     let buttons = [
         json!({"type": "button", "action_id": FollowUp::Acknowledge.action_id(),
-               "text": {"type": "plain_text", "text": "Acknowledge"}, "value": encoded}),
+               "text": {"type": "plain_text", "text": "Acknowledge"}, "value": encoded,
+               "style": "primary"}),
         json!({"type": "button", "action_id": FollowUp::Mute.action_id(),
                "text": {"type": "plain_text", "text": "Mute 1 h"}, "value": encoded}),
     ];
@@ -226,9 +231,16 @@ pub fn with_incident_buttons(
             .and_then(Value::as_array_mut)
         {
             Some(elements) => {
+                // The card's own buttons keep their order after these two, without
+                // their primary style; at most five buttons in all.
+                for element in elements.iter_mut() {
+                    if let Some(button) = element.as_object_mut() {
+                        button.remove("style");
+                    }
+                }
                 let mut all: Vec<Value> = buttons.to_vec();
                 all.append(elements);
-                all.truncate(25);
+                all.truncate(ALERT_BUTTONS);
                 *elements = all;
             }
             None => blocks.push(json!({"type": "actions", "elements": buttons})),
@@ -326,5 +338,26 @@ mod tests {
         assert!(line.contains("app exit 137"), "{line}");
         assert!(line.contains("<!date^1700000000^"), "{line}");
         assert!(!line.contains("<!channel>"), "{line}");
+    }
+
+    #[test]
+    fn an_alert_card_has_at_most_five_buttons_and_acknowledge_is_the_primary_one() {
+        let a = task("0123456789abcdef0123456789abcdef", 1);
+        let d = diagnosis_of(&a);
+        let card = crate::render::blocks::card(&d);
+        let reference = crate::render::blocks::button_ref(&d.task);
+        let alert = with_incident_buttons(&card, "incident#C1#prod#x", reference.as_ref());
+        let value = serde_json::to_value(&alert).unwrap();
+        let buttons: Vec<&Value> = value["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+            .collect();
+        assert!(buttons.len() <= ALERT_BUTTONS, "{buttons:?}");
+        let primary: Vec<&&Value> = buttons.iter().filter(|b| b["style"] == "primary").collect();
+        assert_eq!(primary.len(), 1, "{buttons:?}");
+        assert_eq!(primary[0]["action_id"], FollowUp::Acknowledge.action_id());
     }
 }

@@ -6,8 +6,8 @@
 
 use super::{aws_failure, AwsFailure, FailureKind, GatherError};
 use crate::evidence::{
-    Container, ContainerDefinition, HealthCheck, LogConfiguration, PortMapping, SecretRef,
-    ServiceEvent, Task, TaskDefinition,
+    Container, ContainerDefinition, HealthCheck, LogConfiguration, PortMapping, RecentStop,
+    RecentStops, SecretRef, ServiceEvent, Task, TaskDefinition,
 };
 use aws_sdk_ecs::types::DesiredStatus;
 use aws_sdk_ecs::Client;
@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 
 /// How long ECS keeps a stopped task, in words for messages.
 const RETENTION: &str = "ECS keeps stopped tasks for only about an hour";
+/// Recently stopped tasks of a service compared with the explained one (one DescribeTasks).
+pub const RECENT_STOPS: usize = 10;
 
 /// DescribeTasks for one task id or ARN in `cluster`.
 pub async fn describe_task(
@@ -76,23 +78,17 @@ pub async fn describe_tasks(
     Ok(found)
 }
 
-/// ListTasks for a service's stopped tasks, then DescribeTasks; the newest stopped one.
-pub async fn newest_stopped_task(
+/// ListTasks for a service's stopped tasks, then DescribeTasks; all of them, newest
+/// stopped first (the first is the one to explain, the rest its recent stops).
+pub async fn stopped_tasks(
     client: &Client,
     cluster: &str,
     service: &str,
     region: Option<&str>,
-) -> Result<Task, GatherError> {
-    let output = client
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(service)
-        .desired_status(DesiredStatus::Stopped)
-        .max_results(100)
-        .send()
+) -> Result<Vec<Task>, GatherError> {
+    let arns = list_stopped(client, cluster, service)
         .await
-        .map_err(|err| {
-            let failure = aws_failure(&err);
+        .map_err(|failure| {
             if failure.code.as_deref() == Some("ServiceNotFoundException") {
                 return GatherError::BadInput(format!(
                     "there is no service `{service}` in cluster {cluster}{}; check the name, or pass --cluster / --region",
@@ -101,7 +97,6 @@ pub async fn newest_stopped_task(
             }
             ecs_error(failure, "ecs:ListTasks", cluster, region)
         })?;
-    let arns = output.task_arns().to_vec();
     if arns.is_empty() {
         return Err(GatherError::TaskMissing(format!(
             "service {service} in cluster {cluster} has no stopped tasks that ECS still \
@@ -109,11 +104,68 @@ pub async fn newest_stopped_task(
              ECS_WHY_ARCHIVE_LOG_GROUP to the deploy stack's event archive."
         )));
     }
-    let tasks = describe_tasks(client, cluster, &arns, region).await?;
-    tasks
+    let mut tasks = describe_tasks(client, cluster, &arns, region).await?;
+    if tasks.is_empty() {
+        return Err(missing(service, cluster));
+    }
+    tasks.sort_by_key(|t| std::cmp::Reverse((t.stopped_at.or(t.stopping_at), t.created_at)));
+    Ok(tasks)
+}
+
+/// Stopped tasks of a service ECS still lists (up to 100 ARNs, in no particular order).
+async fn list_stopped(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<String>, AwsFailure> {
+    let output = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(DesiredStatus::Stopped)
+        .max_results(100)
+        .send()
+        .await
+        .map_err(|err| aws_failure(&err))?;
+    Ok(output.task_arns().to_vec())
+}
+
+/// How `task`'s service's recently stopped tasks stopped: one ListTasks and one
+/// DescribeTasks of the other tasks, so at most [`RECENT_STOPS`] with `task` itself, kept when they
+/// belong to the same service (`group`), newest first, `task` included.
+pub async fn recent_stops(
+    client: &Client,
+    cluster: &str,
+    task: &Task,
+    region: Option<&str>,
+) -> Result<RecentStops, GatherError> {
+    let Some(service) = task.service_name() else {
+        return Ok(RecentStops::default());
+    };
+    let arns = list_stopped(client, cluster, service)
+        .await
+        .map_err(|failure| ecs_error(failure, "ecs:ListTasks", cluster, region))?;
+    let others: Vec<String> = arns
         .into_iter()
-        .max_by_key(|t| (t.stopped_at.or(t.stopping_at), t.created_at))
-        .ok_or_else(|| missing(service, cluster))
+        .filter(|arn| arn != &task.arn)
+        .take(RECENT_STOPS - 1)
+        .collect();
+    let mut tasks = if others.is_empty() {
+        Vec::new()
+    } else {
+        describe_tasks(client, cluster, &others, region).await?
+    };
+    tasks.retain(|t| t.group == task.group && t.arn != task.arn);
+    tasks.push(task.clone());
+    Ok(recent_from(&tasks))
+}
+
+/// [`RecentStops`] from described tasks, newest first, at most [`RECENT_STOPS`].
+pub fn recent_from(tasks: &[Task]) -> RecentStops {
+    let mut stops: Vec<RecentStop> = tasks.iter().map(RecentStop::of).collect();
+    stops.sort_by_key(|s| std::cmp::Reverse(s.stopped_at));
+    stops.truncate(RECENT_STOPS);
+    RecentStops { tasks: stops }
 }
 
 /// DescribeTaskDefinition, converted (environment values dropped).

@@ -4,8 +4,10 @@
 //! first; then the task definition (cached by ARN: they are immutable), the service and
 //! CloudTrail run concurrently, and logs as soon as the log configuration is known. Cold,
 //! the critical path is three round trips (DescribeTasks, DescribeTaskDefinition,
-//! GetLogEvents); two with the task definition cached. A failure of one source becomes a
-//! note on the evidence naming the missing IAM action, not an error.
+//! GetLogEvents); two with the task definition cached. For the bot's card a service
+//! task's recent stops (ListTasks, DescribeTasks) run beside those; asked by service
+//! name, they come with the calls that found the task. A failure of one source becomes a note on the evidence
+//! naming the missing IAM action, not an error.
 
 pub mod archive;
 pub mod call_metrics;
@@ -18,7 +20,8 @@ pub mod logs;
 
 use crate::arn;
 use crate::evidence::{
-    ContainerDefinition, ContainerLogs, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition,
+    ContainerDefinition, ContainerLogs, Evidence, RecentStops, ServiceEvent, StopLookup, Task,
+    TaskDefinition,
 };
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
@@ -102,6 +105,10 @@ pub struct Gatherer {
     /// task. An answer is dropped as soon as it is handed out: CloudTrail may catch up.
     lookups: Cache<String, (StopLookup, Vec<String>)>,
     archive_log_group: Option<String>,
+    /// Count a service task's recent stops when asked by task (ListTasks and
+    /// DescribeTasks beside the other calls): on for the bot's card, off for the CLI,
+    /// whose output does not show them.
+    recent_stops: bool,
 }
 
 impl Gatherer {
@@ -148,7 +155,16 @@ impl Gatherer {
             task_definitions: Cache::new(TASK_DEFINITION_CACHE),
             lookups: Cache::new(LOOKUPS_IN_FLIGHT),
             archive_log_group: None,
+            recent_stops: false,
         }
+    }
+
+    /// Gather the recent stops of a service task asked for by its id too (for the card's
+    /// "4 of the last 5 tasks stopped the same way"). Asked by service name, they always
+    /// come, with the calls that found the task.
+    pub fn with_recent_stops(mut self, on: bool) -> Gatherer {
+        self.recent_stops = on;
+        self
     }
 
     /// Name the event-archive log group to read when ECS has forgotten a task.
@@ -202,7 +218,7 @@ impl Gatherer {
         let region = clients.region.clone();
         let cluster = target.cluster.as_deref().unwrap_or("default");
         let mut notes = Vec::new();
-        let (task, early_events) = match &target.task {
+        let (task, early_events, listed) = match &target.task {
             TaskRef::Task { task_id } => {
                 let task =
                     match ecs::describe_task(&clients.ecs, cluster, task_id, region.as_deref())
@@ -214,14 +230,20 @@ impl Gatherer {
                         }
                         other => other?,
                     };
-                (task, None)
+                (task, None, None)
             }
             TaskRef::Service { service } => {
-                let (task, events) = tokio::join!(
-                    ecs::newest_stopped_task(&clients.ecs, cluster, service, region.as_deref()),
+                let (tasks, events) = tokio::join!(
+                    ecs::stopped_tasks(&clients.ecs, cluster, service, region.as_deref()),
                     ecs::service_events(&clients.ecs, cluster, service, SERVICE_EVENTS),
                 );
-                (task?, Some(events))
+                let tasks = tasks?;
+                let newest = tasks
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| ecs::missing(service, cluster))?;
+                // The service's other stops came with the same calls.
+                (newest, Some(events), Some(ecs::recent_from(&tasks)))
             }
         };
 
@@ -230,9 +252,9 @@ impl Gatherer {
         let service = async {
             let events = match early_events {
                 Some(events) => events,
-                None => match service_name {
+                None => match &service_name {
                     Some(name) => {
-                        ecs::service_events(&clients.ecs, &service_cluster, &name, SERVICE_EVENTS)
+                        ecs::service_events(&clients.ecs, &service_cluster, name, SERVICE_EVENTS)
                             .await
                     }
                     None => return (Vec::new(), None),
@@ -243,23 +265,54 @@ impl Gatherer {
                 Err(failure) => (Vec::new(), Some(service_note(&failure))),
             }
         };
-        Ok(self.around_task(task, service, notes).await)
+        // Runs beside the task definition and logs, so it adds no round trip to the
+        // answer's critical path when the task definition is not cached.
+        let explained = task.clone();
+        let recent = async {
+            if listed.is_some() || service_name.is_none() || !self.recent_stops {
+                return (listed, None);
+            }
+            match ecs::recent_stops(
+                &clients.ecs,
+                &service_cluster,
+                &explained,
+                region.as_deref(),
+            )
+            .await
+            {
+                Ok(recent) => (Some(recent), None),
+                Err(err) => (
+                    None,
+                    Some(format!(
+                        "The service's other recent stops were not counted: {err}"
+                    )),
+                ),
+            }
+        };
+        Ok(self.around_task(task, service, recent, notes).await)
     }
 
     /// Evidence for a task an EventBridge event already holds (alerts): no DescribeTasks
     /// and no service events; the task definition (cached), the log tail and, for a
     /// person's StopTask, CloudTrail.
     pub async fn gather_stopped(&self, task: Task) -> Evidence {
-        self.around_task(task, async { (Vec::new(), None) }, Vec::new())
-            .await
+        self.around_task(
+            task,
+            async { (Vec::new(), None) },
+            async { (None, None) },
+            Vec::new(),
+        )
+        .await
     }
 
     /// Everything around a known task, fetched concurrently: its task definition and
-    /// logs, `service` (its service's events, or none), and who stopped it.
+    /// logs, `service` (its service's events, or none), `recent` (its service's recent
+    /// stops, or none), and who stopped it.
     async fn around_task(
         &self,
         task: Task,
         service: impl std::future::Future<Output = (Vec<ServiceEvent>, Option<String>)>,
+        recent: impl std::future::Future<Output = (Option<RecentStops>, Option<String>)>,
         mut notes: Vec<String>,
     ) -> Evidence {
         let definition_and_logs = async {
@@ -288,10 +341,12 @@ impl Gatherer {
             (task_definition, logs, definition_notes),
             (service_events, service_note),
             (stop_lookup, who_notes),
-        ) = tokio::join!(definition_and_logs, service, who);
+            (recent_stops, recent_note),
+        ) = tokio::join!(definition_and_logs, service, who, recent);
         notes.extend(definition_notes);
         notes.extend(service_note);
         notes.extend(who_notes);
+        notes.extend(recent_note);
         Evidence {
             task,
             task_definition,
@@ -299,6 +354,7 @@ impl Gatherer {
             stop_lookup,
             service_events,
             notes,
+            recent_stops,
         }
     }
 
@@ -431,12 +487,18 @@ impl Gatherer {
                 region,
             } => {
                 let clients = self.clients(region.as_deref().or(task.region()));
-                logs::fetch(&clients.logs, &def.name, &group, &stream, page_token)
+                let mut found = logs::fetch(&clients.logs, &def.name, &group, &stream, page_token)
                     .await
                     .map_err(|failure| LogsUnavailable::Failed {
                         kind: failure.kind,
                         note: logs::note(&def.name, &group, &stream, &failure),
-                    })
+                    })?;
+                // A short page reached the start of the stream: there is nothing older,
+                // so no "Older lines" or "More logs" button for it.
+                if found.lines.len() < logs::LINES_PER_CONTAINER as usize {
+                    found.next_token = None;
+                }
+                Ok(found)
             }
             logs::Location::Unreadable(note) => Err(LogsUnavailable::NotConfigured(note)),
         }

@@ -17,5 +17,23 @@ pub mod json;
 pub mod text;
 
 pub use blocks::{card, to_blocks_json};
+
+use crate::diagnose::FindingKind;
+
+/// A finding's kind in plain words for people (the card and the terminal); the JSON
+/// keeps the kind's id (`oom-in-logs`).
+pub fn finding_label(kind: FindingKind) -> &'static str {
+    match kind {
+        FindingKind::MissingEnvVar => "Missing environment variable",
+        FindingKind::DependencyUnreachable => "Dependency unreachable",
+        FindingKind::PortInUse => "Port already in use",
+        FindingKind::OomInLogs => "Out of memory in the logs",
+        FindingKind::AwsAccessDenied => "AWS access denied",
+        FindingKind::WrongCpuArchitecture => "Wrong CPU architecture",
+        FindingKind::Crash => "Crash in the logs",
+        FindingKind::HealthCheckStartPeriod => "Health check start period too short",
+        FindingKind::NoLogConfiguration => "No log configuration",
+    }
+}
 pub use json::to_json;
 pub use text::to_text;

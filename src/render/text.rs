@@ -9,7 +9,7 @@
 //! shown as text, so a log line cannot drive the terminal.
 
 use super::escape;
-use super::json::{finding_kind, time};
+use super::json::time;
 use crate::arn;
 use crate::diagnose::{Diagnosis, TaskSummary};
 use crate::evidence::StoppedBy;
@@ -209,14 +209,14 @@ fn findings(out: &mut String, p: &Painter, d: &Diagnosis) {
     }
     section(out, p, &format!("Findings ({})", d.findings.len()));
     for f in &d.findings {
-        let kind = finding_kind(f);
+        let kind = super::finding_label(f.kind);
         let container = f
             .container
             .as_deref()
             .map(|c| format!(" ({})", escape::terminal(c, false)))
             .unwrap_or_default();
-        let head = format!("{}{container}: ", p.paint(magenta(), &kind));
-        let plain_head_len = escape::chars(&kind) + escape::chars(&container) + 2;
+        let head = format!("{}{container}: ", p.paint(magenta(), kind));
+        let plain_head_len = escape::chars(kind) + escape::chars(&container) + 2;
         let detail = escape::terminal(&f.detail, false);
         // The first line shares its row with the head; the rest use the full width.
         let lines = wrap_hanging(
@@ -421,7 +421,7 @@ fn pieces(word: &str, width: usize) -> Vec<&str> {
 }
 
 /// `3m 12s`, `2h 5m`, `1d 4h`, `45s`.
-fn duration(seconds: i64) -> String {
+pub(crate) fn duration(seconds: i64) -> String {
     if seconds < 0 {
         return "clock skew".to_string();
     }

@@ -8,7 +8,7 @@
 use super::config::Settings;
 use super::engine::{Alerted, Answer, Engine, EngineError, EngineErrorKind};
 use crate::diagnose::{diagnose, Diagnosis};
-use crate::evidence::{Evidence, Task};
+use crate::evidence::{Evidence, StopLookup, Task};
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::gather::{Gatherer, SERVICE_EVENTS};
 use crate::render::{blocks, escape};
@@ -33,7 +33,8 @@ impl AwsEngine {
     pub async fn new(settings: &Settings) -> AwsEngine {
         let default = Gatherer::from_env(settings.region.as_deref(), None)
             .await
-            .with_archive_log_group(settings.archive_log_group.clone());
+            .with_archive_log_group(settings.archive_log_group.clone())
+            .with_recent_stops(true);
         AwsEngine {
             region: settings.region.clone(),
             archive_log_group: settings.archive_log_group.clone(),
@@ -49,7 +50,7 @@ impl AwsEngine {
         AwsEngine {
             region: gatherer.region().map(str::to_string),
             archive_log_group: None,
-            default: gatherer,
+            default: gatherer.with_recent_stops(true),
             by_role: Mutex::new(HashMap::new()),
             own_account: tokio::sync::OnceCell::new(),
         }
@@ -71,7 +72,8 @@ impl AwsEngine {
         }
         let g = Gatherer::from_env(self.region.as_deref(), Some(role))
             .await
-            .with_archive_log_group(self.archive_log_group.clone());
+            .with_archive_log_group(self.archive_log_group.clone())
+            .with_recent_stops(true);
         by_role.insert(role.to_string(), g.clone());
         g
     }
@@ -199,23 +201,27 @@ impl AwsEngine {
     }
 }
 
-/// The card and its thread replies (log tail, who stopped it, task definition).
+/// The card and its thread replies (log tail, who stopped it when someone did, task
+/// definition).
 fn rendered(evidence: &Evidence, diagnosis: &Diagnosis) -> Answer {
     let reference = blocks::button_ref(&diagnosis.task);
     let mut details = Vec::new();
     for logs in &evidence.logs {
         details.extend(blocks::log_tail(logs, reference.as_ref()));
     }
-    details.push(blocks::stopped_by(
-        &evidence.stop_lookup,
-        reference.as_ref(),
-    ));
+    // Nothing to say about a stop nobody made.
+    if evidence.stop_lookup != StopLookup::NotAttempted {
+        details.push(blocks::stopped_by(
+            &evidence.stop_lookup,
+            reference.as_ref(),
+        ));
+    }
     if let Some(definition) = &evidence.task_definition {
         details.push(blocks::task_definition(definition));
     }
     Answer {
         task_arn: evidence.task.arn.clone(),
-        card: blocks::card(diagnosis),
+        card: blocks::card_with(diagnosis, &blocks::CardFacts::from_evidence(evidence)),
         details,
     }
 }

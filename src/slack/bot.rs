@@ -495,7 +495,8 @@ impl Bot {
         Ok(())
     }
 
-    /// Re-run: replace the card at `ts` with the new diagnosis.
+    /// Re-run: replace the card at `ts` with the new diagnosis, stamped "re-checked HH:MM
+    /// by @asker" so everyone in the channel sees that it was run again.
     async fn update_card(&self, asker: &Asker, ts: Option<&str>, answer: &Answer) -> Outcome {
         let Some(ts) = ts else {
             self.tell_asker(
@@ -505,11 +506,13 @@ impl Bot {
             .await;
             return Outcome::BadInput;
         };
-        match self.poster.update(&asker.channel, ts, &answer.card).await {
+        let mut card = answer.card.clone();
+        crate::render::blocks::stamp_rechecked(&mut card, chrono::Utc::now(), &asker.user);
+        match self.poster.update(&asker.channel, ts, &card).await {
             Ok(()) => Outcome::Answered,
             Err(PostError::NotInChannel(_)) if asker.response_url.is_some() => {
                 let url = asker.response_url.as_deref().unwrap_or_default();
-                match self.poster.respond(url, &answer.card, true).await {
+                match self.poster.respond(url, &card, true).await {
                     Ok(()) => Outcome::AnsweredViaResponseUrl,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not answer a re-run through response_url");

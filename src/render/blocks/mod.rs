@@ -19,9 +19,14 @@
 
 mod build;
 pub mod card;
+pub mod facts;
 pub mod limits;
 pub mod thread;
 
-pub use card::{button_ref, card, to_blocks_json};
+pub use card::{
+    button_ref, card, card_with, headline_text, stamp_rechecked, to_blocks_json,
+    to_blocks_json_with, MAX_CARD_BUTTONS,
+};
+pub use facts::CardFacts;
 pub use limits::{limit_violations, limit_violations_json};
 pub use thread::{log_tail, service_events, stopped_by, task_definition, MAX_LOG_MESSAGES};
