@@ -240,6 +240,9 @@ fn is_word(piece: &[u8]) -> bool {
 
 /// The kind of secret `token` is, if it looks random.
 pub(super) fn classify(token: &[u8]) -> Option<Kind> {
+    if !has_mixed_classes(token) {
+        return None;
+    }
     let features = Features::of(token)?;
     if !features.looks_random() {
         return None;
@@ -253,6 +256,14 @@ pub(super) fn classify(token: &[u8]) -> Option<Kind> {
             Kind::HighEntropy
         },
     )
+}
+
+/// A quick test before [`Features::of`] counts characters: most tokens of a log line
+/// (paths, class names, hex ids) lack digits or one of the cases.
+fn has_mixed_classes(token: &[u8]) -> bool {
+    token.iter().any(u8::is_ascii_digit)
+        && token.iter().any(u8::is_ascii_uppercase)
+        && token.iter().any(u8::is_ascii_lowercase)
 }
 
 /// What [`classify`] measures of a token; public to the tests, which print it.

@@ -8,7 +8,7 @@
 
 use super::entropy;
 use super::REDACTED;
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet};
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
@@ -179,15 +179,37 @@ static INDEX_KEY_NAME: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid index key regex")
 });
 
-/// Apply every rule, then the pairs.
+/// Every pattern of [`RULES`], then the pairs, in one set: a line is searched once to
+/// learn which of them can match, and only those are run.
+static ALL_PATTERNS: LazyLock<RegexSet> = LazyLock::new(|| {
+    let rules = RULES.iter().map(|rule| rule.pattern.as_str());
+    let pairs = [&QUOTED_PAIR, &BARE_PAIR, &KEYED_VALUE].map(|pattern| pattern.as_str());
+    RegexSet::new(rules.chain(pairs)).expect("valid redaction regex set")
+});
+
+/// Apply every rule that matches `line`, in order, then the pairs.
 pub(super) fn apply(line: &str) -> Cow<'_, str> {
-    let mut text = Cow::Borrowed(line);
-    for rule in RULES.iter() {
-        text = replace(text, &rule.pattern, rule.replacement);
+    let matching = ALL_PATTERNS.matches(line);
+    if !matching.matched_any() {
+        return Cow::Borrowed(line);
     }
-    text = replace_pairs(text, &QUOTED_PAIR, true);
-    text = replace_pairs(text, &BARE_PAIR, false);
-    replace_keyed_values(text)
+    let mut text = Cow::Borrowed(line);
+    for (index, rule) in RULES.iter().enumerate() {
+        if matching.matched(index) {
+            text = replace(text, &rule.pattern, rule.replacement);
+        }
+    }
+    let pairs = RULES.len();
+    if matching.matched(pairs) {
+        text = replace_pairs(text, &QUOTED_PAIR, true);
+    }
+    if matching.matched(pairs + 1) {
+        text = replace_pairs(text, &BARE_PAIR, false);
+    }
+    if matching.matched(pairs + 2) {
+        text = replace_keyed_values(text);
+    }
+    text
 }
 
 /// Apply one pattern, keeping the text borrowed when it does not match.
