@@ -271,6 +271,8 @@ fn has_mixed_classes(token: &[u8]) -> bool {
 pub(super) struct Features {
     /// Letters and digits.
     pub alnum: usize,
+    /// All characters.
+    pub len: usize,
     /// The rarer case's share of the letters.
     pub case_share: f64,
     pub digits: usize,
@@ -326,6 +328,7 @@ impl Features {
         let letters = (upper + lower).max(1) as f64;
         Some(Features {
             alnum,
+            len: token.len(),
             case_share: upper.min(lower) as f64 / letters,
             digits,
             letters: upper + lower,
@@ -341,9 +344,15 @@ impl Features {
             && self.entropy >= entropy_threshold(self.alnum)
     }
 
-    /// A value under a key-like label needs less: letters and digits, and the entropy.
-    /// Lower-case keys (base36) qualify here, where alone they would pass for ids.
+    /// A value under a key-like label needs less: a single run of letters and digits
+    /// (no `/`, `-`, `_` between words, as in an object key or a path), at least one
+    /// digit in seven, and the entropy. Lower-case keys (base36) qualify here, where
+    /// alone they would pass for ids.
     pub(super) fn looks_random_when_labelled(&self) -> bool {
-        self.digits > 0 && self.letters > 0 && self.entropy >= entropy_threshold(self.alnum)
+        self.looks_random()
+            || (self.alnum == self.len
+                && self.letters > 0
+                && self.digits * 7 >= self.alnum
+                && self.entropy >= entropy_threshold(self.alnum))
     }
 }

@@ -11,7 +11,8 @@
 //!    label at all (`AKIA... / wJalrXUtnFEMI/K7MDENG/...`), becomes
 //!    `[REDACTED AWS SECRET KEY]` or `[REDACTED HIGH-ENTROPY STRING]`. Ids, SHAs,
 //!    digests, ARNs, paths and identifiers are left alone.
-//! 3. A line that is nothing but key material (a PEM body line) is replaced whole.
+//! 3. A line that is nothing but key material (a PEM body line) is replaced whole, by
+//!    `[REDACTED KEY MATERIAL]`; this is checked first.
 //!
 //! It is idempotent (redacting twice gives the same text) and cheap: the rules only run
 //! on a line holding one of their trigger substrings, the entropy pass is one scan of the
@@ -25,10 +26,13 @@ use std::borrow::Cow;
 /// What a labelled secret is replaced with (the label beside it says what it was).
 pub const REDACTED: &str = "[REDACTED]";
 
+/// What a line of bare key material is replaced with.
+const KEY_MATERIAL: &str = "[REDACTED KEY MATERIAL]";
+
 /// Replace secrets in `line` with markers. Borrowed when nothing was replaced.
 pub fn redact(line: &str) -> Cow<'_, str> {
     if is_key_material(line) {
-        return Cow::Owned(REDACTED.to_string());
+        return Cow::Borrowed(KEY_MATERIAL);
     }
     let text = if rules::TRIGGER.is_match(line) {
         rules::apply(line)

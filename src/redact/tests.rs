@@ -197,7 +197,7 @@ fn passwords_in_urls_without_a_user_and_on_the_command_line() {
 fn private_key_bodies_on_lines_of_their_own() {
     check(
         "MIIEpAIBAAKCAQEA7bq2Zr1d9Jx0f3s8XkqLmN4uV5wY6zA7bC8dE9fG0hI1jK2lM3n",
-        "[REDACTED]",
+        "[REDACTED KEY MATERIAL]",
     );
     // A hex digest, a word run and a path are not key material.
     for line in [
@@ -239,5 +239,111 @@ fn token_measures() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn bare_keys_are_caught_by_their_shape() {
+    check(
+        "using credentials AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "using credentials [REDACTED AWS ACCESS KEY ID] / [REDACTED AWS SECRET KEY]",
+    );
+    check(
+        "partner rejected Xk9mP2qR7sT4vW8yZ1aB3cD5eF6gH0jKEXAMPLE as unknown",
+        "partner rejected [REDACTED HIGH-ENTROPY STRING] as unknown",
+    );
+    // Base64 padding goes with the key.
+    check(
+        "rotated to kP9x2LmQw7Rt4Zb8Nc3Vh6Jd1Sf5Gy0EXAMPLEa1b2c== today",
+        "rotated to [REDACTED HIGH-ENTROPY STRING] today",
+    );
+    // A key at the end of a URL path; the path's words stay.
+    check(
+        "GET /v1/hooks/Xk9mP2qR7sT4vW8yZ1aB3cD5eF6gH0jK 404",
+        "GET /v1/hooks/[REDACTED HIGH-ENTROPY STRING] 404",
+    );
+}
+
+#[test]
+fn names_and_ids_that_merely_mix_cases_and_digits_pass() {
+    for line in [
+        "service/EcsStack-ClusterEB0386A7-BygXkQgSvdjY/EcsStack-ServiceD69D759B-kW2q9TJzlGNd",
+        "assumed-role/AWSReservedSSO_AdministratorAccess_6f1e2d3c4b5a6978/jane.doe",
+        "Registered ProcessorV1Beta2ServiceGrpcImpl and Log4j2LoggerContextFactory",
+        "UpdateCustomerShippingAddressCommandHandlerV3",
+        "go: downloading golang.org/x/net v0.0.0-20231121144807-4b825dc642cb",
+        "550E8400-E29B-41D4-A716-446655440000",
+    ] {
+        assert!(matches!(redact(line), Cow::Borrowed(_)), "{line}");
+    }
+}
+
+#[test]
+fn labelled_hex_keys_but_not_hashes_under_index_names() {
+    check(
+        "signing_key=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "signing_key=[REDACTED]",
+    );
+    check(
+        "API key: 5d41402abc4b2a76b9719d911017c592ab12cd34",
+        "API key: [REDACTED]",
+    );
+    for line in [
+        "cache_key=5d41402abc4b2a76b9719d911017c592 hit=false",
+        "idempotency_key=550e8400-e29b-41d4-a716-446655440000",
+        "key=uploads/2026/11/21/invoice-8812.pdf",
+        "sort_key: 00000000000000000000000000000000",
+    ] {
+        assert_eq!(redact(line), line);
+    }
+}
+
+#[test]
+fn placeholders_in_secret_pairs_are_not_secrets() {
+    for line in [
+        "Access denied for user 'orders'@'10.0.3.17' (using password: YES)",
+        "token=null retry=3",
+        "password=******** user=app",
+    ] {
+        assert_eq!(redact(line), line);
+    }
+}
+
+#[test]
+fn connection_strings_and_newer_token_formats() {
+    check(
+        "DefaultEndpointsProtocol=https;AccountName=orders;AccountKey=bm90LWEta2V5LUVYQU1QTEUtYnV0LXNoYXBlZC1saWtlLW9uZQ==;EndpointSuffix=core.windows.net",
+        "DefaultEndpointsProtocol=https;AccountName=orders;AccountKey=[REDACTED];EndpointSuffix=core.windows.net",
+    );
+    check(
+        "GET https://x.blob.core.windows.net/c/f.csv?sv=2022-11-02&sp=r&sig=EXAMPLEsig0123456789abcdef%3D",
+        "GET https://x.blob.core.windows.net/c/f.csv?sv=2022-11-02&sp=r&sig=[REDACTED]",
+    );
+    check(
+        "client ready with sk-proj-EXAMPLE0123456789abcdefghij",
+        "client ready with [REDACTED API KEY]",
+    );
+    check(
+        "HF_TOKEN=hf_EXAMPLEabcdefghijklmnopqrstuvwxyz12",
+        "HF_TOKEN=[REDACTED HUGGING FACE TOKEN]",
+    );
+    check(
+        "VAULT_TOKEN set to hvs.EXAMPLEabcdefghijklmnopqr",
+        "VAULT_TOKEN set to [REDACTED VAULT TOKEN]",
+    );
+    check(
+        "twilio key SK0123456789abcdef0123456789abcdef",
+        "twilio key [REDACTED TWILIO KEY]",
+    );
+}
+
+#[test]
+fn nothing_to_redact_means_nothing_allocated() {
+    for line in [
+        "arn:aws:ecs:eu-west-1:123456789012:task/prod/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "Connecting to postgres://orders-db.internal:5432/orders?sslmode=require",
+        "secret rotation completed for prod/orders/db (version AWSCURRENT)",
+    ] {
+        assert!(matches!(redact(line), Cow::Borrowed(_)), "{line}");
     }
 }
