@@ -196,3 +196,66 @@ fn markers_name_the_kind_of_secret() {
         assert!(out.contains(marker), "{line} gave {out}");
     }
 }
+
+/// A small deterministic generator (xorshift), so the random keys are the same each run.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn string(&mut self, alphabet: &[u8], len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(alphabet[(self.next() % alphabet.len() as u64) as usize]))
+            .collect()
+    }
+}
+
+const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const HEX: &[u8] = b"0123456789abcdef";
+
+/// Random base64 keys as a line's last word: how many are caught, by length. Random hex
+/// of id, SHA and digest lengths, and UUIDs, in the same place: none may be touched.
+#[test]
+fn random_keys_are_caught_and_random_ids_are_not() {
+    let mut rng = Xorshift(0x5eed_1234_abcd_ef01);
+    let samples = 2000;
+    println!("random base64 keys  length  caught");
+    for (len, min_rate) in [(20, 0.85), (32, 0.97), (40, 0.99), (64, 0.999)] {
+        let caught = (0..samples)
+            .filter(|_| {
+                let key = rng.string(BASE64, len);
+                !redact(&format!("rotated to {key}")).contains(&key)
+            })
+            .count();
+        let rate = caught as f64 / samples as f64;
+        println!("                    {len:>6}  {:.1}%", 100.0 * rate);
+        assert!(rate >= min_rate, "{len}-character keys caught {rate}");
+    }
+    for _ in 0..samples {
+        for id in [
+            rng.string(HEX, 32),
+            rng.string(HEX, 40),
+            rng.string(HEX, 64),
+            rng.string(HEX, 32).to_uppercase(),
+            {
+                let hex = rng.string(HEX, 32);
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
+            },
+        ] {
+            let line = format!("task {id} stopped");
+            assert!(matches!(redact(&line), Cow::Borrowed(_)), "{line}");
+        }
+    }
+}

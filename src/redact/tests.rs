@@ -209,8 +209,8 @@ fn private_key_bodies_on_lines_of_their_own() {
     }
 }
 
-/// Prints the measures of every long token in the corpora, clean and secret, with the
-/// verdict: how the thresholds in `entropy.rs` were chosen. Run with
+/// Prints the measures of every long token in the corpora, clean and secret, and whether
+/// it is redacted: how the thresholds in `entropy.rs` were chosen. Run with
 /// `cargo test --lib redact::tests::token_measures -- --ignored --nocapture`.
 #[test]
 #[ignore = "prints measurements; asserts nothing"]
@@ -228,7 +228,7 @@ fn token_measures() {
                 if let Some(f) = entropy::Features::of(token.as_bytes()) {
                     println!(
                         "{name}\t{}\tlen={}\tcase={:.2}\tdigits={}\tH={:.2}/{:.2}\tchanges={:.2}\t{token}",
-                        if f.looks_random() { "SECRET" } else { "-" },
+                        if redact(token) != token { "REDACTED" } else { "-" },
                         f.alnum,
                         f.case_share,
                         f.digits,
