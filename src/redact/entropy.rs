@@ -51,12 +51,14 @@ const MIN_CLASS_CHANGES: f64 = 0.4;
 /// Minimum Shannon entropy in bits per character for a token of `len` characters.
 ///
 /// A random base64 string of `len` characters shows about `log2(len) - 0.4` bits
-/// (20 characters: 4.0; 40: 4.9; 64 and more: 5.3 or more, up to 6), because a short
+/// (20 characters: 3.9; 40: 4.9; 64 and more: 5.3 or more, up to 6), because a short
 /// sample repeats few characters; fake keys with `EXAMPLE` written into them show
-/// 0.3–0.5 bits less. Identifiers made of words mostly stay below `0.8 * log2(len)`:
-/// English uses few letters often. The threshold is capped at 4.25 bits, reached at 40
-/// characters (detect-secrets uses 4.5 for quoted base64 strings, which misses the
-/// `EXAMPLE` keys of the corpus at 4.4).
+/// 0.3–0.5 bits less (the lowest in `secrets.txt`: 4.40 at 40 characters). The
+/// threshold, `0.8 * log2(len)` capped at 4.25 bits from 40 characters on, sits below
+/// both; detect-secrets' 4.5 would miss those keys. Entropy alone does not tell keys
+/// from CamelCase names (`SunCertPathBuilderException` shows 4.1 bits, as much as a key
+/// of its length): the case share and class changes do that. It rules out what mixes
+/// classes without being random: repeated patterns (`Ab1Ab1Ab1...`), padding, counters.
 pub(super) fn entropy_threshold(len: usize) -> f64 {
     (0.8 * (len as f64).log2()).min(4.25)
 }

@@ -168,7 +168,7 @@ static BARE_PAIR: LazyLock<Regex> = LazyLock::new(|| {
 /// `public_key` ...) are left out.
 static KEYED_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?P<k>\b(?P<name>[\w.-]*(?:key|signature|sig|auth|api[ _-]key|access[ _-]key))["']?\s*[:=]\s*["']?)(?P<v>[A-Za-z0-9+/_-]{16,}={0,2})"#,
+        r#"(?i)(?P<k>\b(?P<name>[\w.-]*(?:key|signature|sig|auth|api[ _-]key|access[ _-]key))["']?\s*[:=]\s*["']?)(?P<v>[A-Za-z0-9+/_-]{20,}={0,2})"#,
     )
     .expect("valid keyed value regex")
 });
