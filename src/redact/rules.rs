@@ -108,6 +108,13 @@ pub(super) static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r"(?i)(?P<k>\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=)[^;\s&'\x22]+",
             "${k}[REDACTED]",
         ),
+        // Environment entries as ECS and Kubernetes write them, in task definitions and
+        // CloudTrail's RegisterTaskDefinition: a `name` ending in a secret's word
+        // (`DB_PASSWORD`, not `TOKEN_TTL_SECONDS`), then its `value`.
+        rule(
+            r#"(?i)(?P<k>"name"\s*:\s*"[^"]*(?:password|passwd|pwd|secret|token|api[_-]?key|private[_-]?key|credentials?)"\s*,\s*"value"\s*:\s*")[^"]*""#,
+            "${k}[REDACTED]\"",
+        ),
         // An Authorization header's whole value, whatever the scheme (Token, Digest,
         // AWS4-HMAC-SHA256 ...), and every cookie.
         rule(

@@ -347,3 +347,17 @@ fn nothing_to_redact_means_nothing_allocated() {
         assert!(matches!(redact(line), Cow::Borrowed(_)), "{line}");
     }
 }
+
+#[test]
+fn environment_entries_with_secret_names() {
+    check(
+        r#"[{"name":"DB_PASSWORD","value":"Summer2026"},{"name":"PORT","value":"8080"}]"#,
+        r#"[{"name":"DB_PASSWORD","value":"[REDACTED]"},{"name":"PORT","value":"8080"}]"#,
+    );
+    for line in [
+        r#"{"name":"TOKEN_TTL_SECONDS","value":"3600"}"#,
+        r#"{"name":"DB_PASSWORD","valueFrom":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-Xy12Ab"}"#,
+    ] {
+        assert_eq!(redact(line), line);
+    }
+}
