@@ -212,25 +212,32 @@ fn check_run(
     }
 }
 
-/// A piece that is a word or words in CamelCase (`role`, `EcsStack`, `OpsAdmin`): four
-/// letters or more, each capital followed by at least two lower-case letters. A random
-/// piece of eight characters looks like this about one time in a hundred. A
-/// CloudFormation logical id, words and an 8-digit upper-case hex hash
-/// (`ServiceD69D759B`, `EcsStackTaskDef3C3E1E2A`), counts as a word too: CDK names
-/// every cluster, service and queue that way.
+/// A piece that is a word or words in CamelCase (`role`, `EcsStack`, `OpsAdmin`), maybe
+/// numbered (`DemoTrafficGen01`): four letters or more, each capital followed by at
+/// least two lower-case letters, then at most four digits. A random piece of eight
+/// characters looks like this about one time in a hundred. A CloudFormation logical id
+/// counts as a word too: a capital, letters and digits, then an 8-digit upper-case hex
+/// hash (`ServiceD69D759B`, `DemoTrafficGen01TaskDef59B414B2`), as CDK names every
+/// cluster, service and queue; a random piece ends in 8 such digits once in 60,000.
 fn is_word(piece: &[u8]) -> bool {
-    let letters = match piece.len().checked_sub(8) {
-        Some(cut)
-            if cut >= 4
-                && piece[cut..]
-                    .iter()
-                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)) =>
+    if let Some(cut) = piece.len().checked_sub(8) {
+        if cut >= 4
+            && piece[0].is_ascii_uppercase()
+            && piece[..cut].iter().all(u8::is_ascii_alphanumeric)
+            && piece[cut..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
         {
-            &piece[..cut]
+            return true;
         }
-        _ => piece,
-    };
-    if letters.len() < 4 || !letters.iter().all(u8::is_ascii_alphabetic) {
+    }
+    let digits = piece
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let letters = &piece[..piece.len() - digits];
+    if digits > 4 || letters.len() < 4 || !letters.iter().all(u8::is_ascii_alphabetic) {
         return false;
     }
     let mut lower_run = 0usize;
