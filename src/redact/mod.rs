@@ -4,19 +4,20 @@
 //! connection strings, bearer tokens and the like. [`redact`] replaces those before
 //! anything reaches Slack, a terminal or JSON, in three passes:
 //!
-//! 1. [`rules`]: known formats (`AKIA...`, `ghp_...`, JWTs, PEM blocks ...) become a
+//! 1. A line that is nothing but key material (a PEM body line) is replaced whole, by
+//!    `[REDACTED KEY MATERIAL]`.
+//! 2. [`rules`]: known formats (`AKIA...`, `ghp_...`, JWTs, PEM blocks ...) become a
 //!    marker naming the kind (`[REDACTED GITHUB TOKEN]`); labelled values (`password=`,
 //!    `Authorization:`, `user:pass@` in a URL) become `[REDACTED]` beside their label.
-//! 2. [`entropy`]: any remaining token that looks like random base64, with no prefix or
+//! 3. [`entropy`]: any remaining token that looks like random base64, with no prefix or
 //!    label at all (`AKIA... / wJalrXUtnFEMI/K7MDENG/...`), becomes
 //!    `[REDACTED AWS SECRET KEY]` or `[REDACTED HIGH-ENTROPY STRING]`. Ids, SHAs,
 //!    digests, ARNs, paths and identifiers are left alone.
-//! 3. A line that is nothing but key material (a PEM body line) is replaced whole, by
-//!    `[REDACTED KEY MATERIAL]`; this is checked first.
 //!
 //! It is idempotent (redacting twice gives the same text) and cheap: the rules only run
-//! on a line holding one of their trigger substrings, the entropy pass is one scan of the
-//! bytes, and a line with nothing to redact is returned borrowed, with no allocation.
+//! on a line holding one of their trigger substrings, and then only those a first
+//! `RegexSet` pass finds; the entropy pass is one scan of the bytes; and a line with
+//! nothing to redact is returned borrowed, with no allocation.
 
 mod entropy;
 mod rules;
