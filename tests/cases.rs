@@ -798,3 +798,19 @@ fn evidence_does_not_repeat_what_stopped_it() {
     assert_eq!(said.matches("rolling back bad config").count(), 1, "{said}");
     assert!(!said.contains("AWSReservedSSO"), "{said}");
 }
+
+/// A runtime that cannot stop a container is the same unresponsive runtime; on Fargate
+/// there is no daemon or instance of one's own to restart, so the advice says so.
+#[test]
+fn a_runtime_that_cannot_stop_a_container_on_fargate_gets_fargate_advice() {
+    let (_, d) = load("docker-timeout--cannot-stop-container");
+    assert_eq!(d.category, CauseId::DockerTimeout);
+    assert!(
+        d.summary.contains("CannotStopContainerError"),
+        "{}",
+        d.summary
+    );
+    let said = fixes(&d);
+    assert!(!said.contains("Docker daemon"), "{said}");
+    assert!(said.contains("stopTimeout"), "{said}");
+}
