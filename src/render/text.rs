@@ -1,8 +1,8 @@
 //! `--format text`: a [`Diagnosis`] as a card for the terminal.
 //!
-//! Order follows what the on-call reader needs: the headline (title, task, cluster),
-//! what stopped it (stop code, reason, each container's exit code), the likely cause
-//! with its evidence, findings from the logs, numbered fixes, who stopped it, notes, and
+//! Order follows what the on-call reader needs: the headline (service and specific
+//! cause; task, cluster), what stopped it (stop code, reason, each container's exit
+//! code), the likely cause (the catalog's title and id) with its evidence, findings from the logs, numbered fixes, who stopped it, notes, and
 //! the console link. Lines wrap at [`WIDTH`] columns so the card reads in an 80 to 100
 //! column terminal. Colour (anstyle) only when the caller says so: the CLI decides from
 //! the TTY and `NO_COLOR`. Untrusted text is redacted and has its control characters
@@ -87,7 +87,7 @@ fn section(out: &mut String, p: &Painter, title: &str) {
 }
 
 fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
-    let title = escape::terminal(&d.title, false);
+    let title = escape::terminal(&super::headline_text(d), false);
     for (i, line) in wrap(&title, WIDTH).into_iter().enumerate() {
         let line = if i == 0 {
             p.paint(red(), &format!("✖ {line}"))
@@ -191,6 +191,10 @@ fn cause(out: &mut String, p: &Painter, d: &Diagnosis) {
         p.paint(heading(), "Likely cause"),
         p.paint(dim(), &format!("[{category}]"))
     );
+    // The catalog's title: the headline above names the specific cause.
+    for line in wrap(&escape::terminal(&d.title, false), WIDTH - 2) {
+        let _ = writeln!(out, "  {}", p.paint(bold(), &line));
+    }
     for line in wrap(&escape::terminal(&d.summary, false), WIDTH - 2) {
         let _ = writeln!(out, "  {line}");
     }

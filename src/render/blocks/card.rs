@@ -112,32 +112,12 @@ pub fn button_ref(task: &TaskSummary) -> Option<ButtonRef> {
     valid(candidate)
 }
 
-/// `<service>: <headline>` (a standalone task names its family): the header and the
-/// notification text.
-pub fn headline_text(d: &Diagnosis) -> String {
-    match owner(&d.task) {
-        Some(owner) => format!("{owner}: {}", d.headline),
-        None => d.headline.clone(),
-    }
-}
-
-/// The service a task belongs to, else its family (from `family:NAME` or its task
-/// definition).
-fn owner(t: &TaskSummary) -> Option<&str> {
-    if let Some(group) = t.group.as_deref() {
-        for prefix in ["service:", "family:"] {
-            if let Some(name) = group.strip_prefix(prefix).filter(|n| !n.is_empty()) {
-                return Some(name);
-            }
-        }
-    }
-    let name = arn::task_definition_name(&t.task_definition);
-    let family = name.split(':').next().unwrap_or(name);
-    (!family.is_empty()).then_some(family)
-}
-
 fn fallback_text(d: &Diagnosis) -> String {
-    truncate_escaped(&escape::untrusted(&headline_text(d)), limits::FALLBACK_TEXT).into_owned()
+    truncate_escaped(
+        &escape::untrusted(&crate::render::headline_text(d)),
+        limits::FALLBACK_TEXT,
+    )
+    .into_owned()
 }
 
 /// The block id of the when-line under the header (the re-check stamp goes there).
@@ -222,7 +202,7 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
     let t = &d.task;
     let mut blocks: Vec<SlackBlock> = Vec::new();
 
-    blocks.push(header(&headline_text(d)));
+    blocks.push(header(&crate::render::headline_text(d)));
     blocks.push(when_block(when_line(d, facts)));
 
     // Summary with the key facts as fields.

@@ -24,8 +24,8 @@ pub mod limits;
 pub mod thread;
 
 pub use card::{
-    button_ref, card, card_with, headline_text, stamp_rechecked, to_blocks_json,
-    to_blocks_json_with, MAX_CARD_BUTTONS,
+    button_ref, card, card_with, stamp_rechecked, to_blocks_json, to_blocks_json_with,
+    MAX_CARD_BUTTONS,
 };
 pub use facts::CardFacts;
 pub use limits::{limit_violations, limit_violations_json};
