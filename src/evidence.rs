@@ -197,6 +197,18 @@ pub struct HealthCheck {
     pub start_period: Option<i32>,
 }
 
+impl HealthCheck {
+    /// What the check runs, without its leading `CMD` / `CMD-SHELL` word.
+    pub fn shell_command(&self) -> String {
+        self.command
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SecretRef {

@@ -254,13 +254,7 @@ fn health_check(f: &Facts) -> Option<String> {
         .find(|c| c.health_status.as_deref() == Some("UNHEALTHY"))
         .or(f.blamed_container)?;
     let check = f.definition_of(container)?.health_check.as_ref()?;
-    let command = check
-        .command
-        .iter()
-        .skip(1)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = check.shell_command();
     let command = command.trim_end_matches("|| exit 1").trim_end();
     Some(format!(
         "`{}` health check failed: {}",

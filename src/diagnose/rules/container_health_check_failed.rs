@@ -41,13 +41,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             "Health check of `{name}`: {}",
             describe_health_check(check)
         ));
-        let command = check
-            .command
-            .iter()
-            .skip(1)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let command = check.shell_command();
         verdict = verdict.fix(format!(
             "Run the check by hand inside the container: `aws ecs execute-command --cluster {} --task {} --container {name} --interactive --command \"{}\"` (the tool it calls, e.g. curl or wget, must exist in the image).",
             f.task.cluster_name(),
