@@ -17,13 +17,6 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const CHANNEL: &str = "C0ONCALL";
 const TABLE: &str = "ecs-why-state";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// A stopped task of `group` (`service:NAME` or `family:NAME`) as EventBridge delivers it.
 fn event(n: u32, group: &str, stop_code: &str, exit_code: i32, reason: Option<&str>) -> Value {
     let id = task_id(n);
@@ -116,8 +109,7 @@ impl World {
         }
     }
 
-    fn replica(&self, name: &str) -> Replica {
-        let port = free_port();
+    async fn replica(&self, name: &str) -> Replica {
         let log = self.dir.path().join(format!("{name}.log"));
         let stderr = std::fs::File::create(&log).expect("create the log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
@@ -139,14 +131,15 @@ impl World {
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_BOT_TOKEN", "xoxb-test")
             .env("SLACK_API_URL", self.slack.api_url())
-            .env("ECS_WHY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ECS_WHY_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .spawn()
             .expect("start ecs-why serve");
+        let addr = support::serve_log::listening_addr(&log, Duration::from_secs(20)).await;
         Replica {
             child,
             log,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{addr}"),
         }
     }
 
@@ -249,8 +242,8 @@ fn sigterm(replica: &mut Replica) -> std::process::ExitStatus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_post_one_parent_per_incident_and_account_for_every_stop_once() {
     let world = World::start().await;
-    let mut a = world.replica("a");
-    let b = world.replica("b");
+    let mut a = world.replica("a").await;
+    let b = world.replica("b").await;
     let (log_a, log_b) = (a.log.clone(), b.log.clone());
     let logs = move || {
         let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();

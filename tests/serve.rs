@@ -41,14 +41,6 @@ impl Drop for Served {
     }
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// The environment `serve` gets: nothing inherited but PATH.
 fn base_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
@@ -82,7 +74,6 @@ impl Served {
         let slack = FakeSlack::start().await;
         let aws = FakeAws::start().await;
         aws.set_latency(latency);
-        let port = free_port();
         let log_dir = tempfile::tempdir().expect("a temporary directory");
         let log = log_dir.path().join("serve.log");
         let stderr = std::fs::File::create(&log).expect("create the log file");
@@ -92,14 +83,15 @@ impl Served {
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_BOT_TOKEN", "xoxb-test")
             .env("SLACK_API_URL", slack.api_url())
-            .env("ECS_WHY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ECS_WHY_LISTEN", "127.0.0.1:0")
             .env("ECS_WHY_DEFAULT_CLUSTER", CLUSTER)
             .stderr(stderr)
             .spawn()
             .expect("start ecs-why serve");
+        let addr = support::serve_log::listening_addr(&log, Duration::from_secs(20)).await;
         let served = Served {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{addr}"),
             log,
             _log_dir: log_dir,
             slack,
@@ -518,7 +510,7 @@ async fn metrics_are_prometheus_text_and_move_after_a_command() {
 fn assert_config_error(vars: &[(&str, &str)], variable: &str) {
     let mut command = base_command();
     command
-        .env("ECS_WHY_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("ECS_WHY_LISTEN", "127.0.0.1:0")
         .env("AWS_EC2_METADATA_DISABLED", "true");
     for (k, v) in vars {
         command.env(k, v);

@@ -154,7 +154,8 @@ async fn serve_connection(
 /// A running `ecs-why serve` in Socket Mode. Dropping it kills the child.
 struct Served {
     child: Child,
-    port: u16,
+    /// `127.0.0.1:PORT`, as `serve` logged it.
+    addr: String,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
 }
@@ -169,11 +170,7 @@ impl Drop for Served {
 
 impl Served {
     /// Start the binary against the fakes, with nothing inherited but PATH.
-    fn start(slack: &FakeSlack, aws: &FakeAws) -> Served {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
+    async fn start(slack: &FakeSlack, aws: &FakeAws) -> Served {
         let log_dir = tempfile::tempdir().expect("a temporary directory");
         let log = log_dir.path().join("serve.log");
         let stderr = std::fs::File::create(&log).expect("create the log file");
@@ -187,16 +184,17 @@ impl Served {
             .env("SLACK_APP_TOKEN", "xapp-test")
             .env("SLACK_BOT_TOKEN", "xoxb-test")
             .env("SLACK_API_URL", slack.api_url())
-            .env("ECS_WHY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ECS_WHY_LISTEN", "127.0.0.1:0")
             .env("ECS_WHY_DEFAULT_CLUSTER", CLUSTER)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("start ecs-why serve");
+        let addr = support::serve_log::listening_addr(&log, Duration::from_secs(20)).await;
         Served {
             child,
-            port,
+            addr,
             log,
             _log_dir: log_dir,
         }
@@ -204,7 +202,7 @@ impl Served {
 
     /// `GET /readyz`: the status and body, once the server answers at all.
     async fn readiness(&self) -> Option<(u16, String)> {
-        let response = reqwest::get(format!("http://127.0.0.1:{}/readyz", self.port))
+        let response = reqwest::get(format!("http://{}/readyz", self.addr))
             .await
             .ok()?;
         let status = response.status().as_u16();
@@ -258,7 +256,7 @@ async fn socket_mode_over_a_websocket_acks_envelopes_and_answers() {
     let task_arn = canned::task_arn(CLUSTER, &id);
     let mut socket = FakeSocket::start().await;
     slack.socket_mode_at(&socket.url).await;
-    let served = Served::start(&slack, &aws);
+    let served = Served::start(&slack, &aws).await;
 
     // The bot asks for the WebSocket URL with the app-level token and connects.
     served
@@ -453,7 +451,7 @@ async fn socket_mode_reconnects_after_disconnect_and_answers_a_redelivery_once()
     let id = add_task(&aws);
     let mut socket = FakeSocket::start().await;
     slack.socket_mode_at(&socket.url).await;
-    let served = Served::start(&slack, &aws);
+    let served = Served::start(&slack, &aws).await;
     served
         .until("the bot connects to the WebSocket", || async {
             (socket.connections() >= 1).then_some(())
@@ -559,7 +557,7 @@ async fn a_refused_app_token_is_reported_with_the_fix() {
     let slack = FakeSlack::start().await;
     let aws = FakeAws::start().await;
     slack.socket_mode_refused("invalid_auth").await;
-    let served = Served::start(&slack, &aws);
+    let served = Served::start(&slack, &aws).await;
     served
         .until("the refusal is logged with the fix", || async {
             served
@@ -583,7 +581,7 @@ async fn a_refused_app_token_is_reported_with_the_fix() {
     let slack = FakeSlack::start().await;
     let socket = FakeSocket::start().await;
     slack.socket_mode_at(&socket.url).await;
-    let served = Served::start(&slack, &aws);
+    let served = Served::start(&slack, &aws).await;
     served
         .until("the connection is logged", || async {
             served

@@ -6,4 +6,5 @@ pub mod fake_aws;
 pub mod fake_engine;
 pub mod fake_slack;
 pub mod moto;
+pub mod serve_log;
 pub mod store_contract;
