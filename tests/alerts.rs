@@ -203,20 +203,12 @@ impl World {
     }
 }
 
-async fn until<F, Fut>(limit: Duration, what: &str, logs: &impl Fn() -> String, mut check: F)
+async fn until<F, Fut>(limit: Duration, what: &str, logs: &impl Fn() -> String, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < limit,
-            "not within {limit:?}: {what}\n--- logs ---\n{}",
-            logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    support::wait::until(limit, Duration::from_millis(200), what, logs, check).await
 }
 
 fn sigterm(replica: &mut Replica) -> std::process::ExitStatus {

@@ -115,20 +115,13 @@ impl Served {
     }
 
     /// Poll `check` every 50 ms until it holds; panic with the server's logs after `limit`.
-    async fn until<F, Fut>(&self, limit: Duration, what: &str, mut check: F)
+    async fn until<F, Fut>(&self, limit: Duration, what: &str, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let start = Instant::now();
-        while !check().await {
-            assert!(
-                start.elapsed() < limit,
-                "not within {limit:?}: {what}\n--- serve's log ---\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let logs = || self.logs();
+        support::wait::until(limit, Duration::from_millis(50), what, logs, check).await
     }
 
     /// `GET path`: status and body, or `None` when the server did not answer.

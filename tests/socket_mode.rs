@@ -214,23 +214,13 @@ impl Served {
     }
 
     /// Poll `check` every 50 ms until it gives a value; panic with the logs after WAIT.
-    async fn until<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    async fn until<T, F, Fut>(&self, what: &str, check: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let start = Instant::now();
-        loop {
-            if let Some(value) = check().await {
-                return value;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "not within {WAIT:?}: {what}\n--- serve's log ---\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let logs = || self.logs();
+        support::wait::until_some(WAIT, Duration::from_millis(50), what, logs, check).await
     }
 }
 

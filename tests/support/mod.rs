@@ -8,3 +8,4 @@ pub mod fake_slack;
 pub mod moto;
 pub mod serve_log;
 pub mod store_contract;
+pub mod wait;

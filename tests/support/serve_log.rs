@@ -3,7 +3,7 @@
 //! picking a "free" port first and leaving a window in which another socket takes it.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The message `serve` logs once it is bound, with the address in `addr`.
 const LISTENING: &str = "ecs-why is listening";
@@ -11,21 +11,20 @@ const LISTENING: &str = "ecs-why is listening";
 /// Wait up to `limit` for the "ecs-why is listening" line in `log` and return its
 /// address (`127.0.0.1:PORT`); panic with the log so far when it does not come.
 pub async fn listening_addr(log: &Path, limit: Duration) -> String {
-    let start = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let found = text
-            .lines()
-            .filter(|line| line.contains(LISTENING))
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find_map(|entry| entry["addr"].as_str().map(str::to_string));
-        if let Some(addr) = found {
-            return addr;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "ecs-why serve did not say where it listens within {limit:?}; its log:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let read = || std::fs::read_to_string(log).unwrap_or_default();
+    super::wait::until_some(
+        limit,
+        Duration::from_millis(20),
+        "ecs-why serve says where it listens",
+        read,
+        || {
+            let found = read()
+                .lines()
+                .filter(|line| line.contains(LISTENING))
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .find_map(|entry| entry["addr"].as_str().map(str::to_string));
+            std::future::ready(found)
+        },
+    )
+    .await
 }
