@@ -13,9 +13,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use support::fake_aws::FakeAws;
-use support::fake_slack::FakeSlack;
+use support::fake_slack::{form, now, FakeSlack};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const CLUSTER: &str = "prod";
@@ -148,10 +148,7 @@ impl Served {
             ("response_url", &self.slack.response_url(user)),
             ("trigger_id", &support::fake_slack::trigger_id()),
         ]);
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("the clock is after 1970")
-            .as_secs();
+        let ts = now();
         let r = self
             .http
             .post(format!("{}/slack/commands", self.base))
@@ -188,17 +185,9 @@ impl Served {
     }
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
 /// Signed with this test's secret, as Slack signs.
-fn sign(ts: u64, body: &str) -> String {
-    support::fake_slack::sign(SECRET, ts as i64, body)
+fn sign(ts: i64, body: &str) -> String {
+    support::fake_slack::sign(SECRET, ts, body)
 }
 
 fn posts_mentioning(posts: &[Value], needle: &str) -> usize {

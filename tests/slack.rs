@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use support::fake_aws::{canned, FakeAws, Fault};
 use support::fake_engine::{FakeEngine, DENIED_TASK};
 use support::fake_slack::FakeSlack;
@@ -32,22 +32,7 @@ struct TestApp {
     http: reqwest::Client,
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-use support::fake_slack::sign;
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
+use support::fake_slack::{form, now, sign};
 
 async fn spawn_app_with(tune: impl FnOnce(&mut Settings)) -> TestApp {
     let engine = Arc::new(FakeEngine::default());

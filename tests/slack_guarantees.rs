@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use support::fake_engine::FakeEngine;
-use support::fake_slack::{sign, FakeSlack};
+use support::fake_slack::{form, now, sign, FakeSlack};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
@@ -47,21 +47,6 @@ async fn spawn_app(engine: Arc<dyn Engine>, tune: impl FnOnce(&mut Settings)) ->
         shutdown,
         http: reqwest::Client::new(),
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut s = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
 }
 
 fn task(n: u32) -> String {

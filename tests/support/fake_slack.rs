@@ -313,6 +313,23 @@ pub fn trigger_id() -> String {
     )
 }
 
+/// Now, in Unix seconds: what Slack puts in `X-Slack-Request-Timestamp`.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs() as i64
+}
+
+/// A form body (`application/x-www-form-urlencoded`), as Slack posts commands and presses.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
 /// Sign a request body as Slack does: `v0=` + hex(HMAC-SHA256(secret, "v0:{ts}:{body}")).
 /// Goes in `X-Slack-Signature`, with `ts` in `X-Slack-Request-Timestamp`.
 pub fn sign(secret: &str, ts: i64, body: &str) -> String {
