@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod probes;
+pub use probes::ProbeResults;
+
 /// Service events kept on the evidence and shown in a thread reply.
 pub const SERVICE_EVENTS: usize = 10;
 
@@ -33,6 +36,58 @@ pub struct Evidence {
     /// way". `None` when not gathered: standalone tasks, alerts, offline documents.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recent_stops: Option<RecentStops>,
+    /// The service's settings the probes need (target groups, grace period, deployments),
+    /// from the same DescribeServices call as its events. `None` for standalone tasks,
+    /// alerts and offline documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceFacts>,
+    /// What the read-only probes found; `None` when they did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<ProbeResults>,
+}
+
+/// A service's settings that bear on why its task stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceFacts {
+    pub name: String,
+    pub health_check_grace_period_seconds: Option<i32>,
+    /// The target groups the service registers its tasks in.
+    pub load_balancers: Vec<ServiceLoadBalancer>,
+    /// The subnets of the service's awsvpc network configuration.
+    pub subnets: Vec<String>,
+    /// Whether the deployment circuit breaker is on, and rolls back.
+    pub circuit_breaker: Option<bool>,
+    pub circuit_breaker_rollback: Option<bool>,
+    /// The service's deployments as ECS lists them (PRIMARY first, then ACTIVE).
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceLoadBalancer {
+    pub target_group_arn: Option<String>,
+    pub container_name: Option<String>,
+    pub container_port: Option<i32>,
+}
+
+/// One of a service's deployments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Deployment {
+    /// `ecs-svc/...`: a service task's `startedBy`.
+    pub id: String,
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: Option<String>,
+    /// Task definition ARN.
+    pub task_definition: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub failed_tasks: Option<i32>,
+    pub running_count: Option<i32>,
+    pub desired_count: Option<i32>,
 }
 
 /// Tasks of one service that stopped recently (ListTasks `desiredStatus=STOPPED`, then
@@ -110,6 +165,9 @@ pub struct Task {
     pub stopped_at: Option<DateTime<Utc>>,
     pub execution_stopped_at: Option<DateTime<Utc>>,
     pub containers: Vec<Container>,
+    /// The subnet of the task's elastic network interface (awsvpc tasks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
 }
 
 /// One container of a task, as the task reported it.

@@ -249,6 +249,7 @@ struct AwsTask {
     cpu: Option<String>,
     memory: Option<String>,
     attributes: Vec<AwsAttribute>,
+    attachments: Vec<AwsAttachment>,
     #[serde(deserialize_with = "crate::time::flexible")]
     created_at: Option<DateTime<Utc>>,
     #[serde(deserialize_with = "crate::time::flexible")]
@@ -271,6 +272,13 @@ struct AwsTask {
 struct AwsAttribute {
     name: String,
     value: Option<String>,
+}
+
+/// An ENI attachment: its `details` name the subnet.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AwsAttachment {
+    details: Vec<AwsAttribute>,
 }
 
 #[derive(Deserialize, Default)]
@@ -310,7 +318,14 @@ impl AwsTask {
             .iter()
             .find(|a| a.name == "ecs.cpu-architecture")
             .and_then(|a| a.value.clone());
+        let subnet_id = self
+            .attachments
+            .iter()
+            .flat_map(|a| &a.details)
+            .find(|d| d.name == "subnetId")
+            .and_then(|d| d.value.clone());
         let mut task = Task {
+            subnet_id,
             arn: self.task_arn,
             cluster: self.cluster_arn,
             group: self.group,

@@ -6,8 +6,9 @@
 
 use super::{aws_failure, AwsFailure, FailureKind, GatherError};
 use crate::evidence::{
-    Container, ContainerDefinition, HealthCheck, LogConfiguration, PortMapping, RecentStop,
-    RecentStops, SecretRef, ServiceEvent, Task, TaskDefinition,
+    Container, ContainerDefinition, Deployment, HealthCheck, LogConfiguration, PortMapping,
+    RecentStop, RecentStops, SecretRef, ServiceEvent, ServiceFacts, ServiceLoadBalancer, Task,
+    TaskDefinition,
 };
 use aws_sdk_ecs::types::DesiredStatus;
 use aws_sdk_ecs::Client;
@@ -196,6 +197,19 @@ pub async fn service_events(
     service: &str,
     limit: usize,
 ) -> Result<Vec<ServiceEvent>, AwsFailure> {
+    describe_service(client, cluster, service, limit)
+        .await
+        .map(|(events, _)| events)
+}
+
+/// DescribeServices: the service's most recent `limit` events, newest first, and the
+/// settings the probes need (target groups, grace period, subnets, deployments).
+pub async fn describe_service(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    limit: usize,
+) -> Result<(Vec<ServiceEvent>, ServiceFacts), AwsFailure> {
     let output = client
         .describe_services()
         .cluster(cluster)
@@ -220,7 +234,50 @@ pub async fn service_events(
         .collect();
     events.sort_by_key(|e| std::cmp::Reverse(e.created_at));
     events.truncate(limit);
-    Ok(events)
+    Ok((events, service_facts_from_sdk(found)))
+}
+
+/// The parts of an SDK service the probes read.
+pub fn service_facts_from_sdk(s: &aws_sdk_ecs::types::Service) -> ServiceFacts {
+    let breaker = s
+        .deployment_configuration()
+        .and_then(|c| c.deployment_circuit_breaker());
+    ServiceFacts {
+        name: s.service_name().unwrap_or_default().to_string(),
+        health_check_grace_period_seconds: s.health_check_grace_period_seconds(),
+        load_balancers: s
+            .load_balancers()
+            .iter()
+            .map(|lb| ServiceLoadBalancer {
+                target_group_arn: opt(lb.target_group_arn()),
+                container_name: opt(lb.container_name()),
+                container_port: lb.container_port(),
+            })
+            .collect(),
+        subnets: s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|a| a.subnets().to_vec())
+            .unwrap_or_default(),
+        circuit_breaker: breaker.map(|b| b.enable()),
+        circuit_breaker_rollback: breaker.map(|b| b.rollback()),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or_default().to_string(),
+                status: opt(d.status()),
+                task_definition: opt(d.task_definition()),
+                created_at: d.created_at().and_then(to_chrono),
+                updated_at: d.updated_at().and_then(to_chrono),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                rollout_state_reason: opt(d.rollout_state_reason()),
+                failed_tasks: Some(d.failed_tasks()),
+                running_count: Some(d.running_count()),
+                desired_count: Some(d.desired_count()),
+            })
+            .collect(),
+    }
 }
 
 /// Map a failed ECS call that the whole answer depends on.
@@ -262,7 +319,14 @@ fn opt(s: Option<&str>) -> Option<String> {
 /// Convert an SDK task.
 pub fn task_from_sdk(t: &aws_sdk_ecs::types::Task) -> Task {
     let arn = t.task_arn().unwrap_or_default().to_string();
+    let subnet_id = t
+        .attachments()
+        .iter()
+        .flat_map(|a| a.details())
+        .find(|d| d.name() == Some("subnetId"))
+        .and_then(|d| opt(d.value()));
     let mut task = Task {
+        subnet_id,
         arn,
         cluster: t.cluster_arn().unwrap_or_default().to_string(),
         group: opt(t.group()),

@@ -17,11 +17,12 @@ pub mod ecs;
 pub mod failure;
 pub mod limits;
 pub mod logs;
+pub mod probes;
 
 use crate::arn;
 use crate::evidence::{
-    ContainerDefinition, ContainerLogs, Evidence, RecentStops, ServiceEvent, StopLookup, Task,
-    TaskDefinition,
+    ContainerDefinition, ContainerLogs, Evidence, RecentStops, ServiceEvent, ServiceFacts,
+    StopLookup, Task, TaskDefinition,
 };
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
@@ -105,6 +106,8 @@ pub struct Gatherer {
     /// task. An answer is dropped as soon as it is handed out: CloudTrail may catch up.
     lookups: Cache<String, (StopLookup, Vec<String>)>,
     archive_log_group: Option<String>,
+    /// The probes' clients by region (built on first use: most answers need none).
+    probe_clients: moka::sync::Cache<String, Arc<probes::ProbeClients>>,
     /// Count a service task's recent stops when asked by task (ListTasks and
     /// DescribeTasks beside the other calls): on for the bot's card, off for the CLI,
     /// whose output does not show them.
@@ -154,6 +157,7 @@ impl Gatherer {
             default_clients,
             task_definitions: Cache::new(TASK_DEFINITION_CACHE),
             lookups: Cache::new(LOOKUPS_IN_FLIGHT),
+            probe_clients: moka::sync::Cache::new(REGION_CLIENTS),
             archive_log_group: None,
             recent_stops: false,
         }
@@ -212,6 +216,35 @@ impl Gatherer {
         })
     }
 
+    /// Run the read-only probes that apply to `diagnosis` (made from `evidence`) in the
+    /// task's region. Never fails: what could not be checked is listed in the result.
+    pub async fn probe(
+        &self,
+        evidence: &Evidence,
+        diagnosis: &crate::diagnose::Diagnosis,
+    ) -> crate::evidence::ProbeResults {
+        let region = evidence
+            .task
+            .region()
+            .or(self.region())
+            .unwrap_or_default()
+            .to_string();
+        let clients = self.probe_clients.get_with_by_ref(&region, || {
+            Arc::new(probes::ProbeClients::new(
+                &self.config,
+                Some(region.as_str()).filter(|r| !r.is_empty()),
+            ))
+        });
+        probes::run_all(
+            &clients,
+            probes::ProbeInput {
+                evidence,
+                diagnosis,
+            },
+        )
+        .await
+    }
+
     /// Gather the evidence for one target.
     pub async fn gather(&self, target: &Target) -> Result<Evidence, GatherError> {
         let clients = self.clients(target.region.as_deref());
@@ -235,7 +268,7 @@ impl Gatherer {
             TaskRef::Service { service } => {
                 let (tasks, events) = tokio::join!(
                     ecs::stopped_tasks(&clients.ecs, cluster, service, region.as_deref()),
-                    ecs::service_events(&clients.ecs, cluster, service, SERVICE_EVENTS),
+                    ecs::describe_service(&clients.ecs, cluster, service, SERVICE_EVENTS),
                 );
                 let tasks = tasks?;
                 let newest = tasks
@@ -254,15 +287,15 @@ impl Gatherer {
                 Some(events) => events,
                 None => match &service_name {
                     Some(name) => {
-                        ecs::service_events(&clients.ecs, &service_cluster, name, SERVICE_EVENTS)
+                        ecs::describe_service(&clients.ecs, &service_cluster, name, SERVICE_EVENTS)
                             .await
                     }
-                    None => return (Vec::new(), None),
+                    None => return (Vec::new(), None, None),
                 },
             };
             match events {
-                Ok(events) => (events, None),
-                Err(failure) => (Vec::new(), Some(service_note(&failure))),
+                Ok((events, facts)) => (events, Some(facts), None),
+                Err(failure) => (Vec::new(), None, Some(service_note(&failure))),
             }
         };
         // Runs beside the task definition and logs, so it adds no round trip to the
@@ -298,7 +331,7 @@ impl Gatherer {
     pub async fn gather_stopped(&self, task: Task) -> Evidence {
         self.around_task(
             task,
-            async { (Vec::new(), None) },
+            async { (Vec::new(), None, None) },
             async { (None, None) },
             Vec::new(),
         )
@@ -311,7 +344,9 @@ impl Gatherer {
     async fn around_task(
         &self,
         task: Task,
-        service: impl std::future::Future<Output = (Vec<ServiceEvent>, Option<String>)>,
+        service: impl std::future::Future<
+            Output = (Vec<ServiceEvent>, Option<ServiceFacts>, Option<String>),
+        >,
         recent: impl std::future::Future<Output = (Option<RecentStops>, Option<String>)>,
         mut notes: Vec<String>,
     ) -> Evidence {
@@ -339,7 +374,7 @@ impl Gatherer {
         };
         let (
             (task_definition, logs, definition_notes),
-            (service_events, service_note),
+            (service_events, service_facts, service_note),
             (stop_lookup, who_notes),
             (recent_stops, recent_note),
         ) = tokio::join!(definition_and_logs, service, who, recent);
@@ -355,6 +390,8 @@ impl Gatherer {
             service_events,
             notes,
             recent_stops,
+            service: service_facts,
+            probes: None,
         }
     }
 

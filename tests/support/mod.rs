@@ -4,6 +4,7 @@
 
 pub mod fake_aws;
 pub mod fake_engine;
+pub mod fake_iam;
 pub mod fake_slack;
 pub mod moto;
 pub mod serve_log;

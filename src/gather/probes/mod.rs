@@ -1,0 +1,214 @@
+//! Read-only probes: after the rules pick a cause, check it against the account.
+//!
+//! Each probe module decides from the evidence and the diagnosis whether it applies
+//! (`applies`) and, if so, makes its read-only calls (`run`) and returns what it found as
+//! [`ProbeResults`]: checks that confirm or rule out the cause, and sentences for what it
+//! could not check (naming the IAM action that was denied). The applicable probes run
+//! concurrently, each bounded by [`PROBE_TIME_LIMIT`]; a probe that fails or runs out of
+//! time becomes an `unchecked` sentence, never an error. Nothing here reads a secret's or
+//! parameter's value, nor shows an environment variable's value.
+//!
+//! The probes by cause:
+//! - image pull failures: the ECR repository, tag or digest and the newest push
+//!   ([`image`]), the image's platforms against the task's architecture, whether the
+//!   execution role may pull ([`permissions`]), whether the subnet reaches ECR ([`network`]);
+//! - secrets and registry credentials: each `valueFrom` exists, is not scheduled for
+//!   deletion, and the execution role may read and decrypt it ([`secrets`]);
+//! - a missing awslogs group ([`log_group`]);
+//! - ELB health checks: the target group's check and the targets' health against the
+//!   container's start time and the service's grace period ([`load_balancer`]);
+//! - out of memory: the memory graph of the minutes before the stop ([`memory`]);
+//! - every service task: what changed in the task definition since the previous
+//!   deployment or revision, and the deployment that started the task ([`changes`]).
+
+pub mod changes;
+pub mod image;
+pub mod load_balancer;
+pub mod log_group;
+pub mod memory;
+pub mod network;
+pub mod permissions;
+pub mod secrets;
+
+use super::call_metrics::CountCalls;
+use super::failure::{AwsFailure, FailureKind};
+use crate::diagnose::Diagnosis;
+use crate::evidence::{Evidence, ProbeResults};
+use aws_config::{Region, SdkConfig};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// The longest a probe may take; past it, what it was checking is listed as unchecked.
+pub const PROBE_TIME_LIMIT: Duration = Duration::from_secs(6);
+
+/// What a probe reads: the evidence the diagnosis rests on, and the diagnosis.
+#[derive(Clone, Copy)]
+pub struct ProbeInput<'a> {
+    pub evidence: &'a Evidence,
+    pub diagnosis: &'a Diagnosis,
+}
+
+/// The SDK clients the probes use, for one region.
+#[derive(Clone)]
+pub struct ProbeClients {
+    /// The configuration the clients came from, for a client of another region (a
+    /// secret's ARN may name one).
+    pub config: SdkConfig,
+    pub region: Option<String>,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub secrets_manager: aws_sdk_secretsmanager::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl ProbeClients {
+    /// Clients from `config` (its endpoint settings, per-service ones included), in
+    /// `region` when given.
+    pub fn new(config: &SdkConfig, region: Option<&str>) -> ProbeClients {
+        let region = region.map(|r| Region::new(r.to_string()));
+        macro_rules! client {
+            ($sdk:ident) => {{
+                let mut builder = $sdk::config::Builder::from(config).interceptor(CountCalls);
+                if let Some(region) = &region {
+                    builder = builder.region(region.clone());
+                }
+                $sdk::Client::from_conf(builder.build())
+            }};
+        }
+        ProbeClients {
+            config: config.clone(),
+            region: region.as_ref().or(config.region()).map(|r| r.to_string()),
+            ecs: client!(aws_sdk_ecs),
+            ecr: client!(aws_sdk_ecr),
+            // IAM is global: its endpoint is the same from every region.
+            iam: client!(aws_sdk_iam),
+            ec2: client!(aws_sdk_ec2),
+            secrets_manager: client!(aws_sdk_secretsmanager),
+            ssm: client!(aws_sdk_ssm),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+        }
+    }
+
+    /// The clients of `region`: these when it is theirs, else new ones (a secret's or a
+    /// log group's ARN may name another region than the task's).
+    pub fn in_region(&self, region: &str) -> std::borrow::Cow<'_, ProbeClients> {
+        if self.region.as_deref() == Some(region) {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(ProbeClients::new(&self.config, Some(region)))
+        }
+    }
+}
+
+type ProbeFuture<'a> = Pin<Box<dyn Future<Output = ProbeResults> + Send + 'a>>;
+
+/// One probe: its name (for "timed out" sentences) and its run, when it applies.
+struct Probe<'a> {
+    checking: &'static str,
+    run: ProbeFuture<'a>,
+}
+
+/// Run every probe that applies to this diagnosis, concurrently, and gather what they
+/// found in a stable order.
+pub async fn run_all(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults {
+    let mut probes: Vec<Probe<'_>> = Vec::new();
+    macro_rules! probe {
+        ($module:ident, $checking:expr) => {
+            if $module::applies(input) {
+                probes.push(Probe {
+                    checking: $checking,
+                    run: Box::pin($module::run(clients, input)),
+                });
+            }
+        };
+    }
+    probe!(image, "the image in ECR");
+    probe!(network, "the subnet's route to ECR");
+    probe!(secrets, "the secrets and parameters");
+    probe!(log_group, "the log group");
+    probe!(load_balancer, "the target group's health check");
+    probe!(memory, "the memory graph");
+    probe!(changes, "what changed since the previous deployment");
+
+    let bounded = probes.into_iter().map(|probe| async move {
+        match tokio::time::timeout(PROBE_TIME_LIMIT, probe.run).await {
+            Ok(found) => found,
+            Err(_) => ProbeResults {
+                unchecked: vec![format!(
+                    "{} was not checked: AWS did not answer within {} s.",
+                    capitalised(probe.checking),
+                    PROBE_TIME_LIMIT.as_secs()
+                )],
+                ..ProbeResults::default()
+            },
+        }
+    });
+    let mut results = ProbeResults::default();
+    for found in futures::future::join_all(bounded).await {
+        results.merge(found);
+    }
+    results
+}
+
+/// A sentence for what a failed call left unchecked: `what` is the check (`the tag
+/// v1.4.2 in ECR repository orders`), `action` the IAM action the call needs.
+pub fn unchecked(what: &str, action: &str, failure: &AwsFailure) -> String {
+    match failure.kind {
+        FailureKind::Denied => format!(
+            "Could not check {what}: access denied to {action}; add it to ecs-why's task role (deploy/iam-policy.json)."
+        ),
+        FailureKind::Timeout | FailureKind::Network => format!(
+            "Could not check {what}: {action} did not answer ({}).",
+            failure.message
+        ),
+        _ => format!("Could not check {what}: {action} failed: {}", failure.message),
+    }
+}
+
+/// Results holding only one unchecked sentence.
+pub fn only_unchecked(sentence: String) -> ProbeResults {
+    ProbeResults {
+        unchecked: vec![sentence],
+        ..ProbeResults::default()
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_denied_call_names_the_action_and_where_to_grant_it() {
+        let failure = AwsFailure {
+            kind: FailureKind::Denied,
+            code: Some("AccessDeniedException".into()),
+            message: "not authorized".into(),
+        };
+        let sentence = unchecked(
+            "the tag v2 in ECR repository web",
+            "ecr:DescribeImages",
+            &failure,
+        );
+        assert!(
+            sentence.contains("access denied to ecr:DescribeImages"),
+            "{sentence}"
+        );
+        assert!(sentence.contains("deploy/iam-policy.json"), "{sentence}");
+    }
+}
