@@ -39,6 +39,10 @@ enum Command {
         region: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Skip the read-only probes that check the cause against the account (the
+        /// answer then says Likely, never Confirmed).
+        #[arg(long)]
+        no_probes: bool,
     },
     /// Diagnose offline from a file: describe-tasks output, a task, an EventBridge
     /// "ECS Task State Change" event, or a recorded evidence bundle (`-` for stdin).
@@ -92,7 +96,8 @@ fn main() -> ExitCode {
             cluster,
             region,
             format,
-        } => run_async(why(task, cluster, region, format)),
+            no_probes,
+        } => run_async(why(task, cluster, region, format, !no_probes)),
         Command::Explain { format, file } => explain(&file, format),
         Command::Serve => run_async(serve()),
         Command::Causes => causes(),
@@ -128,6 +133,7 @@ async fn why(
     cluster: Option<String>,
     region: Option<String>,
     format: Format,
+    probes: bool,
 ) -> Result<(), Failure> {
     let target = Target::parse(&task, cluster.as_deref(), region.as_deref())
         .map_err(|e| Failure::bad_input(e.to_string()))?;
@@ -149,7 +155,11 @@ async fn why(
             Failure::other(e.to_string())
         }
     })?;
-    let diagnosis = diagnose(&evidence);
+    let diagnosis = if probes {
+        gatherer.diagnose_and_confirm(evidence).await.1
+    } else {
+        diagnose(&evidence)
+    };
     let mut out = io::stdout().lock();
     write_one(&mut out, &diagnosis, format, colour_wanted())
         .and_then(|()| out.flush())

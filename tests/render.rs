@@ -5,7 +5,9 @@
 //! messages checked against the limits too.
 
 use chrono::{DateTime, Utc};
-use ecs_why::diagnose::{CauseId, ContainerSummary, Diagnosis, Finding, FindingKind, TaskSummary};
+use ecs_why::diagnose::{
+    CauseId, Confidence, ContainerSummary, Diagnosis, Finding, FindingKind, TaskSummary,
+};
 use ecs_why::evidence::{
     ContainerDefinition, ContainerLogs, Evidence, HealthCheck, LogConfiguration, LogLine,
     PortMapping, SecretRef, ServiceEvent, StopLookup, StoppedBy, TaskDefinition,
@@ -85,6 +87,13 @@ fn oom() -> Diagnosis {
             "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/0123456789abcdef0123456789abcdef/configuration"
                 .into(),
         ),
+        confidence: Confidence::Likely,
+        proof: vec![],
+        ruled_out: vec![],
+        context: vec![],
+        unchecked: vec![],
+        key_change: None,
+        probes: None,
     }
 }
 
@@ -126,6 +135,13 @@ fn stopped_by_user() -> Diagnosis {
         }),
         notes: vec![],
         console_url: None,
+        confidence: Confidence::Likely,
+        proof: vec![],
+        ruled_out: vec![],
+        context: vec![],
+        unchecked: vec![],
+        key_change: None,
+        probes: None,
     }
 }
 
@@ -368,8 +384,17 @@ fn json_has_the_contract_keys() {
         ]);
         assert!(top.is_superset(&required), "{top:?}");
         assert!(
-            top.difference(&required)
-                .all(|k| ["console_url", "headline"].contains(&k.as_str())),
+            top.difference(&required).all(|k| [
+                "console_url",
+                "headline",
+                "confidence",
+                "proof",
+                "ruled_out",
+                "unchecked",
+                "key_change",
+                "probes",
+            ]
+            .contains(&k.as_str())),
             "unexpected top-level keys: {top:?}"
         );
         let task = &v["task"];

@@ -1180,7 +1180,8 @@ fn manifest_has_only_the_needed_scopes_and_every_route() {
             "chat:write",
             "app_mentions:read",
             "channels:read",
-            "groups:read"
+            "groups:read",
+            "files:write"
         ]
     );
     for needle in [

@@ -258,6 +258,7 @@ impl Engine for RecordingEngine {
                 task_arn: String::new(),
                 card: SlackMessageContent::new().with_text("card".into()),
                 details: Vec::new(),
+                to_confirm: None,
             })
         })
     }

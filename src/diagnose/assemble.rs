@@ -8,6 +8,7 @@
 
 mod from_logs;
 mod headline;
+mod probed;
 mod stop_story;
 
 use super::findings;
@@ -52,7 +53,15 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     } else {
         headline::headline(verdict.id, &facts, evidence, title)
     };
+    let probed = probed::judge(verdict.id, &detailed, evidence.probes.as_ref());
     Diagnosis {
+        confidence: probed.confidence,
+        proof: probed.proof,
+        ruled_out: probed.ruled_out,
+        context: probed.context,
+        unchecked: probed.unchecked,
+        key_change: probed.key_change,
+        probes: evidence.probes.clone(),
         task: summarize_task(&evidence.task),
         category: verdict.id,
         title: title.to_string(),

@@ -48,6 +48,51 @@ pub struct Diagnosis {
     pub notes: Vec<String>,
     /// AWS console URL of the task, when region and cluster are known.
     pub console_url: Option<String>,
+    /// `confirmed` when a read-only probe proved the cause in the account, `likely` when
+    /// only the rules speak.
+    #[serde(default)]
+    pub confidence: Confidence,
+    /// The probes' proof of the cause, one line each (empty unless confirmed).
+    #[serde(default)]
+    pub proof: Vec<String>,
+    /// Suspects the probes ruled out ("the tag exists", "the role may read the secret").
+    #[serde(default)]
+    pub ruled_out: Vec<String>,
+    /// Facts the probes found that neither prove nor rule out (the target group's check).
+    #[serde(default)]
+    pub context: Vec<String>,
+    /// What the probes could not check, each naming the IAM action or the reason.
+    #[serde(default)]
+    pub unchecked: Vec<String>,
+    /// The task-definition change that explains the cause ("DATABASE_URL was removed in
+    /// web:42").
+    #[serde(default)]
+    pub key_change: Option<String>,
+    /// The probes' full results (every change, the deployment, the memory series);
+    /// `None` when the probes did not run.
+    #[serde(default)]
+    pub probes: Option<crate::evidence::ProbeResults>,
+}
+
+/// How sure the answer is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// A probe proved the cause against the account.
+    Confirmed,
+    /// Only the rules support it (probes did not run, or proved nothing).
+    #[default]
+    Likely,
+}
+
+impl Confidence {
+    /// `Confirmed` or `Likely`, as the card and the terminal say it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Confidence::Confirmed => "Confirmed",
+            Confidence::Likely => "Likely",
+        }
+    }
 }
 
 /// The task fields every output shows (the `task` object of `--format json`).

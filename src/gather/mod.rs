@@ -245,6 +245,19 @@ impl Gatherer {
         .await
     }
 
+    /// Diagnose `evidence`, run the probes that apply, and diagnose again with what they
+    /// found (the second diagnosis says Confirmed or Likely). Returns the evidence with
+    /// the probes' results on it, and that diagnosis.
+    pub async fn diagnose_and_confirm(
+        &self,
+        mut evidence: Evidence,
+    ) -> (Evidence, crate::diagnose::Diagnosis) {
+        let first = crate::diagnose::diagnose(&evidence);
+        evidence.probes = Some(self.probe(&evidence, &first).await);
+        let confirmed = crate::diagnose::diagnose(&evidence);
+        (evidence, confirmed)
+    }
+
     /// Gather the evidence for one target.
     pub async fn gather(&self, target: &Target) -> Result<Evidence, GatherError> {
         let clients = self.clients(target.region.as_deref());

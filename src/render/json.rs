@@ -7,7 +7,8 @@
 //! `exit_code`, `reason`}]}, `category`, `title`, `summary`, `evidence`, `fixes`,
 //! `findings` [{`kind`, `detail`, `container`, `line`}], `stopped_by` {`arn`, `type`,
 //! `source_ip`, `user_agent`, `time`} or null, `notes`. Extra keys (`headline`, `region`,
-//! `reason`, `console_url`, ...) are allowed. Times are RFC 3339 in UTC.
+//! `reason`, `console_url`, `confidence`, `proof`, `ruled_out`, `unchecked`, `key_change`,
+//! `probes`, ...) are allowed. Times are RFC 3339 in UTC.
 
 use crate::diagnose::{Diagnosis, Finding, TaskSummary};
 use crate::evidence::StoppedBy;
@@ -28,7 +29,27 @@ pub fn to_json(d: &Diagnosis) -> Value {
         "stopped_by": d.stopped_by.as_ref().map_or(Value::Null, stopped_by),
         "notes": d.notes,
         "console_url": d.console_url,
+        "confidence": confidence(d),
+        "proof": d.proof.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
+        "ruled_out": d.ruled_out.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
+        "unchecked": d.unchecked,
+        "key_change": d.key_change,
+        "probes": d.probes.as_ref().map_or(Value::Null, probes),
     })
+}
+
+/// `confirmed` or `likely`.
+pub fn confidence(d: &Diagnosis) -> String {
+    match serde_json::to_value(d.confidence) {
+        Ok(Value::String(s)) => s,
+        _ => "likely".to_string(),
+    }
+}
+
+/// Everything the probes found: each check with its outcome, the task-definition
+/// changes (names, never values), the deployment and the memory series.
+fn probes(p: &crate::evidence::ProbeResults) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
 }
 
 /// The catalog id as its contract string (`out-of-memory`).

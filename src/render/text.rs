@@ -31,6 +31,7 @@ pub fn to_text(d: &Diagnosis, colour: bool) -> String {
     headline(&mut out, &p, d);
     what_stopped_it(&mut out, &p, &d.task);
     cause(&mut out, &p, d);
+    checked(&mut out, &p, d);
     findings(&mut out, &p, d);
     fixes(&mut out, &p, d);
     if let Some(by) = &d.stopped_by {
@@ -188,7 +189,7 @@ fn cause(out: &mut String, p: &Painter, d: &Diagnosis) {
     let _ = writeln!(
         out,
         "{}  {}",
-        p.paint(heading(), "Likely cause"),
+        p.paint(heading(), &format!("{} cause", d.confidence.word())),
         p.paint(dim(), &format!("[{category}]"))
     );
     // The catalog's title: the headline above names the specific cause.
@@ -203,6 +204,88 @@ fn cause(out: &mut String, p: &Painter, d: &Diagnosis) {
         let _ = writeln!(out, "  {}", p.paint(bold(), "Evidence"));
         for e in &d.evidence {
             bullet(out, "  • ", &escape::terminal(e, false));
+        }
+    }
+    if !d.proof.is_empty() {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "  {}",
+            p.paint(bold(), "Proof (checked in the account)")
+        );
+        for line in &d.proof {
+            bullet(
+                out,
+                &format!("  {} ", p.paint(green(), "✓")),
+                &escape::terminal(line, false),
+            );
+        }
+    }
+    if let Some(change) = d.key_change.as_ref().filter(|c| !d.proof.contains(c)) {
+        out.push('\n');
+        labelled(out, p, "What changed", &escape::terminal(change, false));
+    }
+}
+
+/// What the probes checked besides the proof, what changed since the previous
+/// deployment, and what they could not check. Nothing when the probes did not run.
+fn checked(out: &mut String, p: &Painter, d: &Diagnosis) {
+    let Some(probes) = &d.probes else {
+        return;
+    };
+    if !d.ruled_out.is_empty() || !d.context.is_empty() || probes.memory.is_some() {
+        section(out, p, "Also checked");
+        for line in &d.ruled_out {
+            bullet(out, "  ruled out: ", &escape::terminal(line, false));
+        }
+        for line in &d.context {
+            bullet(out, "  • ", &escape::terminal(line, false));
+        }
+        if let Some(memory) = &probes.memory {
+            bullet(
+                out,
+                "  memory ",
+                &escape::terminal(&super::memory_graph::sparkline(memory), false),
+            );
+        }
+    }
+    if let Some(changes) = &probes.changes {
+        section(
+            out,
+            p,
+            &escape::terminal(&super::probes::changes_heading(changes), false),
+        );
+        if changes.changes.is_empty() {
+            bullet(
+                out,
+                "  ",
+                &escape::terminal(&super::probes::no_changes(changes), false),
+            );
+        }
+        for change in &changes.changes {
+            bullet(
+                out,
+                "  • ",
+                &escape::terminal(&super::probes::change_line(change), false),
+            );
+        }
+    }
+    if let Some(story) = &probes.deployment {
+        section(out, p, "Deployment");
+        bullet(
+            out,
+            "  ",
+            &escape::terminal(&super::probes::deployment_line(story), false),
+        );
+    }
+    if !d.unchecked.is_empty() {
+        section(out, p, "Not checked");
+        for line in &d.unchecked {
+            bullet(
+                out,
+                &format!("  {} ", p.paint(yellow(), "?")),
+                &escape::terminal(line, false),
+            );
         }
     }
 }

@@ -6,7 +6,7 @@
 //! formatting happens here: this file only connects the three stages.
 
 use super::config::Settings;
-use super::engine::{Alerted, Answer, Engine, EngineError, EngineErrorKind};
+use super::engine::{Alerted, Answer, Attachment, Confirmed, Engine, EngineError, EngineErrorKind};
 use crate::diagnose::{diagnose, Diagnosis};
 use crate::evidence::{Evidence, StopLookup, Task};
 use crate::follow_up::{ButtonRef, FollowUp};
@@ -16,6 +16,7 @@ use crate::task_ref::Target;
 use futures::future::BoxFuture;
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// Diagnoses against AWS with the standard credential chain (and assumed roles).
@@ -223,6 +224,29 @@ fn rendered(evidence: &Evidence, diagnosis: &Diagnosis) -> Answer {
         task_arn: evidence.task.arn.clone(),
         card: blocks::card_with(diagnosis, &blocks::CardFacts::from_evidence(evidence)),
         details,
+        to_confirm: Some(Arc::new(evidence.clone())),
+    }
+}
+
+/// The memory graph as a PNG to share in the thread, when the probes drew one.
+fn memory_graph(diagnosis: &Diagnosis) -> Option<Attachment> {
+    let series = diagnosis.probes.as_ref()?.memory.as_ref()?;
+    let title = format!(
+        "Memory of task {} before it stopped",
+        crate::arn::task_id(&diagnosis.task.arn)
+    );
+    match crate::render::memory_graph::png(series, &title) {
+        Ok(bytes) => Some(Attachment {
+            filename: format!("memory-{}.png", crate::arn::task_id(&diagnosis.task.arn)),
+            alt_text: crate::render::memory_graph::sparkline(series),
+            title,
+            content_type: "image/png".to_string(),
+            bytes,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the memory graph could not be drawn");
+            None
+        }
     }
 }
 
@@ -250,5 +274,24 @@ impl Engine for AwsEngine {
         role_arn: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
         Box::pin(self.follow(kind, button, role_arn))
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        answer: &'a Answer,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Option<Confirmed>> {
+        Box::pin(async move {
+            let evidence = answer.to_confirm.as_ref()?;
+            let gatherer = self.gatherer(role_arn).await;
+            let (evidence, diagnosis) = gatherer
+                .diagnose_and_confirm(Evidence::clone(evidence))
+                .await;
+            Some(Confirmed {
+                card: blocks::card_with(&diagnosis, &blocks::CardFacts::from_evidence(&evidence)),
+                replies: blocks::probe_replies(&diagnosis),
+                files: memory_graph(&diagnosis).into_iter().collect(),
+            })
+        })
     }
 }

@@ -21,7 +21,7 @@ use super::ask::{Ask, Asker, CardKey, CardSubject, DiagnosisKey, ReplyTo, Words}
 use super::channel_names::ChannelNames;
 use super::commands::{self, Command, SlashCommand};
 use super::config::Settings;
-use super::engine::{self, Answer, Engine, EngineError, EngineErrorKind};
+use super::engine::{self, Answer, Confirmed, Engine, EngineError, EngineErrorKind};
 use super::events::{Delivery, Mention};
 use super::limits::{Coalescer, RateLimiter};
 use super::post::{PostError, Poster};
@@ -327,7 +327,28 @@ impl Bot {
         };
         match &ask.reply_to {
             ReplyTo::NewCard => self.share_card(&ask, &answer).await,
-            ReplyTo::SameCard { ts } => self.update_card(&ask.asker, ts.as_deref(), &answer).await,
+            ReplyTo::SameCard { ts } => {
+                let outcome = self.update_card(&ask.asker, ts.as_deref(), &answer).await;
+                if let (Outcome::Answered, Some(ts)) = (&outcome, ts.as_deref()) {
+                    if let Some(mut confirmed) = self.confirm(&ask, &answer).await {
+                        // The thread has the replies from the first run: only the card
+                        // changes.
+                        confirmed.replies.clear();
+                        confirmed.files.clear();
+                        let asker = &ask.asker;
+                        let thread = asker.thread.as_deref().unwrap_or(ts);
+                        self.post_confirmed(
+                            &asker.channel,
+                            ts,
+                            thread,
+                            Some(&asker.user),
+                            confirmed,
+                        )
+                        .await;
+                    }
+                }
+                outcome
+            }
         }
     }
 
@@ -398,8 +419,17 @@ impl Bot {
             if card.started_here {
                 return match card.result {
                     Ok(Card::Posted { ts, .. }) => {
-                        let thread = asker.thread.clone().unwrap_or(ts);
-                        self.post_details(&asker.channel, &thread, answer).await;
+                        let thread = asker.thread.clone().unwrap_or(ts.clone());
+                        // The probes run while the details are posted; the card is
+                        // updated with their verdict when they finish.
+                        let (_, confirmed) = tokio::join!(
+                            self.post_details(&asker.channel, &thread, answer),
+                            self.confirm(ask, answer),
+                        );
+                        if let Some(confirmed) = confirmed {
+                            self.post_confirmed(&asker.channel, &ts, &thread, None, confirmed)
+                                .await;
+                        }
                         Outcome::Answered
                     }
                     Ok(Card::ViaResponseUrl) => Outcome::AnsweredViaResponseUrl,
@@ -468,6 +498,48 @@ impl Bot {
                 .await
             {
                 tracing::warn!(error = %e, "could not post a thread reply");
+            }
+        }
+    }
+
+    /// The probes' verdict for a posted answer, with a turn at AWS like any diagnosis;
+    /// `None` when there is nothing to check or shutdown began.
+    async fn confirm(&self, ask: &Ask, answer: &Answer) -> Option<Confirmed> {
+        answer.to_confirm.as_ref()?;
+        let _permit = self.permit().await.ok()?;
+        self.before_the_answer_limit(async {
+            Ok::<_, EngineError>(self.engine.confirm(answer, ask.role_arn.as_deref()).await)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Update the card at `ts` with the probes' verdict (stamped again when it was a
+    /// re-run by `rechecked_by`), then post their replies and files in `thread`.
+    async fn post_confirmed(
+        &self,
+        channel: &str,
+        ts: &str,
+        thread: &str,
+        rechecked_by: Option<&str>,
+        confirmed: Confirmed,
+    ) {
+        let mut card = confirmed.card;
+        if let Some(user) = rechecked_by {
+            crate::render::blocks::stamp_rechecked(&mut card, chrono::Utc::now(), user);
+        }
+        if let Err(e) = self.poster.update(channel, ts, &card).await {
+            tracing::warn!(error = %e, "could not update the card with the probes' verdict");
+        }
+        for reply in &confirmed.replies {
+            if let Err(e) = self.poster.post_message(channel, Some(thread), reply).await {
+                tracing::warn!(error = %e, "could not post a probe reply");
+            }
+        }
+        for file in &confirmed.files {
+            if let Err(e) = self.poster.upload_file(channel, thread, file).await {
+                tracing::warn!(error = %e, file = file.filename, "could not share a file in the thread (is files:write granted?)");
             }
         }
     }

@@ -7,12 +7,13 @@
 //! `AwsEngine` in `aws_engine.rs`.
 
 use crate::diagnose::Diagnosis;
-use crate::evidence::Task;
+use crate::evidence::{Evidence, Task};
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::gather::GatherError;
 use crate::task_ref::Target;
 use futures::future::BoxFuture;
 use slack_morphism::prelude::SlackMessageContent;
+use std::sync::Arc;
 
 /// A diagnosis ready to post.
 #[derive(Debug, Clone)]
@@ -24,6 +25,29 @@ pub struct Answer {
     /// Thread replies: log tail, who stopped it, task definition summary; each within
     /// Block Kit's limits already.
     pub details: Vec<SlackMessageContent>,
+    /// What the read-only probes need to check the cause once the card is posted
+    /// ([`Engine::confirm`]); `None` when there is nothing to check.
+    pub to_confirm: Option<Arc<Evidence>>,
+}
+
+/// What the probes add to a posted card: the card again (now Confirmed or Likely, with
+/// the proof), and the thread replies and files that go under it.
+#[derive(Debug, Clone)]
+pub struct Confirmed {
+    pub card: SlackMessageContent,
+    pub replies: Vec<SlackMessageContent>,
+    pub files: Vec<Attachment>,
+}
+
+/// A file to share in the card's thread (the memory graph).
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub filename: String,
+    pub title: String,
+    /// What the image shows, for screen readers.
+    pub alt_text: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// An alert's diagnosis: the answer to post, and the diagnosis its incident is keyed on
@@ -99,6 +123,18 @@ pub trait Engine: Send + Sync + 'static {
         button: &'a ButtonRef,
         role_arn: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>>;
+
+    /// Run the read-only probes for an answer whose card is posted: the card updated
+    /// with their verdict, and what goes in its thread. `None` when the answer has
+    /// nothing to check or the engine has no probes (the card stays as posted).
+    fn confirm<'a>(
+        &'a self,
+        answer: &'a Answer,
+        role_arn: Option<&'a str>,
+    ) -> BoxFuture<'a, Option<Confirmed>> {
+        let _ = (answer, role_arn);
+        Box::pin(async { None })
+    }
 }
 
 /// The target a button refers to (its values were validated by `ButtonRef::decode`).

@@ -141,6 +141,45 @@ impl Poster {
         Ok(())
     }
 
+    /// Share a file in a thread with Slack's upload flow (v2): `files.getUploadURLExternal`,
+    /// the bytes to the URL it gives, then `files.completeUploadExternal` into `channel`
+    /// under `thread_ts`. Needs the `files:write` scope.
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        file: &super::engine::Attachment,
+    ) -> Result<(), PostError> {
+        let session = self.client.open_session(&self.token);
+        let ask =
+            SlackApiFilesGetUploadUrlExternalRequest::new(file.filename.clone(), file.bytes.len())
+                .with_alt_txt(file.alt_text.clone());
+        let upload = self
+            .retrying("files.getUploadURLExternal", || {
+                session.get_upload_url_external(&ask)
+            })
+            .await?;
+        let send = SlackApiFilesUploadViaUrlRequest::new(
+            upload.upload_url.clone(),
+            file.bytes.clone(),
+            file.content_type.clone(),
+        );
+        self.retrying("files.uploadViaUrl", || session.files_upload_via_url(&send))
+            .await?;
+        let complete =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                upload.file_id.clone(),
+            )
+            .with_title(file.title.clone())])
+            .with_channel_id(channel.into())
+            .with_thread_ts(thread_ts.into());
+        self.retrying("files.completeUploadExternal", || {
+            session.files_complete_upload_external(&complete)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// `chat.getPermalink`: a link to a message the bot posted (needs no extra scope).
     pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, PostError> {
         let request = SlackApiChatGetPermalinkRequest::new(channel.into(), ts.into());

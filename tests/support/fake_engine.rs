@@ -67,6 +67,7 @@ pub fn alert_from_task_alone(task: &Task) -> Alerted {
             task_arn: task.arn.clone(),
             card: blocks::card(&diagnosis),
             details: Vec::new(),
+            to_confirm: None,
         },
         diagnosis,
     }
@@ -116,6 +117,7 @@ impl Engine for FakeEngine {
                     text(format!("log tail of {id}")),
                     text(format!("stopped by of {id}")),
                 ],
+                to_confirm: None,
             })
         })
     }

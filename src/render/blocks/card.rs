@@ -147,8 +147,12 @@ fn when_line(d: &Diagnosis, facts: &CardFacts) -> Vec<String> {
     if let Some(same) = facts.same_way {
         parts.push(same_way_text(same));
     }
-    // The catalog id, for searching and for `ecs-why causes`.
-    parts.push(format!("`{}`", category(d)));
+    // Confirmed or likely, and the catalog id (for searching and `ecs-why causes`).
+    parts.push(format!(
+        "{} `{}`",
+        d.confidence.word().to_lowercase(),
+        category(d)
+    ));
     let mut elements = vec![parts.join(" · ")];
     if let Some(r) = &facts.rechecked {
         elements.push(rechecked_text(r));
@@ -270,6 +274,7 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
             "evidence lines",
         )));
     }
+    blocks.extend(super::verdict::verdict_blocks(d, &b));
 
     // A missing log configuration is said once, in the logs line below.
     let findings: Vec<&Finding> = d

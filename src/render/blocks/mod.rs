@@ -22,6 +22,7 @@ pub mod card;
 pub mod facts;
 pub mod limits;
 pub mod thread;
+pub mod verdict;
 
 pub use card::{
     button_ref, card, card_with, stamp_rechecked, to_blocks_json, to_blocks_json_with,
@@ -30,3 +31,4 @@ pub use card::{
 pub use facts::CardFacts;
 pub use limits::{limit_violations, limit_violations_json};
 pub use thread::{log_tail, service_events, stopped_by, task_definition, MAX_LOG_MESSAGES};
+pub use verdict::probe_replies;
