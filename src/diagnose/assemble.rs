@@ -53,7 +53,12 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     } else {
         headline::headline(verdict.id, &facts, evidence, title)
     };
-    let probed = probed::judge(verdict.id, &detailed, evidence.probes.as_ref());
+    let probed = probed::judge(
+        verdict.id,
+        &detailed,
+        evidence.probes.as_ref(),
+        stopped_by.as_ref(),
+    );
     Diagnosis {
         confidence: probed.confidence,
         proof: probed.proof,

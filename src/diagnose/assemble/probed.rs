@@ -7,6 +7,7 @@
 use super::super::findings::{DetailedFinding, FindingValues};
 use super::super::{CauseId, Confidence};
 use crate::evidence::probes::{ChangeKind, CheckOutcome, DefinitionChange, ProbeResults};
+use crate::evidence::StoppedBy;
 
 /// The probes' verdict on the cause, for the diagnosis.
 pub struct Probed {
@@ -18,12 +19,32 @@ pub struct Probed {
     pub key_change: Option<String>,
 }
 
-/// Judge `probes` (None: they did not run) for cause `id` and its findings.
-pub fn judge(id: CauseId, findings: &[DetailedFinding], probes: Option<&ProbeResults>) -> Probed {
+/// Judge `probes` (None: they did not run) for cause `id` and its findings. A StopTask
+/// call CloudTrail recorded (`stopped_by`) proves a stop by a person on its own.
+pub fn judge(
+    id: CauseId,
+    findings: &[DetailedFinding],
+    probes: Option<&ProbeResults>,
+    stopped_by: Option<&StoppedBy>,
+) -> Probed {
+    let recorded_stop = stopped_by
+        .filter(|_| id == CauseId::StoppedByUser)
+        .and_then(|by| {
+            let who = by.who()?;
+            let at = by
+                .time
+                .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                .unwrap_or_default();
+            Some(format!("CloudTrail recorded StopTask by {who}{at}"))
+        });
     let Some(probes) = probes else {
         return Probed {
-            confidence: Confidence::Likely,
-            proof: Vec::new(),
+            confidence: if recorded_stop.is_some() {
+                Confidence::Confirmed
+            } else {
+                Confidence::Likely
+            },
+            proof: recorded_stop.into_iter().collect(),
             ruled_out: Vec::new(),
             context: Vec::new(),
             unchecked: Vec::new(),
@@ -38,7 +59,8 @@ pub fn judge(id: CauseId, findings: &[DetailedFinding], probes: Option<&ProbeRes
             .map(|c| c.detail.clone())
             .collect()
     };
-    let mut proof = of(CheckOutcome::Confirms);
+    let mut proof: Vec<String> = recorded_stop.into_iter().collect();
+    proof.extend(of(CheckOutcome::Confirms));
     let key = key_change(id, findings, probes);
     let key_change = key.map(|(sentence, corroborates)| {
         // A removed variable the logs say is missing is proof, not only a clue.
@@ -157,8 +179,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_cloudtrail_recorded_is_confirmed_without_probes() {
+        let by = StoppedBy {
+            arn: Some("arn:aws:sts::123456789012:assumed-role/OpsAdmin/jane.doe".into()),
+            time: "2026-11-21T10:00:00Z".parse().ok(),
+            ..StoppedBy::default()
+        };
+        let judged = judge(CauseId::StoppedByUser, &[], None, Some(&by));
+        assert_eq!(judged.confidence, Confidence::Confirmed);
+        assert_eq!(
+            judged.proof,
+            vec!["CloudTrail recorded StopTask by jane.doe (OpsAdmin) at 2026-11-21 10:00:00 UTC"]
+        );
+    }
+
+    #[test]
     fn without_probes_the_cause_is_likely() {
-        let judged = judge(CauseId::OutOfMemory, &[], None);
+        let judged = judge(CauseId::OutOfMemory, &[], None, None);
         assert_eq!(judged.confidence, Confidence::Likely);
     }
 
@@ -172,7 +209,7 @@ mod tests {
             unchecked: vec!["Could not check the subnet".into()],
             ..ProbeResults::default()
         };
-        let judged = judge(CauseId::ImagePullFailed, &[], Some(&probes));
+        let judged = judge(CauseId::ImagePullFailed, &[], Some(&probes), None);
         assert_eq!(judged.confidence, Confidence::Confirmed);
         assert_eq!(judged.proof, vec!["no tag v2"]);
         assert_eq!(judged.ruled_out, vec!["role may pull"]);
@@ -189,7 +226,7 @@ mod tests {
             )],
             ..ProbeResults::default()
         };
-        let judged = judge(CauseId::ImagePullFailed, &[], Some(&probes));
+        let judged = judge(CauseId::ImagePullFailed, &[], Some(&probes), None);
         assert_eq!(judged.confidence, Confidence::Likely);
     }
 
@@ -200,6 +237,7 @@ mod tests {
             CauseId::ContainerExitedAppError,
             &[missing("DATABASE_URL")],
             Some(&probes),
+            None,
         );
         assert_eq!(
             judged.key_change.as_deref(),
@@ -217,7 +255,12 @@ mod tests {
             name: None,
             detail: "memory 1,024 → 512 MiB".into(),
         };
-        let judged = judge(CauseId::OutOfMemory, &[], Some(&with_changes(vec![cut])));
+        let judged = judge(
+            CauseId::OutOfMemory,
+            &[],
+            Some(&with_changes(vec![cut])),
+            None,
+        );
         assert_eq!(
             judged.key_change.as_deref(),
             Some("memory 1,024 → 512 MiB in web:42")
@@ -231,6 +274,7 @@ mod tests {
             CauseId::SpotInterruption,
             &[],
             Some(&with_changes(vec![removed("DATABASE_URL")])),
+            None,
         );
         assert_eq!(judged.key_change, None);
     }
