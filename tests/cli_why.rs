@@ -151,3 +151,95 @@ async fn no_region_anywhere_exits_2_and_says_how_to_give_one() {
         "{err}"
     );
 }
+
+/// A pull failure of `web:1.4.2` where the ECR repository (moto) has only 1.4.1; IAM
+/// simulation (moto lacks it) on a local fake. Returns what the CLI needs running.
+async fn pull_failure() -> (
+    FakeAws,
+    support::moto::Moto,
+    support::fake_iam::FakeIam,
+    String,
+) {
+    let fake = FakeAws::start().await;
+    let id = canned::task_id(31);
+    fake.add_task(canned::pull_failed_task(CLUSTER, &id));
+    fake.add_task_definition(canned::task_definition());
+    let moto = support::moto::Moto::start();
+    support::moto::create_ecr_images(&moto.sdk_config().await, "web", &["1.4.1"]).await;
+    let iam = support::fake_iam::FakeIam::start().await;
+    // The execution role may pull: the missing tag is the one thing wrong.
+    let role = format!(
+        "arn:aws:iam::{}:role/web-execution",
+        support::fake_aws::ACCOUNT
+    );
+    for action in [
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ] {
+        iam.grant(&role, action, "*");
+    }
+    (fake, moto, iam, id)
+}
+
+async fn why_with_probes(
+    fake: &FakeAws,
+    moto: &support::moto::Moto,
+    iam: &support::fake_iam::FakeIam,
+    args: &[&str],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
+    command
+        .arg("why")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    fake.configure_command(&mut command)
+        .env("AWS_MAX_ATTEMPTS", "1")
+        // What moto serves goes to moto, IAM's simulation to the fake: the way an
+        // operator points one service elsewhere.
+        .env("AWS_ENDPOINT_URL_ECR", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_EC2", moto.endpoint())
+        .env("AWS_ENDPOINT_URL_IAM", iam.endpoint());
+    tokio::task::spawn_blocking(move || command.output().expect("the ecs-why binary runs"))
+        .await
+        .expect("the binary's runner finishes")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_probes_confirm_a_missing_tag_and_no_probes_leaves_it_likely() {
+    let (fake, moto, iam, id) = pull_failure().await;
+    let arn = canned::task_arn(CLUSTER, &id);
+
+    let probed = answer(&why_with_probes(&fake, &moto, &iam, &[&arn, "--format", "json"]).await);
+    assert_eq!(probed["category"], "image-pull-failed");
+    assert_eq!(probed["confidence"], "confirmed", "{probed:#}");
+    let proof = probed["proof"].to_string();
+    assert!(
+        proof.contains("1.4.2") && proof.contains("1.4.1"),
+        "{proof}"
+    );
+
+    let text = why_with_probes(&fake, &moto, &iam, &[&arn]).await;
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("Confirmed cause"), "{text}");
+    assert!(text.contains("Proof (checked in the account)"), "{text}");
+
+    let simulations_before = iam.asked().len();
+    let unprobed = answer(
+        &why_with_probes(
+            &fake,
+            &moto,
+            &iam,
+            &[&arn, "--format", "json", "--no-probes"],
+        )
+        .await,
+    );
+    assert_eq!(unprobed["confidence"], "likely");
+    assert_eq!(unprobed["probes"], Value::Null);
+    assert_eq!(
+        iam.asked().len(),
+        simulations_before,
+        "--no-probes made no probe call"
+    );
+}

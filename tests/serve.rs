@@ -71,6 +71,11 @@ impl Served {
     /// Start the fakes (every AWS call delayed by `latency`) and the binary; wait for
     /// `/healthz`.
     async fn start(latency: Duration) -> Served {
+        Served::start_with(latency, &[]).await
+    }
+
+    /// [`Served::start`] with more environment variables for the binary.
+    async fn start_with(latency: Duration, extra: &[(&str, String)]) -> Served {
         let slack = FakeSlack::start().await;
         let aws = FakeAws::start().await;
         aws.set_latency(latency);
@@ -85,6 +90,7 @@ impl Served {
             .env("SLACK_API_URL", slack.api_url())
             .env("ECS_WHY_LISTEN", "127.0.0.1:0")
             .env("ECS_WHY_DEFAULT_CLUSTER", CLUSTER)
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stderr(stderr)
             .spawn()
             .expect("start ecs-why serve");
@@ -547,5 +553,61 @@ fn a_listen_address_in_use_exits_2_naming_ecs_why_listen_before_calling_slack() 
     assert!(
         matches!(slack.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "the bot called Slack before finding that it cannot listen"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_is_posted_first_then_updated_with_what_the_probes_confirmed() {
+    let moto = support::moto::Moto::start();
+    support::moto::create_ecr_images(&moto.sdk_config().await, "web", &["1.4.1"]).await;
+    let iam = support::fake_iam::FakeIam::start().await;
+    let served = Served::start_with(
+        Duration::ZERO,
+        &[
+            ("AWS_ENDPOINT_URL_ECR", moto.endpoint()),
+            ("AWS_ENDPOINT_URL_EC2", moto.endpoint()),
+            ("AWS_ENDPOINT_URL_IAM", iam.endpoint()),
+        ],
+    )
+    .await;
+    let id = support::fake_aws::canned::task_id(41);
+    served
+        .aws
+        .add_task(support::fake_aws::canned::pull_failed_task(CLUSTER, &id));
+    served
+        .aws
+        .add_task_definition(support::fake_aws::canned::task_definition());
+
+    let (status, _) = served.command(&format!("why {id}"), "U1").await.unwrap();
+    assert_eq!(status, 200);
+    let posts = served
+        .slack
+        .wait_for("chat.postMessage", 1, Duration::from_secs(20))
+        .await;
+    let card = posts[0].to_string();
+    assert!(card.contains("likely `image-pull-failed`"), "{card}");
+    let updates = served
+        .slack
+        .wait_for("chat.update", 1, Duration::from_secs(20))
+        .await;
+    let updated = &updates[0];
+    assert_eq!(
+        updated["ts"], "1700000000.000100",
+        "the card itself is updated"
+    );
+    let text = updated.to_string();
+    assert!(text.contains("confirmed `image-pull-failed`"), "{text}");
+    assert!(text.contains("Confirmed in the account"), "{text}");
+    assert!(text.contains("1.4.2") && text.contains("1.4.1"), "{text}");
+    // The probes' own replies (what was checked) go under the card, like its details.
+    let thread = served
+        .slack
+        .wait_for("chat.postMessage", 2, Duration::from_secs(20))
+        .await;
+    assert!(
+        thread[1..]
+            .iter()
+            .all(|reply| reply["thread_ts"] == "1700000000.000100"),
+        "{thread:#?}"
     );
 }

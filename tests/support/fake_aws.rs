@@ -682,6 +682,24 @@ pub mod canned {
         })
     }
 
+    /// A task that never started: ECS could not pull `web:1.4.2` from ECR (the agent's
+    /// words for a tag the repository does not have).
+    pub fn pull_failed_task(cluster: &str, id: &str) -> Value {
+        let reason = format!(
+            "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:1.4.2: {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:1.4.2: not found"
+        );
+        let mut task = task(cluster, id, "TaskFailedToStart", 0);
+        task["stoppedReason"] = Value::from(reason.clone());
+        if let Some(object) = task.as_object_mut() {
+            object.remove("startedAt");
+        }
+        if let Some(container) = task["containers"][0].as_object_mut() {
+            container.remove("exitCode");
+            container.insert("reason".into(), Value::from(reason));
+        }
+        task
+    }
+
     /// The task definition `web:7`: awslogs to /ecs/web with prefix `ecs`, a plain
     /// environment variable holding a secret value, and a Secrets Manager secret.
     pub fn task_definition() -> Value {

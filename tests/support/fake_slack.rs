@@ -2,8 +2,9 @@
 //!
 //! Point the bot at it with `SLACK_API_URL = fake.api_url()`. It answers `auth.test`,
 //! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`,
-//! `chat.getPermalink` (a link built from the channel and ts) and `response_url` posts
-//! under `/response/...`; [`FakeSlack::socket_mode_at`] makes `apps.connections.open`
+//! `chat.getPermalink` (a link built from the channel and ts), `response_url` posts
+//! under `/response/...`, and the files upload v2 flow (`files.getUploadURLExternal`,
+//! the bytes to `/upload/...`, `files.completeUploadExternal`); [`FakeSlack::socket_mode_at`] makes `apps.connections.open`
 //! hand out a WebSocket URL for Socket Mode tests. Tests can make a channel answer `not_in_channel`, a method
 //! answer 429 with `Retry-After` a few times first, `chat.postMessage` or
 //! `chat.getPermalink` fail, or `auth.test` refuse the token a few times first.
@@ -73,6 +74,23 @@ impl Respond for Update {
     }
 }
 
+/// Answers files.getUploadURLExternal (a GET with `filename` and `length`) with an
+/// upload URL on this server and a new file id.
+struct GetUploadUrl {
+    base: String,
+    next: AtomicU64,
+}
+
+impl Respond for GetUploadUrl {
+    fn respond(&self, _request: &Request) -> ResponseTemplate {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let id = format!("F{n:04}");
+        ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true, "upload_url": format!("{}/{id}", self.base), "file_id": id
+        }))
+    }
+}
+
 impl FakeSlack {
     pub async fn start() -> FakeSlack {
         let server = MockServer::start().await;
@@ -112,7 +130,40 @@ impl FakeSlack {
             .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
             .mount(&server)
             .await;
+        // Files upload v2: an upload URL on this server, the bytes, then the share.
+        let upload_base = format!("{}/upload", server.uri());
+        Mock::given(path("/api/files.getUploadURLExternal"))
+            .respond_with(GetUploadUrl {
+                base: upload_base,
+                next: AtomicU64::new(1),
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex("^/upload/.*"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("OK"))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/files.completeUploadExternal"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "ok": true, "files": [{"id": "F0001", "title": "shared"}]
+            })))
+            .mount(&server)
+            .await;
         FakeSlack { server }
+    }
+
+    /// The bytes of every file uploaded through the v2 flow, with the upload's path.
+    pub async fn uploaded_files(&self) -> Vec<(String, Vec<u8>)> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.url.path().starts_with("/upload/"))
+            .map(|r| (r.url.path().to_string(), r.body.clone()))
+            .collect()
     }
 
     /// The value for `SLACK_API_URL`.

@@ -180,3 +180,33 @@ pub async fn create_queue(config: &SdkConfig, name: &str) -> String {
         .queue_url
         .expect("a queue URL")
 }
+
+/// An ECR repository `name` holding one single-platform image per tag in `tags`.
+pub async fn create_ecr_images(config: &SdkConfig, name: &str, tags: &[&str]) {
+    let ecr = aws_sdk_ecr::Client::new(config);
+    ecr.create_repository()
+        .repository_name(name)
+        .send()
+        .await
+        .expect("moto creates the ECR repository");
+    for (n, tag) in tags.iter().enumerate() {
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1000 + n,
+                "digest": format!("sha256:{:064x}", n + 1)
+            },
+            "layers": []
+        });
+        ecr.put_image()
+            .repository_name(name)
+            .image_tag(*tag)
+            .image_manifest(manifest.to_string())
+            .image_manifest_media_type("application/vnd.docker.distribution.manifest.v2+json")
+            .send()
+            .await
+            .expect("moto stores the image");
+    }
+}
