@@ -10,7 +10,6 @@
 #![allow(dead_code)]
 
 use aws_config::SdkConfig;
-use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -153,20 +152,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [("content-type", "text/xml")], xml).into_response()
 }
 
-/// Per-service endpoint settings: IAM's endpoint only.
-#[derive(Debug)]
-struct IamEndpoint(String);
-
-impl LoadServiceConfig for IamEndpoint {
-    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
-        (key.service_id() == "IAM" && key.profile() == "endpoint_url").then(|| self.0.clone())
-    }
-}
-
 /// `config` with IAM's endpoint at `endpoint` (every other service unchanged).
 pub fn with_iam_endpoint(config: &SdkConfig, endpoint: &str) -> SdkConfig {
-    config
-        .to_builder()
-        .service_config(IamEndpoint(endpoint.to_string()))
-        .build()
+    super::endpoints::with_endpoints(config, &[("IAM", endpoint.to_string())])
 }

@@ -2,6 +2,8 @@
 //! Slack Web API and a fake diagnosis engine for the bot.
 #![allow(dead_code)]
 
+pub mod delay_proxy;
+pub mod endpoints;
 pub mod fake_aws;
 pub mod fake_engine;
 pub mod fake_iam;

@@ -1,0 +1,238 @@
+//! Benchmark of what the read-only probes add to the CLI's answer, in round trips.
+//!
+//! Every AWS call costs L ms: ECS, CloudWatch Logs and CloudTrail on the local fake AWS
+//! (its own latency), ECR, EC2 and CloudWatch on moto's server and IAM's simulation on
+//! a local fake, both behind a proxy that holds each request L ms. For each scenario it
+//! times the CLI's path cold (a new gatherer per run, as each `ecs-why why` is a new
+//! process) without probes and with them, and prints (with − without) ÷ L: the round
+//! trips the probes add to the answer (target: at most 1).
+//!
+//! Run: `cargo bench --bench probes` (BENCH_LATENCY_MS and BENCH_RUNS override the
+//! defaults). Needs moto in ./.venv (`scripts/test-env`).
+
+#[path = "../tests/support/delay_proxy.rs"]
+mod delay_proxy;
+#[path = "../tests/support/endpoints.rs"]
+mod endpoints;
+#[path = "../tests/support/fake_aws.rs"]
+mod fake_aws;
+#[path = "../tests/support/fake_iam.rs"]
+mod fake_iam;
+#[path = "../tests/support/moto.rs"]
+mod moto;
+
+use aws_config::SdkConfig;
+use delay_proxy::DelayProxy;
+use ecs_why::gather::Gatherer;
+use ecs_why::task_ref::{Target, TaskRef};
+use fake_aws::{canned, FakeAws, ACCOUNT, REGION};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const CLUSTER: &str = "bench";
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn target(id: &str) -> Target {
+    Target {
+        task: TaskRef::Task {
+            task_id: id.to_string(),
+        },
+        cluster: Some(CLUSTER.into()),
+        region: None,
+        account: None,
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// One answer as the CLI makes it: gather, diagnose, and (with `probes`) confirm.
+async fn answer(config: &SdkConfig, id: &str, probes: bool) -> (Duration, String) {
+    let gatherer = Gatherer::from_sdk_config(config);
+    let started = Instant::now();
+    let evidence = gatherer.gather(&target(id)).await.expect("gathered");
+    let diagnosis = if probes {
+        gatherer.diagnose_and_confirm(evidence).await.1
+    } else {
+        ecs_why::diagnose::diagnose(&evidence)
+    };
+    let confidence = ecs_why::render::json::confidence(&diagnosis);
+    (started.elapsed(), confidence)
+}
+
+async fn scenario(label: &str, config: &SdkConfig, id: &str, runs: usize, latency: Duration) {
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    let mut confidence = String::new();
+    for _ in 0..runs {
+        without.push(answer(config, id, false).await.0);
+        let (took, said) = answer(config, id, true).await;
+        with.push(took);
+        confidence = said;
+    }
+    let (without, with) = (median(without), median(with));
+    let l = latency.as_secs_f64();
+    let added = (with.as_secs_f64() - without.as_secs_f64()) / l;
+    let verdict = if added <= 1.3 { "ok" } else { "OVER TARGET" };
+    println!(
+        "{label:<34} without {:>6.1} ms ({:.2} L)  with {:>6.1} ms ({:.2} L)  probes add {added:>4.2} L  (target <= 1) {verdict}  [{confidence}]",
+        without.as_secs_f64() * 1000.0,
+        without.as_secs_f64() / l,
+        with.as_secs_f64() * 1000.0,
+        with.as_secs_f64() / l,
+    );
+}
+
+/// `task` as a service task of `web` in subnet `subnet`, started by deployment `ecs-svc/2`.
+fn in_service(mut task: Value, subnet: &str) -> Value {
+    task["group"] = json!("service:web");
+    task["startedBy"] = json!("ecs-svc/2");
+    task["attachments"] = json!([{
+        "type": "ElasticNetworkInterface",
+        "status": "DELETED",
+        "details": [{"name": "subnetId", "value": subnet}]
+    }]);
+    task
+}
+
+/// A subnet in moto whose route table sends 0.0.0.0/0 to an internet gateway.
+async fn subnet_with_internet(config: &SdkConfig) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.0.1.0/24")
+        .send()
+        .await
+        .expect("subnet");
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .unwrap_or_default()
+        .to_string();
+    let igw = ec2.create_internet_gateway().send().await.expect("igw");
+    let igw_id = igw
+        .internet_gateway()
+        .and_then(|g| g.internet_gateway_id())
+        .unwrap_or_default()
+        .to_string();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw_id)
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .expect("attach igw");
+    let table = ec2
+        .create_route_table()
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .expect("route table");
+    let table_id = table
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap_or_default()
+        .to_string();
+    ec2.create_route()
+        .route_table_id(&table_id)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&igw_id)
+        .send()
+        .await
+        .expect("default route");
+    ec2.associate_route_table()
+        .route_table_id(&table_id)
+        .subnet_id(&subnet_id)
+        .send()
+        .await
+        .expect("associate");
+    subnet_id
+}
+
+fn main() {
+    let latency = Duration::from_millis(env_number("BENCH_LATENCY_MS", 50));
+    let runs = env_number("BENCH_RUNS", 9).max(1) as usize;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async move {
+        let aws = FakeAws::start().await;
+        aws.set_latency(latency);
+        let moto = moto::Moto::start();
+        let moto_config = moto.sdk_config().await;
+        moto::create_ecr_images(&moto_config, "web", &["1.4.1"]).await;
+        let subnet = subnet_with_internet(&moto_config).await;
+        let iam = fake_iam::FakeIam::start().await;
+        let role = format!("arn:aws:iam::{ACCOUNT}:role/web-execution");
+        for action in [
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+        ] {
+            iam.grant(&role, action, "*");
+        }
+        let moto_port = moto.endpoint().rsplit(':').next().unwrap_or_default().to_string();
+        let moto_proxy = DelayProxy::start(format!("127.0.0.1:{moto_port}"), latency).await;
+        let iam_addr = iam.endpoint().trim_start_matches("http://").to_string();
+        let iam_proxy = DelayProxy::start(iam_addr, latency).await;
+        let config = endpoints::with_endpoints(
+            &aws.sdk_config().await,
+            &[
+                ("ECR", moto_proxy.endpoint()),
+                ("EC2", moto_proxy.endpoint()),
+                ("CloudWatch", moto_proxy.endpoint()),
+                ("IAM", iam_proxy.endpoint()),
+            ],
+        );
+        aws.add_cluster(CLUSTER);
+        aws.add_task_definition(canned::task_definition());
+        let mut previous = canned::task_definition();
+        previous["revision"] = json!(6);
+        previous["taskDefinitionArn"] = json!(canned::task_definition_arn("web:6"));
+        previous["containerDefinitions"][0]["image"] =
+            json!(format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:1.4.1"));
+        aws.add_task_definition(previous);
+        aws.add_service(CLUSTER, "web", &[]);
+
+        let pull = canned::task_id(1);
+        aws.add_task(in_service(canned::pull_failed_task(CLUSTER, &pull), &subnet));
+        let oom = canned::task_id(2);
+        aws.add_task(in_service(
+            canned::task(CLUSTER, &oom, "EssentialContainerExited", 137),
+            &subnet,
+        ));
+        aws.add_log_lines(
+            canned::LOG_GROUP,
+            &canned::log_stream(&oom),
+            (canned::STOPPED_AT as i64 - 30) * 1000,
+            &["java.lang.OutOfMemoryError: Java heap space"],
+        );
+        println!(
+            "probes: {} ms per AWS call, {runs} runs each, median; a new gatherer per run (the CLI)",
+            latency.as_millis()
+        );
+        scenario("image pull failed (service task)", &config, &pull, runs, latency).await;
+        scenario("out of memory (service task)", &config, &oom, runs, latency).await;
+    });
+}
