@@ -14,6 +14,7 @@
 pub mod blocks;
 pub mod escape;
 pub mod json;
+pub mod memory_graph;
 pub mod text;
 
 pub use blocks::{card, to_blocks_json};
