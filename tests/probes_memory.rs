@@ -1,18 +1,26 @@
-//! The memory probe against moto's CloudWatch, and the memory graph it feeds: a climb to
-//! the limit confirms the out-of-memory cause with its figures, a cluster without
-//! Container Insights gets the sentence that says how to turn it on, and the PNG and the
-//! sparkline show the series against the limit.
+//! The memory probe and the memory graph it feeds: a climb to the limit confirms the
+//! out-of-memory cause with its figures, a cluster without Container Insights gets the
+//! sentence that says how to turn it on, a denied call names the IAM action, and the PNG
+//! and the sparkline show the series against the limit.
+//!
+//! CloudWatch's SDK speaks the Smithy RPC v2 CBOR protocol, which moto's server (5.2.5)
+//! does not answer (it returns 404 for `/service/.../operation/GetMetricData`), so the
+//! probe talks to [`FakeCloudWatch`] below: a loopback GetMetricData that answers in
+//! CBOR with the series stored for the task's dimensions.
 
 mod support;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use ecs_why::diagnose::{diagnose, CauseId};
 use ecs_why::evidence::probes::{CheckOutcome, MemoryPoint, MemorySeries, ProbeResults};
 use ecs_why::evidence::{Container, Evidence, Task};
 use ecs_why::gather::Gatherer;
 use ecs_why::render::memory_graph;
-use support::moto::Moto;
+use std::sync::{Arc, Mutex};
 
 const CLUSTER: &str = "prod";
 const TASK_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -56,40 +64,181 @@ fn climb() -> Vec<f64> {
         .collect()
 }
 
-async fn put_task_memory(
-    config: &aws_config::SdkConfig,
-    stopped_at: DateTime<Utc>,
-    values: &[f64],
-) {
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(config);
-    let count = values.len() as i64;
-    let data: Vec<MetricDatum> = values
-        .iter()
-        .enumerate()
-        .map(|(i, value)| {
-            let at = stopped_at - Duration::minutes(count - i as i64);
-            MetricDatum::builder()
-                .metric_name("MemoryUtilized")
-                .dimensions(
-                    Dimension::builder()
-                        .name("ClusterName")
-                        .value(CLUSTER)
-                        .build(),
+/// What the fake CloudWatch holds and was asked.
+#[derive(Default)]
+struct Shared {
+    /// Container Insights' MemoryUtilized of task TASK_ID in cluster CLUSTER: (epoch
+    /// seconds, MiB).
+    task_memory: Mutex<Vec<(i64, f64)>>,
+    deny: Mutex<bool>,
+    calls: Mutex<usize>,
+}
+
+/// A loopback CloudWatch that answers GetMetricData (RPC v2 CBOR) for the task's series.
+struct FakeCloudWatch {
+    endpoint: String,
+    shared: Arc<Shared>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FakeCloudWatch {
+    async fn start() -> FakeCloudWatch {
+        let shared = Arc::new(Shared::default());
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake CloudWatch");
+        let addr = listener.local_addr().expect("fake CloudWatch address");
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stop.await;
+                })
+                .await;
+        });
+        FakeCloudWatch {
+            endpoint: format!("http://{addr}"),
+            shared,
+            _shutdown: shutdown,
+        }
+    }
+
+    /// Store the task's memory, one point a minute ending a minute before `stopped_at`.
+    fn put_task_memory(&self, stopped_at: DateTime<Utc>, values: &[f64]) {
+        let count = values.len() as i64;
+        *self.shared.task_memory.lock().unwrap() = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    (stopped_at - Duration::minutes(count - i as i64)).timestamp(),
+                    *v,
                 )
-                .dimensions(Dimension::builder().name("TaskId").value(TASK_ID).build())
-                .timestamp(aws_smithy_types::DateTime::from_secs(at.timestamp()))
-                .unit(StandardUnit::Megabytes)
-                .value(*value)
-                .build()
-        })
+            })
+            .collect();
+    }
+
+    fn deny(&self) {
+        *self.shared.deny.lock().unwrap() = true;
+    }
+
+    fn calls(&self) -> usize {
+        *self.shared.calls.lock().unwrap()
+    }
+
+    async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                "testing", "testing", None, None, "fake",
+            ))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await
+    }
+}
+
+async fn answer(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    *shared.calls.lock().unwrap() += 1;
+    let cbor = |status: StatusCode, body: Vec<u8>| {
+        (
+            status,
+            [
+                ("smithy-protocol", "rpc-v2-cbor"),
+                ("content-type", "application/cbor"),
+            ],
+            body,
+        )
+            .into_response()
+    };
+    if headers.get("smithy-protocol").and_then(|v| v.to_str().ok()) != Some("rpc-v2-cbor") {
+        return (StatusCode::NOT_FOUND, "only RPC v2 CBOR is faked").into_response();
+    }
+    if *shared.deny.lock().unwrap() {
+        let mut out = Vec::new();
+        cbor_map(&mut out, 2);
+        cbor_text(&mut out, "__type");
+        cbor_text(&mut out, "AccessDenied");
+        cbor_text(&mut out, "message");
+        cbor_text(&mut out, "User: arn:aws:sts::123456789012:assumed-role/ecs-why/bot is not authorized to perform: cloudwatch:GetMetricData");
+        return cbor(StatusCode::FORBIDDEN, out);
+    }
+    // CBOR carries text as plain UTF-8, so the query's metric and dimensions are visible
+    // in the body: answer the task's series only when the probe asked for it.
+    let asked = |text: &str| body.windows(text.len()).any(|w| w == text.as_bytes());
+    let task_asked = asked("ECS/ContainerInsights")
+        && asked("MemoryUtilized")
+        && asked("TaskId")
+        && asked(TASK_ID)
+        && asked(CLUSTER);
+    let task_points = if task_asked {
+        shared.task_memory.lock().unwrap().clone()
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::new();
+    cbor_map(&mut out, 2);
+    cbor_text(&mut out, "MetricDataResults");
+    let ids: Vec<&str> = ["task", "service"]
+        .into_iter()
+        .filter(|id| asked(id))
         .collect();
-    cloudwatch
-        .put_metric_data()
-        .namespace("ECS/ContainerInsights")
-        .set_metric_data(Some(data))
-        .send()
-        .await
-        .expect("moto stores the task's memory");
+    cbor_head(&mut out, 4, ids.len() as u64);
+    for id in ids {
+        let points: &[(i64, f64)] = if id == "task" { &task_points } else { &[] };
+        cbor_map(&mut out, 4);
+        cbor_text(&mut out, "Id");
+        cbor_text(&mut out, id);
+        cbor_text(&mut out, "Timestamps");
+        cbor_head(&mut out, 4, points.len() as u64);
+        for (at, _) in points {
+            cbor_head(&mut out, 6, 1);
+            cbor_head(&mut out, 0, *at as u64);
+        }
+        cbor_text(&mut out, "Values");
+        cbor_head(&mut out, 4, points.len() as u64);
+        for (_, value) in points {
+            out.push(0xfb);
+            out.extend_from_slice(&value.to_be_bytes());
+        }
+        cbor_text(&mut out, "StatusCode");
+        cbor_text(&mut out, "Complete");
+    }
+    cbor_text(&mut out, "Messages");
+    cbor_head(&mut out, 4, 0);
+    cbor(StatusCode::OK, out)
+}
+
+/// A CBOR item head: major type and length or value (RFC 8949 §3).
+fn cbor_head(out: &mut Vec<u8>, major: u8, n: u64) {
+    let major = major << 5;
+    if n < 24 {
+        out.push(major | n as u8);
+    } else if n < 0x100 {
+        out.extend_from_slice(&[major | 24, n as u8]);
+    } else if n < 0x1_0000 {
+        out.push(major | 25);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else if n < 0x1_0000_0000 {
+        out.push(major | 26);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    } else {
+        out.push(major | 27);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    cbor_head(out, 3, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn cbor_map(out: &mut Vec<u8>, pairs: u64) {
+    cbor_head(out, 5, pairs);
 }
 
 async fn probe(config: &aws_config::SdkConfig, evidence: &Evidence) -> ProbeResults {
@@ -102,12 +251,11 @@ async fn probe(config: &aws_config::SdkConfig, evidence: &Evidence) -> ProbeResu
 
 #[tokio::test]
 async fn a_climb_to_the_limit_confirms_the_out_of_memory_stop_with_its_figures() {
-    let moto = Moto::start();
-    let config = moto.sdk_config().await;
+    let cloudwatch = FakeCloudWatch::start().await;
     let stopped_at = recent_stop();
-    put_task_memory(&config, stopped_at, &climb()).await;
+    cloudwatch.put_task_memory(stopped_at, &climb());
 
-    let found = probe(&config, &oom_evidence(stopped_at)).await;
+    let found = probe(&cloudwatch.sdk_config().await, &oom_evidence(stopped_at)).await;
 
     let check = found
         .checks
@@ -124,14 +272,18 @@ async fn a_climb_to_the_limit_confirms_the_out_of_memory_stop_with_its_figures()
     assert_eq!(series.limit, Some(1024.0));
     assert_eq!(series.points.len(), 30);
     assert!(found.unchecked.is_empty(), "{:?}", found.unchecked);
+    assert_eq!(
+        cloudwatch.calls(),
+        1,
+        "both series come from one GetMetricData call"
+    );
 }
 
 #[tokio::test]
 async fn a_cluster_without_container_insights_says_how_to_turn_it_on() {
-    let moto = Moto::start();
-    let config = moto.sdk_config().await;
+    let cloudwatch = FakeCloudWatch::start().await;
 
-    let found = probe(&config, &oom_evidence(recent_stop())).await;
+    let found = probe(&cloudwatch.sdk_config().await, &oom_evidence(recent_stop())).await;
 
     assert!(found.memory.is_none());
     assert!(found.checks.iter().all(|c| c.probe != "memory"));
@@ -140,6 +292,20 @@ async fn a_cluster_without_container_insights_says_how_to_turn_it_on() {
             == "Container Insights is off for cluster prod: turn it on (aws ecs update-cluster-settings --cluster prod --settings name=containerInsights,value=enhanced) to get the memory graph."),
         "{:?}",
         found.unchecked
+    );
+}
+
+#[tokio::test]
+async fn a_denied_metric_call_names_the_iam_action() {
+    let cloudwatch = FakeCloudWatch::start().await;
+    cloudwatch.deny();
+
+    let found = probe(&cloudwatch.sdk_config().await, &oom_evidence(recent_stop())).await;
+
+    assert!(found.memory.is_none());
+    assert_eq!(
+        found.unchecked,
+        vec![format!("Could not check the memory of task {TASK_ID} before it stopped: access denied to cloudwatch:GetMetricData; add it to ecs-why's task role (deploy/iam-policy.json).")]
     );
 }
 
