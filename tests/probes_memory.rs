@@ -70,6 +70,8 @@ struct Shared {
     /// Container Insights' MemoryUtilized of task TASK_ID in cluster CLUSTER: (epoch
     /// seconds, MiB).
     task_memory: Mutex<Vec<(i64, f64)>>,
+    /// AWS/ECS MemoryUtilization of service `web` in cluster CLUSTER: (epoch seconds, %).
+    service_memory: Mutex<Vec<(i64, f64)>>,
     deny: Mutex<bool>,
     calls: Mutex<usize>,
 }
@@ -110,6 +112,22 @@ impl FakeCloudWatch {
     fn put_task_memory(&self, stopped_at: DateTime<Utc>, values: &[f64]) {
         let count = values.len() as i64;
         *self.shared.task_memory.lock().unwrap() = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    (stopped_at - Duration::minutes(count - i as i64)).timestamp(),
+                    *v,
+                )
+            })
+            .collect();
+    }
+
+    /// Store the service's memory percentage, one point a minute ending a minute before
+    /// `stopped_at`.
+    fn put_service_memory(&self, stopped_at: DateTime<Utc>, values: &[f64]) {
+        let count = values.len() as i64;
+        *self.shared.service_memory.lock().unwrap() = values
             .iter()
             .enumerate()
             .map(|(i, v)| {
@@ -180,6 +198,13 @@ async fn answer(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     } else {
         Vec::new()
     };
+    let service_asked =
+        asked("AWS/ECS") && asked("MemoryUtilization") && asked("ServiceName") && asked("web");
+    let service_points = if service_asked {
+        shared.service_memory.lock().unwrap().clone()
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     cbor_map(&mut out, 2);
     cbor_text(&mut out, "MetricDataResults");
@@ -189,7 +214,11 @@ async fn answer(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         .collect();
     cbor_head(&mut out, 4, ids.len() as u64);
     for id in ids {
-        let points: &[(i64, f64)] = if id == "task" { &task_points } else { &[] };
+        let points: &[(i64, f64)] = if id == "task" {
+            &task_points
+        } else {
+            &service_points
+        };
         cbor_map(&mut out, 4);
         cbor_text(&mut out, "Id");
         cbor_text(&mut out, id);
@@ -292,6 +321,28 @@ async fn a_cluster_without_container_insights_says_how_to_turn_it_on() {
             == "Container Insights is off for cluster prod: turn it on (aws ecs update-cluster-settings --cluster prod --settings name=containerInsights,value=enhanced) to get the memory graph."),
         "{:?}",
         found.unchecked
+    );
+}
+
+#[tokio::test]
+async fn without_the_task_series_the_service_percentage_is_used() {
+    let cloudwatch = FakeCloudWatch::start().await;
+    let stopped_at = recent_stop();
+    let percentages: Vec<f64> = climb().iter().map(|mib| mib / 1024.0 * 100.0).collect();
+    cloudwatch.put_service_memory(stopped_at, &percentages);
+
+    let found = probe(&cloudwatch.sdk_config().await, &oom_evidence(stopped_at)).await;
+
+    let series = found.memory.as_ref().expect("the service's series");
+    assert_eq!(
+        (series.unit.as_str(), series.limit),
+        ("Percent", Some(100.0))
+    );
+    let check = &found.checks[0];
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{check:?}");
+    assert_eq!(
+        check.detail,
+        "memory climbed from 30 % to 100 % of the limit (AWS/ECS MemoryUtilization (service average)) in the 30 minutes before the stop"
     );
 }
 

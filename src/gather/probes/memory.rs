@@ -198,15 +198,23 @@ pub fn judge(series: &MemorySeries) -> Check {
         );
     };
     let share = peak.value / limit;
+    // A percentage is already of the limit: `of 100 %` would say nothing.
+    let (of_limit, share_text) = if series.unit.eq_ignore_ascii_case("percent") {
+        (format!("of the limit ({})", series.source), String::new())
+    } else {
+        (
+            format!("of {}", amount(limit)),
+            format!(" ({:.0} %)", share * 100.0),
+        )
+    };
     if share >= CONFIRMING_SHARE {
         Check::new(
             PROBE,
             CheckOutcome::Confirms,
             format!(
-                "memory climbed from {} to {} of {} in the {minutes} minutes before the stop",
+                "memory climbed from {} to {} {of_limit} in the {minutes} minutes before the stop",
                 amount(first.value),
                 amount(peak.value),
-                amount(limit)
             ),
         )
     } else {
@@ -214,10 +222,8 @@ pub fn judge(series: &MemorySeries) -> Check {
             PROBE,
             CheckOutcome::Context,
             format!(
-                "memory peaked at {} of {} ({:.0} %) in the {minutes} minutes before the stop; one-minute samples can miss a spike in the last seconds",
+                "memory peaked at {} {of_limit}{share_text} in the {minutes} minutes before the stop; one-minute samples can miss a spike in the last seconds",
                 amount(peak.value),
-                amount(limit),
-                share * 100.0
             ),
         )
     }
@@ -298,6 +304,13 @@ mod tests {
         assert_eq!(
             climb.detail,
             "memory climbed from 310 MiB to 1,019 MiB of 1,024 MiB in the 3 minutes before the stop"
+        );
+        let mut percent = series(&[31.0, 64.0, 97.0], Some(100.0));
+        percent.unit = "Percent".into();
+        percent.source = "AWS/ECS MemoryUtilization (service average)".into();
+        assert_eq!(
+            judge(&percent).detail,
+            "memory climbed from 31 % to 97 % of the limit (AWS/ECS MemoryUtilization (service average)) in the 3 minutes before the stop"
         );
         let flat = judge(&series(&[300.0, 310.0, 305.0], Some(1024.0)));
         assert_eq!(flat.outcome, CheckOutcome::Context);
