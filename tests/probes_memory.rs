@@ -185,52 +185,51 @@ async fn answer(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         cbor_text(&mut out, "User: arn:aws:sts::123456789012:assumed-role/ecs-why/bot is not authorized to perform: cloudwatch:GetMetricData");
         return cbor(StatusCode::FORBIDDEN, out);
     }
-    // CBOR carries text as plain UTF-8, so the query's metric and dimensions are visible
-    // in the body: answer the task's series only when the probe asked for it.
+    // CBOR carries text as plain UTF-8, so the queries' ids, metrics and dimensions are
+    // visible in the body. Like CloudWatch, which matches a dimension set exactly, the
+    // task's series answers only the query with the set it was published under:
+    // ClusterName, TaskDefinitionFamily and TaskId (what enhanced observability
+    // publishes); the query by ClusterName and TaskId alone gets no points.
     let asked = |text: &str| body.windows(text.len()).any(|w| w == text.as_bytes());
+    let asked_id = |id: &str| {
+        let mut encoded = Vec::new();
+        cbor_text(&mut encoded, id);
+        body.windows(encoded.len()).any(|w| w == encoded.as_slice())
+    };
     let task_asked = asked("ECS/ContainerInsights")
         && asked("MemoryUtilized")
-        && asked("TaskId")
+        && asked("TaskDefinitionFamily")
         && asked(TASK_ID)
         && asked(CLUSTER);
-    let task_points = if task_asked {
-        shared.task_memory.lock().unwrap().clone()
-    } else {
-        Vec::new()
-    };
     let service_asked =
         asked("AWS/ECS") && asked("MemoryUtilization") && asked("ServiceName") && asked("web");
-    let service_points = if service_asked {
-        shared.service_memory.lock().unwrap().clone()
-    } else {
-        Vec::new()
+    let points_of = |id: &str| match id {
+        "task_family" if task_asked => shared.task_memory.lock().unwrap().clone(),
+        "service" if service_asked => shared.service_memory.lock().unwrap().clone(),
+        _ => Vec::new(),
     };
+    let ids: Vec<&str> = ["task", "task_family", "service"]
+        .into_iter()
+        .filter(|id| asked_id(id))
+        .collect();
     let mut out = Vec::new();
     cbor_map(&mut out, 2);
     cbor_text(&mut out, "MetricDataResults");
-    let ids: Vec<&str> = ["task", "service"]
-        .into_iter()
-        .filter(|id| asked(id))
-        .collect();
     cbor_head(&mut out, 4, ids.len() as u64);
     for id in ids {
-        let points: &[(i64, f64)] = if id == "task" {
-            &task_points
-        } else {
-            &service_points
-        };
+        let points = points_of(id);
         cbor_map(&mut out, 4);
         cbor_text(&mut out, "Id");
         cbor_text(&mut out, id);
         cbor_text(&mut out, "Timestamps");
         cbor_head(&mut out, 4, points.len() as u64);
-        for (at, _) in points {
+        for (at, _) in &points {
             cbor_head(&mut out, 6, 1);
             cbor_head(&mut out, 0, *at as u64);
         }
         cbor_text(&mut out, "Values");
         cbor_head(&mut out, 4, points.len() as u64);
-        for (_, value) in points {
+        for (_, value) in &points {
             out.push(0xfb);
             out.extend_from_slice(&value.to_be_bytes());
         }

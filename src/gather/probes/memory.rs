@@ -1,6 +1,6 @@
 //! The memory probe: the task's memory over the 30 minutes before an out-of-memory stop.
 //!
-//! One CloudWatch `GetMetricData` call carries two queries: Container Insights'
+//! One CloudWatch `GetMetricData` call carries the queries: Container Insights'
 //! `MemoryUtilized` for the task itself (MiB; needs Container Insights with enhanced
 //! observability) and, for a service task, `AWS/ECS` `MemoryUtilization` for the service
 //! (percent). The task's series wins when it has points; the service's is the fallback.
@@ -28,7 +28,12 @@ const PERIOD_SECONDS: i32 = 60;
 /// A peak at this share of the limit or above confirms the out-of-memory cause.
 const CONFIRMING_SHARE: f64 = 0.9;
 
+/// The task's series is asked for under ClusterName and TaskId and, in the same call,
+/// under ClusterName, TaskDefinitionFamily and TaskId (the set enhanced observability
+/// publishes task metrics with): CloudWatch matches a dimension set exactly, and asking
+/// for both costs no extra round trip.
 const TASK_QUERY: &str = "task";
+const TASK_FAMILY_QUERY: &str = "task_family";
 const SERVICE_QUERY: &str = "service";
 
 /// Out-of-memory causes (and SIGKILLs, which are often the kernel's OOM killer) of a
@@ -63,6 +68,18 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
             "MemoryUtilized",
             &[("ClusterName", cluster), ("TaskId", task.id())],
         ));
+    if let Some(family) = family(evidence) {
+        request = request.metric_data_queries(query(
+            TASK_FAMILY_QUERY,
+            "ECS/ContainerInsights",
+            "MemoryUtilized",
+            &[
+                ("ClusterName", cluster),
+                ("TaskDefinitionFamily", family),
+                ("TaskId", task.id()),
+            ],
+        ));
+    }
     if let Some(service) = task.service_name() {
         request = request.metric_data_queries(query(
             SERVICE_QUERY,
@@ -83,6 +100,7 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
     };
     let results = answer.metric_data_results();
     let series = points_of(results, TASK_QUERY)
+        .or_else(|| points_of(results, TASK_FAMILY_QUERY))
         .map(|points| MemorySeries {
             source: "Container Insights MemoryUtilized (task)".into(),
             unit: "MiB".into(),
@@ -109,6 +127,18 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         memory: Some(series),
         ..ProbeResults::default()
     }
+}
+
+/// The task definition's family: the definition's own, else from the task's ARN.
+fn family(evidence: &Evidence) -> Option<&str> {
+    if let Some(definition) = evidence.task_definition.as_ref() {
+        if !definition.family.is_empty() {
+            return Some(&definition.family);
+        }
+    }
+    let name = crate::arn::task_definition_name(&evidence.task.task_definition);
+    let family = name.split(':').next().unwrap_or(name);
+    (!family.is_empty()).then_some(family)
 }
 
 /// One query of the call: the metric's per-minute maximum.
