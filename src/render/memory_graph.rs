@@ -70,8 +70,8 @@ fn minutes_before_stop(series: &MemorySeries) -> Vec<(f64, f64)> {
 }
 
 /// A `WIDTH`×`HEIGHT` PNG of the series: the memory as a line over a light area, the
-/// limit as a red line labelled `limit 1,024 MiB`, the stop marked at 0 on an axis of
-/// minutes before the stop.
+/// limit as a red line labelled `limit 1,024 MiB`, the stop marked at 0 (with its UTC
+/// time) on an axis of minutes before the stop.
 pub fn png(series: &MemorySeries, title: &str) -> Result<Vec<u8>, GraphError> {
     let points = minutes_before_stop(series);
     if points.is_empty() {
@@ -136,7 +136,10 @@ fn draw(
         .map_err(|e| fail(&e))?;
     chart
         .draw_series(std::iter::once(Text::new(
-            "stop",
+            series.stopped_at.map_or_else(
+                || "stop".to_string(),
+                |at| format!("stop {} UTC", at.format("%H:%M")),
+            ),
             (0.0, top),
             (FAMILY, 13)
                 .into_font()
