@@ -51,8 +51,8 @@ impl Compared {
     }
 }
 
-/// A value's fingerprint: equal values give equal fingerprints; the value cannot be read
-/// back from it.
+/// A value's fingerprint: equal values give equal fingerprints. It lives only for the
+/// comparison: never serialised, logged or shown.
 pub fn fingerprint(value: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     value.hash(&mut hasher);
