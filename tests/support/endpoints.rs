@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use aws_config::SdkConfig;
+use aws_types::origin::Origin;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use std::collections::HashMap;
 
@@ -21,14 +22,16 @@ impl LoadServiceConfig for ServiceEndpoints {
     }
 }
 
-/// `config` with `endpoints` (service id, URL) for those services only.
+/// `config` with `endpoints` (service id, URL) for those services only; the others keep
+/// `config`'s endpoint. A client ignores per-service endpoints when the shared one was
+/// set in code (as test configurations set it), so the shared endpoint is marked as
+/// coming from `AWS_ENDPOINT_URL`, which is how an operator's process sees it.
 pub fn with_endpoints(config: &SdkConfig, endpoints: &[(&str, String)]) -> SdkConfig {
     let map = endpoints
         .iter()
         .map(|(service, url)| (service.to_string(), url.clone()))
         .collect();
-    config
-        .to_builder()
-        .service_config(ServiceEndpoints(map))
-        .build()
+    let mut builder = config.to_builder().service_config(ServiceEndpoints(map));
+    builder.insert_origin("endpoint_url", Origin::shared_environment_variable());
+    builder.build()
 }
