@@ -1,0 +1,437 @@
+//! The secrets, log-group and target-health probes against moto's Secrets Manager, SSM,
+//! CloudWatch Logs and ELBv2 (and the fake IAM for policy simulation): what the account
+//! shows confirms the cause or rules the suspect out, and no secret's value ever reaches
+//! a check.
+mod support;
+
+use aws_config::SdkConfig;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use ecs_why::diagnose::{diagnose, CauseId};
+use ecs_why::evidence::probes::{Check, CheckOutcome};
+use ecs_why::evidence::{
+    Container, ContainerDefinition, Evidence, LogConfiguration, ProbeResults, SecretRef, Task,
+    TaskDefinition,
+};
+use ecs_why::gather::Gatherer;
+use support::fake_iam::FakeIam;
+use support::moto::Moto;
+
+const ACCOUNT: &str = "123456789012";
+const ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
+const TASK_ARN: &str =
+    "arn:aws:ecs:us-east-1:123456789012:task/prod/0123456789abcdef0123456789abcdef";
+const SECRET_VALUE: &str = "s3cr3t-hunter2-value";
+
+/// A task that stopped with `reason`, whose container `app` reads `secrets`.
+fn secrets_task(reason: &str, secrets: &[&str]) -> Evidence {
+    Evidence {
+        task: Task {
+            arn: TASK_ARN.into(),
+            cluster: "prod".into(),
+            task_definition: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:42"),
+            region: Some("us-east-1".into()),
+            stop_code: Some("TaskFailedToStart".into()),
+            stopped_reason: Some(reason.into()),
+            containers: vec![Container {
+                name: "app".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        task_definition: Some(TaskDefinition {
+            arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:42"),
+            family: "web".into(),
+            revision: 42,
+            execution_role_arn: Some(ROLE.into()),
+            containers: vec![ContainerDefinition {
+                name: "app".into(),
+                image: "nginx:1.27".into(),
+                secrets: secrets
+                    .iter()
+                    .enumerate()
+                    .map(|(n, value_from)| SecretRef {
+                        name: format!("SECRET_{n}"),
+                        value_from: value_from.to_string(),
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn secret_failure(value_from: &str) -> String {
+    format!(
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret {value_from} from secrets manager"
+    )
+}
+
+async fn probe(config: &SdkConfig, evidence: &Evidence, cause: CauseId) -> ProbeResults {
+    let diagnosis = diagnose(evidence);
+    assert_eq!(
+        diagnosis.category, cause,
+        "the evidence diagnoses as {cause:?}"
+    );
+    Gatherer::from_sdk_config(config)
+        .probe(evidence, &diagnosis)
+        .await
+}
+
+fn checks_of<'a>(results: &'a ProbeResults, probe: &str) -> Vec<&'a Check> {
+    results.checks.iter().filter(|c| c.probe == probe).collect()
+}
+
+/// The one check of `probe`, failing with everything found when there is not exactly one.
+fn only<'a>(results: &'a ProbeResults, probe: &str) -> &'a Check {
+    let found = checks_of(results, probe);
+    assert_eq!(found.len(), 1, "one {probe} check in {results:#?}");
+    found[0]
+}
+
+/// moto for everything, the fake IAM for the simulations.
+async fn configs() -> (Moto, FakeIam, SdkConfig) {
+    let moto = Moto::start();
+    let iam = FakeIam::start().await;
+    let config = split_endpoints(&moto.sdk_config().await, &moto.endpoint(), &iam.endpoint());
+    (moto, iam, config)
+}
+
+/// Per-service endpoints: IAM's at the fake, every other service's at moto.
+#[derive(Debug)]
+struct Endpoints {
+    moto: String,
+    iam: String,
+}
+
+impl LoadServiceConfig for Endpoints {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        if key.profile() != "endpoint_url" {
+            return None;
+        }
+        Some(if key.service_id() == "IAM" {
+            self.iam.clone()
+        } else {
+            self.moto.clone()
+        })
+    }
+}
+
+/// `config` without its one endpoint for all services (which a client takes over any
+/// per-service one), with moto's for all but IAM and the fake's for IAM instead.
+fn split_endpoints(config: &SdkConfig, moto: &str, iam: &str) -> SdkConfig {
+    let mut builder = SdkConfig::builder().service_config(Endpoints {
+        moto: moto.to_string(),
+        iam: iam.to_string(),
+    });
+    builder.set_region(config.region().cloned());
+    builder.set_credentials_provider(config.credentials_provider());
+    builder.set_retry_config(config.retry_config().cloned());
+    builder.set_behavior_version(config.behavior_version());
+    builder.set_sleep_impl(config.sleep_impl());
+    builder.set_time_source(config.time_source());
+    builder.set_http_client(config.http_client());
+    builder.build()
+}
+
+async fn create_secret(config: &SdkConfig, name: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(config)
+        .create_secret()
+        .name(name)
+        .secret_string(SECRET_VALUE)
+        .send()
+        .await
+        .expect("moto creates the secret")
+        .arn
+        .expect("a secret ARN")
+}
+
+#[tokio::test]
+async fn a_missing_secret_confirms_and_names_it_and_its_region() {
+    let (_moto, _iam, config) = configs().await;
+    let arn = format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf");
+    let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let check = only(&results, "secret");
+    assert_eq!(check.outcome, CheckOutcome::Confirms);
+    assert_eq!(check.detail, "secret prod/db does not exist in us-east-1");
+}
+
+#[tokio::test]
+async fn an_existing_secret_rules_out_and_its_value_is_never_shown() {
+    let (_moto, iam, config) = configs().await;
+    let arn = create_secret(&config, "prod/db").await;
+    iam.grant(ROLE, "secretsmanager:GetSecretValue", &arn);
+    let json_key = format!("{arn}:password::");
+    let evidence = secrets_task(&secret_failure(&json_key), &[&json_key]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let check = only(&results, "secret");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{check:?}");
+    assert!(
+        check
+            .detail
+            .starts_with("secret prod/db exists (last changed 20"),
+        "{}",
+        check.detail
+    );
+    let permission = only(&results, "secret-permission");
+    assert_eq!(permission.outcome, CheckOutcome::RulesOut, "{permission:?}");
+    let everything = serde_json::to_string(&results).expect("results serialise");
+    assert!(
+        !everything.contains(SECRET_VALUE),
+        "a secret's value reached the probe's output: {everything}"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_scheduled_for_deletion_confirms_with_its_date() {
+    let (_moto, _iam, config) = configs().await;
+    let arn = create_secret(&config, "prod/api").await;
+    aws_sdk_secretsmanager::Client::new(&config)
+        .delete_secret()
+        .secret_id(&arn)
+        .recovery_window_in_days(7)
+        .send()
+        .await
+        .expect("moto schedules the deletion");
+    let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let check = only(&results, "secret");
+    assert_eq!(check.outcome, CheckOutcome::Confirms);
+    assert!(
+        check
+            .detail
+            .starts_with("secret prod/api is scheduled for deletion (deleted 20"),
+        "{}",
+        check.detail
+    );
+}
+
+#[tokio::test]
+async fn a_missing_parameter_confirms_and_an_existing_one_rules_out() {
+    let (_moto, _iam, config) = configs().await;
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name("/prod/api-key")
+        .value(SECRET_VALUE)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("moto stores the parameter");
+    let missing = format!("arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/db");
+    let reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): invalid parameters: /prod/db";
+    let evidence = secrets_task(reason, &[&missing, "/prod/api-key"]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    // The reason names /prod/db: that one is checked, the other is not suspected.
+    let check = only(&results, "secret");
+    assert_eq!(check.outcome, CheckOutcome::Confirms);
+    assert_eq!(
+        check.detail,
+        "parameter /prod/db does not exist in us-east-1"
+    );
+
+    let unnamed = secrets_task(
+        "ResourceInitializationError: unable to pull secrets or registry auth",
+        &["/prod/api-key"],
+    );
+    let results = probe(&config, &unnamed, CauseId::SecretsOrRegistryAuth).await;
+    let check = only(&results, "secret");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{check:?}");
+    assert!(
+        check
+            .detail
+            .starts_with("parameter /prod/api-key exists (SecureString, last changed 20"),
+        "{}",
+        check.detail
+    );
+    let everything = serde_json::to_string(&results).expect("results serialise");
+    assert!(!everything.contains(SECRET_VALUE), "{everything}");
+}
+
+#[tokio::test]
+async fn a_role_denied_get_secret_value_confirms_naming_the_action() {
+    let (_moto, iam, config) = configs().await;
+    let arn = create_secret(&config, "prod/db").await;
+    let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let permission = only(&results, "secret-permission");
+    assert_eq!(permission.outcome, CheckOutcome::Confirms);
+    assert_eq!(
+        permission.detail,
+        format!("role web-execution may not read secret prod/db: secretsmanager:GetSecretValue on {arn} (implicitDeny) denied")
+    );
+    assert_eq!(
+        iam.asked(),
+        vec![(
+            ROLE.to_string(),
+            vec!["secretsmanager:GetSecretValue".to_string()],
+            vec![arn.clone()]
+        )]
+    );
+}
+
+#[tokio::test]
+async fn the_parameter_permission_is_asked_on_the_parameters_arn() {
+    let (_moto, iam, config) = configs().await;
+    let parameter_arn = format!("arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/db");
+    iam.grant(ROLE, "ssm:GetParameters", &parameter_arn);
+    let evidence = secrets_task(
+        "ResourceInitializationError: unable to pull secrets or registry auth: invalid parameters: /prod/db",
+        &["/prod/db"],
+    );
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let permission = only(&results, "secret-permission");
+    assert_eq!(permission.outcome, CheckOutcome::RulesOut, "{permission:?}");
+    assert_eq!(
+        permission.detail,
+        "role web-execution's policies allow ssm:GetParameters (read parameter /prod/db)"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_kms_key_is_simulated_for_decrypt() {
+    let (_moto, iam, config) = configs().await;
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let arn = aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name("prod/orders")
+        .kms_key_id(key)
+        .secret_string(SECRET_VALUE)
+        .send()
+        .await
+        .expect("moto creates the secret")
+        .arn
+        .expect("a secret ARN");
+    iam.grant(ROLE, "secretsmanager:GetSecretValue", &arn);
+    let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let permissions = checks_of(&results, "secret-permission");
+    let decrypt = permissions
+        .iter()
+        .find(|c| c.detail.contains("kms:Decrypt"))
+        .unwrap_or_else(|| panic!("a kms:Decrypt check in {results:#?}"));
+    assert_eq!(decrypt.outcome, CheckOutcome::Confirms);
+    assert_eq!(
+        decrypt.detail,
+        format!("role web-execution may not decrypt secret prod/orders with its KMS key: kms:Decrypt on {key} (implicitDeny) denied")
+    );
+}
+
+#[tokio::test]
+async fn a_task_definition_without_execution_role_confirms() {
+    let (_moto, iam, config) = configs().await;
+    let arn = create_secret(&config, "prod/db").await;
+    let mut evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    if let Some(definition) = evidence.task_definition.as_mut() {
+        definition.execution_role_arn = None;
+    }
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let permission = only(&results, "secret-permission");
+    assert_eq!(permission.outcome, CheckOutcome::Confirms);
+    assert!(
+        permission.detail.contains("no execution role"),
+        "{}",
+        permission.detail
+    );
+    assert!(iam.asked().is_empty(), "no role, nothing to simulate");
+}
+
+#[tokio::test]
+async fn a_denied_simulation_is_unchecked_naming_the_action() {
+    let (_moto, iam, config) = configs().await;
+    iam.deny_caller();
+    let arn = create_secret(&config, "prod/db").await;
+    let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    assert!(checks_of(&results, "secret-permission").is_empty());
+    assert!(
+        results
+            .unchecked
+            .iter()
+            .any(|s| s.contains("access denied to iam:SimulatePrincipalPolicy")),
+        "{:?}",
+        results.unchecked
+    );
+    assert_eq!(only(&results, "secret").outcome, CheckOutcome::RulesOut);
+}
+
+/// A task whose container `app` logs with awslogs to `group`, stopped because the
+/// logger could not start.
+fn logging_task(group: &str) -> Evidence {
+    let mut options = std::collections::BTreeMap::new();
+    options.insert("awslogs-group".to_string(), group.to_string());
+    options.insert("awslogs-region".to_string(), "us-east-1".to_string());
+    options.insert("awslogs-stream-prefix".to_string(), "ecs".to_string());
+    Evidence {
+        task: Task {
+            arn: TASK_ARN.into(),
+            cluster: "prod".into(),
+            region: Some("us-east-1".into()),
+            stop_code: Some("TaskFailedToStart".into()),
+            stopped_reason: Some("ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. : exit status 1".into()),
+            containers: vec![Container {
+                name: "app".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        task_definition: Some(TaskDefinition {
+            arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:42"),
+            execution_role_arn: Some(ROLE.into()),
+            containers: vec![ContainerDefinition {
+                name: "app".into(),
+                image: "nginx:1.27".into(),
+                log_configuration: Some(LogConfiguration {
+                    log_driver: "awslogs".into(),
+                    options,
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_missing_log_group_confirms() {
+    let (_moto, _iam, config) = configs().await;
+    // A group the missing one prefixes must not count as it.
+    aws_sdk_cloudwatchlogs::Client::new(&config)
+        .create_log_group()
+        .log_group_name("/ecs/web-worker")
+        .send()
+        .await
+        .expect("moto creates the log group");
+    let evidence = logging_task("/ecs/web");
+    let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
+    let check = only(&results, "log-group");
+    assert_eq!(check.outcome, CheckOutcome::Confirms);
+    assert_eq!(
+        check.detail,
+        "log group /ecs/web does not exist in us-east-1 and awslogs-create-group is not set"
+    );
+}
+
+#[tokio::test]
+async fn an_existing_log_group_rules_out() {
+    let (_moto, _iam, config) = configs().await;
+    aws_sdk_cloudwatchlogs::Client::new(&config)
+        .create_log_group()
+        .log_group_name("/ecs/web")
+        .send()
+        .await
+        .expect("moto creates the log group");
+    let evidence = logging_task("/ecs/web");
+    let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
+    let check = only(&results, "log-group");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut);
+    assert!(
+        check
+            .detail
+            .starts_with("log group /ecs/web exists in us-east-1 (created 20"),
+        "{}",
+        check.detail
+    );
+}
