@@ -6,11 +6,12 @@ mod support;
 
 use aws_config::SdkConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use chrono::{DateTime, Duration, Utc};
 use ecs_why::diagnose::{diagnose, CauseId};
 use ecs_why::evidence::probes::{Check, CheckOutcome};
 use ecs_why::evidence::{
-    Container, ContainerDefinition, Evidence, LogConfiguration, ProbeResults, SecretRef, Task,
-    TaskDefinition,
+    Container, ContainerDefinition, ContainerLogs, Evidence, LogConfiguration, LogLine,
+    ProbeResults, SecretRef, ServiceEvent, ServiceFacts, ServiceLoadBalancer, Task, TaskDefinition,
 };
 use ecs_why::gather::Gatherer;
 use support::fake_iam::FakeIam;
@@ -433,5 +434,179 @@ async fn an_existing_log_group_rules_out() {
             .starts_with("log group /ecs/web exists in us-east-1 (created 20"),
         "{}",
         check.detail
+    );
+}
+
+/// A target group `web-tg` checking HTTP GET /health for 200, every 30 s, unhealthy
+/// after 2 failures, with one registered (healthy, in moto) target; its ARN.
+async fn create_target_group(config: &SdkConfig) -> String {
+    use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetDescription};
+    let vpc = aws_sdk_ec2::Client::new(config)
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("moto creates the VPC")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("a VPC id");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let arn = elb
+        .create_target_group()
+        .name("web-tg")
+        .protocol(ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(vpc)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .health_check_path("/health")
+        .health_check_interval_seconds(30)
+        .unhealthy_threshold_count(2)
+        .matcher(Matcher::builder().http_code("200").build())
+        .send()
+        .await
+        .expect("moto creates the target group")
+        .target_groups()
+        .first()
+        .and_then(|g| g.target_group_arn().map(str::to_string))
+        .expect("a target group ARN");
+    elb.register_targets()
+        .target_group_arn(&arn)
+        .targets(
+            TargetDescription::builder()
+                .id("10.0.1.17")
+                .port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto registers the target");
+    arn
+}
+
+fn started() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-20T14:00:00Z")
+        .expect("a time")
+        .with_timezone(&Utc)
+}
+
+/// A service task of `web` that failed the ELB health checks of `target_group`, whose
+/// container logged `Listening on :8080` `listening_after` its start.
+fn elb_task(
+    target_group: &str,
+    grace: i32,
+    listening_after: Duration,
+    events: &[&str],
+) -> Evidence {
+    Evidence {
+        task: Task {
+            arn: TASK_ARN.into(),
+            cluster: "prod".into(),
+            group: Some("service:web".into()),
+            region: Some("us-east-1".into()),
+            stop_code: Some("ServiceSchedulerInitiated".into()),
+            stopped_reason: Some(format!(
+                "Task failed ELB health checks in (target-group {target_group})"
+            )),
+            started_by: Some("ecs-svc/1234567890123456789".into()),
+            started_at: Some(started()),
+            stopped_at: Some(started() + Duration::seconds(300)),
+            containers: vec![Container {
+                name: "app".into(),
+                exit_code: Some(143),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        logs: vec![ContainerLogs {
+            container: "app".into(),
+            lines: vec![
+                LogLine {
+                    timestamp: Some(started() + Duration::seconds(1)),
+                    message: "loading configuration".into(),
+                },
+                LogLine {
+                    timestamp: Some(started() + listening_after),
+                    message: "Listening on :8080".into(),
+                },
+            ],
+            ..Default::default()
+        }],
+        service_events: events
+            .iter()
+            .map(|message| ServiceEvent {
+                created_at: Some(started() + Duration::seconds(200)),
+                message: message.to_string(),
+            })
+            .collect(),
+        service: Some(ServiceFacts {
+            name: "web".into(),
+            health_check_grace_period_seconds: Some(grace),
+            load_balancers: vec![ServiceLoadBalancer {
+                target_group_arn: Some(target_group.into()),
+                container_name: Some("app".into()),
+                container_port: Some(8080),
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_404_health_check_confirms_with_the_path_and_the_codes() {
+    let (_moto, _iam, config) = configs().await;
+    let arn = create_target_group(&config).await;
+    let event = format!("(service web) (port 8080) is unhealthy in (target-group {arn}) due to (reason Health checks failed with these codes: [404]).");
+    let evidence = elb_task(&arn, 60, Duration::seconds(5), &[&event]);
+    let results = probe(&config, &evidence, CauseId::ElbHealthCheckFailed).await;
+    let details: Vec<(CheckOutcome, &str)> = checks_of(&results, "target-health")
+        .iter()
+        .map(|c| (c.outcome, c.detail.as_str()))
+        .collect();
+    assert_eq!(
+        details,
+        vec![
+            (CheckOutcome::Context, "target group web-tg checks HTTP GET /health on port traffic-port, expects 200, every 30 s, unhealthy after 2 failures (60 s)"),
+            (CheckOutcome::Context, "target group web-tg now has 1 target: 1 healthy"),
+            (CheckOutcome::Confirms, "the check expects 200 on /health and got 404"),
+            (CheckOutcome::RulesOut, "starts in ~5 s; grace period 60 s; the check marks it unhealthy after 60 s"),
+        ],
+        "{results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_start_longer_than_the_grace_period_and_the_checks_window_confirms() {
+    let (_moto, _iam, config) = configs().await;
+    let arn = create_target_group(&config).await;
+    let evidence = elb_task(&arn, 0, Duration::seconds(90), &[]);
+    let results = probe(&config, &evidence, CauseId::ElbHealthCheckFailed).await;
+    let confirming: Vec<&str> = results.confirming().map(|c| c.detail.as_str()).collect();
+    assert_eq!(
+        confirming,
+        vec!["needs ~90 s to start; grace period 0 s; the check marks it unhealthy after 60 s"],
+        "{results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_target_group_is_unchecked_not_an_error() {
+    let (_moto, _iam, config) = configs().await;
+    let arn =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone-tg/6d0ecf831eec9f09";
+    let evidence = elb_task(arn, 0, Duration::seconds(5), &[]);
+    let results = probe(&config, &evidence, CauseId::ElbHealthCheckFailed).await;
+    assert!(
+        checks_of(&results, "target-health").is_empty(),
+        "{results:#?}"
+    );
+    assert!(
+        results
+            .unchecked
+            .iter()
+            .any(|s| s.contains("target group gone-tg")
+                && s.contains("elasticloadbalancing:DescribeT")),
+        "{:?}",
+        results.unchecked
     );
 }
