@@ -610,3 +610,58 @@ async fn a_missing_target_group_is_unchecked_not_an_error() {
         results.unchecked
     );
 }
+
+#[tokio::test]
+async fn a_secret_in_another_region_is_looked_up_in_that_region() {
+    let (_moto, _iam, config) = configs().await;
+    let ireland = config
+        .to_builder()
+        .region(aws_config::Region::new("eu-west-1"))
+        .build();
+    let arn = create_secret(&ireland, "prod/db").await;
+    assert!(arn.contains(":eu-west-1:"), "{arn}");
+    let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
+    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    assert_eq!(only(&results, "secret").outcome, CheckOutcome::RulesOut);
+}
+
+#[tokio::test]
+async fn registry_credentials_are_checked_for_an_image_pull_failure() {
+    let (_moto, _iam, config) = configs().await;
+    let mut evidence = secrets_task(
+        "CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref registry.example.com/web:1.4.2: unexpected status from HEAD request: 401 Unauthorized",
+        &["/prod/not-suspected"],
+    );
+    if let Some(definition) = evidence.task_definition.as_mut() {
+        definition.containers[0].image = "registry.example.com/web:1.4.2".into();
+        definition.containers[0].repository_credentials = Some("registry/pull".into());
+    }
+    let results = probe(&config, &evidence, CauseId::ImagePullFailed).await;
+    // Only the credentials: the container's other secrets play no part in a pull.
+    let check = only(&results, "secret");
+    assert_eq!(check.outcome, CheckOutcome::Confirms);
+    assert_eq!(
+        check.detail,
+        "secret registry/pull does not exist in us-east-1"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_log_group_with_create_group_names_the_permission_it_needs() {
+    let (_moto, _iam, config) = configs().await;
+    let mut evidence = logging_task("/ecs/web");
+    if let Some(definition) = evidence.task_definition.as_mut() {
+        if let Some(logging) = definition.containers[0].log_configuration.as_mut() {
+            logging
+                .options
+                .insert("awslogs-create-group".into(), "true".into());
+        }
+    }
+    let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
+    let check = only(&results, "log-group");
+    assert_eq!(check.outcome, CheckOutcome::Confirms);
+    assert_eq!(
+        check.detail,
+        "log group /ecs/web does not exist in us-east-1; awslogs-create-group is set, so the execution role needs logs:CreateLogGroup"
+    );
+}

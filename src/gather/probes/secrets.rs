@@ -633,4 +633,40 @@ mod tests {
             "arn:aws:kms:eu-west-1:111122223333:alias/orders"
         );
     }
+
+    #[test]
+    fn at_most_ten_references_are_checked_each_once() {
+        use crate::evidence::{ContainerDefinition, SecretRef, Task};
+        let chosen = |numbers: Vec<usize>| {
+            let definition = TaskDefinition {
+                arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1".into(),
+                containers: vec![ContainerDefinition {
+                    secrets: numbers
+                        .iter()
+                        .map(|n| SecretRef {
+                            name: format!("VAR_{n}"),
+                            value_from: format!("/prod/p{n}"),
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let evidence = Evidence {
+                task: Task {
+                    stopped_reason: Some("unable to pull secrets or registry auth".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            to_check(&evidence, &definition, "us-east-1", false)
+                .into_iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(chosen(vec![1, 2, 1]), vec!["/prod/p1", "/prod/p2"]);
+        let many = chosen((0..12).collect());
+        assert_eq!(many.len(), MOST_REFERENCES);
+        assert_eq!(many[9], "/prod/p9");
+    }
 }
