@@ -31,6 +31,12 @@ static READY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid ready regex")
 });
 
+/// A line that says the opposite: `not ready yet`, `failed to start`.
+static NOT_READY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(not|never|failed to|unable to|could not)\s+(yet\s+)?(be\s+)?(listening|started|start|ready)\b")
+        .expect("valid not-ready regex")
+});
+
 /// The health check of one target group, as ELB describes it.
 #[derive(Debug, Clone, PartialEq)]
 struct HealthCheck {
@@ -421,7 +427,7 @@ fn ready_at(evidence: &Evidence, arn: &str, started: DateTime<Utc>) -> Option<Da
                 .is_none_or(|name| &logs.container == name)
         })
         .flat_map(|logs| logs.lines.iter())
-        .filter(|line| READY.is_match(&line.message))
+        .filter(|line| READY.is_match(&line.message) && !NOT_READY.is_match(&line.message))
         .filter_map(|line| line.timestamp)
         .filter(|at| *at >= started)
         .min()
@@ -467,6 +473,35 @@ mod tests {
         assert_eq!(
             group_name("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/6d0ecf831eec9f09"),
             "web-tg"
+        );
+    }
+
+    #[test]
+    fn the_ready_line_is_the_first_that_says_so_after_the_start() {
+        use crate::evidence::{ContainerLogs, LogLine};
+        let start = DateTime::parse_from_rfc3339("2026-11-20T14:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("a time");
+        let line = |seconds: i64, message: &str| LogLine {
+            timestamp: Some(start + chrono::Duration::seconds(seconds)),
+            message: message.into(),
+        };
+        let evidence = Evidence {
+            logs: vec![ContainerLogs {
+                container: "app".into(),
+                lines: vec![
+                    line(-30, "Listening on :8080 (the previous run)"),
+                    line(10, "database not ready yet, retrying"),
+                    line(40, "Started Application in 39.2 seconds"),
+                    line(41, "Listening on :8080"),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            ready_at(&evidence, "arn:tg", start),
+            Some(start + chrono::Duration::seconds(40))
         );
     }
 }

@@ -98,7 +98,12 @@ async fn check(clients: &ProbeClients, destination: &Destination) -> Result<Chec
         region,
         create_group,
     } = destination;
-    let clients = clients.in_region(region);
+    // With no region known at all, the clients' own (default) settings decide.
+    let clients = if region.is_empty() {
+        std::borrow::Cow::Borrowed(clients)
+    } else {
+        clients.in_region(region)
+    };
     let answer = clients
         .logs
         .describe_log_groups()

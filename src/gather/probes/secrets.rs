@@ -312,7 +312,12 @@ struct Described {
 /// `DescribeSecret` or `DescribeParameters` for one reference; `Err` is the unchecked
 /// sentence.
 async fn describe(clients: &ProbeClients, reference: &Reference) -> Result<Described, String> {
-    let clients = clients.in_region(&reference.region);
+    // With no region known at all, the clients' own (default) settings decide.
+    let clients = if reference.region.is_empty() {
+        std::borrow::Cow::Borrowed(clients)
+    } else {
+        clients.in_region(&reference.region)
+    };
     match reference.store {
         Store::SecretsManager => describe_secret(&clients, reference).await,
         Store::ParameterStore => describe_parameter(&clients, reference).await,
