@@ -1329,13 +1329,22 @@ async fn the_card_notifies_with_the_cause_re_runs_visibly_and_threads_only_what_
             .status(),
         200
     );
+    // Three updates of the card: the probes' verdict on the first answer, the re-run,
+    // and the probes' verdict on the re-run, which keeps its stamp.
     let updates = app
         .fake
-        .wait_for("chat.update", 1, Duration::from_secs(20))
+        .wait_for("chat.update", 3, Duration::from_secs(20))
         .await;
-    let updated = updates[0].to_string();
-    assert!(updated.contains("re-checked <!date^"), "{updated}");
-    assert!(updated.contains("by <@U1>"), "{updated}");
+    let stamped: Vec<String> = updates
+        .iter()
+        .map(Value::to_string)
+        .filter(|u| u.contains("re-checked <!date^") && u.contains("by <@U1>"))
+        .collect();
+    assert_eq!(stamped.len(), 2, "{updates:#?}");
+    assert!(
+        updates.iter().all(|u| u["ts"] == "1700000000.000100"),
+        "only the card is updated: {updates:#?}"
+    );
 }
 
 #[tokio::test]

@@ -33,8 +33,10 @@ pub(super) fn verdict_blocks(d: &Diagnosis, b: &Budget) -> Vec<SlackBlock> {
     }
     if d.confidence == Confidence::Likely {
         let checked = probes.checks.len();
-        context_lines.push(if checked == 0 {
-            "*Likely:* no probe applied to this cause".to_string()
+        context_lines.push(if checked == 0 && d.unchecked.is_empty() {
+            "*Likely:* no probe applies to this cause".to_string()
+        } else if checked == 0 {
+            "*Likely:* the probes could not check it".to_string()
         } else {
             format!(
                 "*Likely:* {checked} check{} in the account found no proof",
