@@ -1,0 +1,472 @@
+//! The image-pull probes against moto's ECR and EC2 (IAM's policy simulation on the fake
+//! IAM): a missing tag, repository or architecture confirms the pull failure with the
+//! account's own values; an existing image, a granted role or a subnet that reaches ECR
+//! rules its suspect out; a call ecs-why may not make becomes a sentence naming the
+//! action. Loopback only.
+
+mod support;
+
+use aws_config::SdkConfig;
+use chrono::{TimeZone, Utc};
+use ecs_why::diagnose::{diagnose, CauseId};
+use ecs_why::evidence::probes::{Check, CheckOutcome};
+use ecs_why::evidence::{
+    Container, ContainerDefinition, Evidence, ProbeResults, Task, TaskDefinition,
+};
+use ecs_why::gather::Gatherer;
+use support::fake_iam::{with_iam_endpoint, FakeIam};
+use support::moto::Moto;
+
+const ACCOUNT: &str = "123456789012";
+const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
+const REPOSITORY_ARN: &str = "arn:aws:ecr:us-east-1:123456789012:repository/web";
+
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// moto for ECR and EC2, the fake IAM for SimulatePrincipalPolicy.
+struct Account {
+    moto: Moto,
+    iam: FakeIam,
+}
+
+impl Account {
+    async fn start() -> Account {
+        Account {
+            moto: Moto::start(),
+            iam: FakeIam::start().await,
+        }
+    }
+
+    async fn config(&self) -> SdkConfig {
+        with_iam_endpoint(&self.moto.sdk_config().await, &self.iam.endpoint())
+    }
+
+    async fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.moto.sdk_config().await)
+    }
+
+    /// Diagnose `evidence` and run the probes against this account.
+    async fn probe(&self, evidence: &Evidence) -> ProbeResults {
+        let diagnosis = diagnose(evidence);
+        let gatherer = Gatherer::from_sdk_config(&self.config().await);
+        gatherer.probe(evidence, &diagnosis).await
+    }
+
+    /// Let the execution role log in to ECR and pull from `web`.
+    fn grant_pull(&self) {
+        self.iam
+            .grant(EXECUTION_ROLE, "ecr:GetAuthorizationToken", "*");
+        self.iam
+            .grant(EXECUTION_ROLE, "ecr:BatchGetImage", REPOSITORY_ARN);
+        self.iam
+            .grant(EXECUTION_ROLE, "ecr:GetDownloadUrlForLayer", REPOSITORY_ARN);
+    }
+}
+
+/// A single-platform Docker manifest; `seed` makes each one (and so its digest) distinct.
+fn docker_manifest(seed: &str) -> String {
+    let digest = format!("sha256:{:0>64}", seed);
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1469,"digest":"{digest}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":3370706,"digest":"{digest}"}}]}}"#
+    )
+}
+
+/// An OCI index listing `platforms` (`(os, architecture)`) and a build attestation.
+fn oci_index(platforms: &[(&str, &str)]) -> String {
+    let mut manifests: Vec<String> = platforms
+        .iter()
+        .enumerate()
+        .map(|(i, (os, architecture))| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1000,"digest":"sha256:{:0>64}","platform":{{"architecture":"{architecture}","os":"{os}"}}}}"#,
+                i + 1
+            )
+        })
+        .collect();
+    manifests.push(
+        r#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":500,"digest":"sha256:ffff000000000000000000000000000000000000000000000000000000000000","platform":{"architecture":"unknown","os":"unknown"}}"#.to_string(),
+    );
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        manifests.join(",")
+    )
+}
+
+async fn create_repository(ecr: &aws_sdk_ecr::Client, name: &str) {
+    ecr.create_repository()
+        .repository_name(name)
+        .send()
+        .await
+        .expect("moto creates the repository");
+}
+
+async fn push(
+    ecr: &aws_sdk_ecr::Client,
+    repository: &str,
+    tag: &str,
+    manifest: &str,
+    media_type: &str,
+) {
+    ecr.put_image()
+        .repository_name(repository)
+        .image_tag(tag)
+        .image_manifest(manifest)
+        .image_manifest_media_type(media_type)
+        .send()
+        .await
+        .expect("moto stores the image");
+}
+
+/// A Fargate task of `image` that could not be pulled, with an execution role and the
+/// CPU architecture `architecture` (`None`: no runtimePlatform).
+fn pull_failure(image: &str, architecture: Option<&str>) -> Evidence {
+    let reason = format!(
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: not found"
+    );
+    Evidence {
+        task: Task {
+            arn: format!(
+                "arn:aws:ecs:us-east-1:{ACCOUNT}:task/prod/0123456789abcdef0123456789abcdef"
+            ),
+            cluster: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prod"),
+            group: Some("service:web".into()),
+            task_definition: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:42"),
+            stop_code: Some("TaskFailedToStart".into()),
+            stopped_reason: Some(reason.clone()),
+            launch_type: Some("FARGATE".into()),
+            stopped_at: Some(Utc.with_ymd_and_hms(2026, 11, 20, 14, 2, 0).unwrap()),
+            containers: vec![Container {
+                name: "web".into(),
+                image: Some(image.into()),
+                reason: Some(reason),
+                last_status: Some("STOPPED".into()),
+                ..Container::default()
+            }],
+            ..Task::default()
+        },
+        task_definition: Some(TaskDefinition {
+            arn: format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/web:42"),
+            family: "web".into(),
+            revision: 42,
+            network_mode: Some("awsvpc".into()),
+            requires_compatibilities: vec!["FARGATE".into()],
+            cpu_architecture: architecture.map(str::to_string),
+            execution_role_arn: Some(EXECUTION_ROLE.into()),
+            containers: vec![ContainerDefinition {
+                name: "web".into(),
+                image: image.into(),
+                essential: Some(true),
+                ..ContainerDefinition::default()
+            }],
+            ..TaskDefinition::default()
+        }),
+        ..Evidence::default()
+    }
+}
+
+fn checks_of<'a>(results: &'a ProbeResults, probe: &str) -> Vec<&'a Check> {
+    results.checks.iter().filter(|c| c.probe == probe).collect()
+}
+
+/// The one check `probe` made.
+fn only_check<'a>(results: &'a ProbeResults, probe: &str) -> &'a Check {
+    let found = checks_of(results, probe);
+    assert_eq!(found.len(), 1, "one {probe} check expected: {results:#?}");
+    found[0]
+}
+
+#[tokio::test]
+async fn a_missing_tag_confirms_and_names_the_newest_push() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v1.4.1",
+        &docker_manifest("a1"),
+        DOCKER_MANIFEST,
+    )
+    .await;
+    account.grant_pull();
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+    assert_eq!(diagnose(&evidence).category, CauseId::ImagePullFailed);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "ecr-image");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert!(
+        check
+            .detail
+            .starts_with("ECR repository web has no tag v1.4.2 (newest push "),
+        "{}",
+        check.detail
+    );
+    assert!(check.detail.ends_with(" UTC: v1.4.1)"), "{}", check.detail);
+    assert!(
+        checks_of(&results, "image-architecture").is_empty(),
+        "no manifest to read for a missing tag: {results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_existing_tag_rules_the_image_out_with_its_push_time() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v1.4.2",
+        &docker_manifest("b2"),
+        DOCKER_MANIFEST,
+    )
+    .await;
+    account.grant_pull();
+    let mut evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+    // Pushed (by moto, now) before the task stopped: it was there to pull.
+    evidence.task.stopped_at = Some(Utc::now() + chrono::Duration::hours(1));
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "ecr-image");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
+    assert!(
+        check
+            .detail
+            .starts_with("web:v1.4.2 exists in ECR, pushed "),
+        "{}",
+        check.detail
+    );
+}
+
+#[tokio::test]
+async fn a_tag_pushed_after_the_task_stopped_confirms_it_was_missing_then() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v1.4.2",
+        &docker_manifest("c3"),
+        DOCKER_MANIFEST,
+    )
+    .await;
+    account.grant_pull();
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "ecr-image");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert!(
+        check
+            .detail
+            .contains("after the task stopped (2026-11-20 14:02 UTC)"),
+        "{}",
+        check.detail
+    );
+}
+
+#[tokio::test]
+async fn a_missing_repository_confirms_with_account_and_region() {
+    let account = Account::start().await;
+    account.grant_pull();
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "ecr-image");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        "no ECR repository web in 123456789012 us-east-1"
+    );
+}
+
+#[tokio::test]
+async fn an_index_without_the_task_architecture_confirms() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v2",
+        &oci_index(&[("linux", "amd64")]),
+        OCI_INDEX,
+    )
+    .await;
+    account.grant_pull();
+    let mut evidence = pull_failure(&format!("{REGISTRY}/web:v2"), Some("ARM64"));
+    let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): no matching manifest for linux/arm64/v8 in the manifest list entries";
+    evidence.task.stopped_reason = Some(reason.into());
+    evidence.task.containers[0].reason = Some(reason.into());
+    assert_eq!(diagnose(&evidence).category, CauseId::ImagePullFailed);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "image-architecture");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        "web:v2 is built for linux/amd64 only; the task runs ARM64 (runtimePlatform)"
+    );
+}
+
+#[tokio::test]
+async fn an_index_with_the_task_architecture_rules_it_out() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    let index = oci_index(&[("linux", "amd64"), ("linux", "arm64")]);
+    push(&ecr, "web", "v2", &index, OCI_INDEX).await;
+    account.grant_pull();
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v2"), Some("ARM64"));
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "image-architecture");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        "web:v2 has a linux/arm64 image for the task's ARM64 (runtimePlatform)"
+    );
+}
+
+#[tokio::test]
+async fn an_execution_role_that_may_not_pull_confirms_and_names_the_action() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v1.4.2",
+        &docker_manifest("d4"),
+        DOCKER_MANIFEST,
+    )
+    .await;
+    account
+        .iam
+        .grant(EXECUTION_ROLE, "ecr:GetAuthorizationToken", "*");
+    account
+        .iam
+        .grant(EXECUTION_ROLE, "ecr:GetDownloadUrlForLayer", REPOSITORY_ARN);
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "pull-permission");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        format!("role web-execution may not pull the image from ECR: ecr:BatchGetImage on {REPOSITORY_ARN} (implicitDeny) denied")
+    );
+}
+
+#[tokio::test]
+async fn an_execution_role_that_may_pull_is_ruled_out() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v1.4.2",
+        &docker_manifest("e5"),
+        DOCKER_MANIFEST,
+    )
+    .await;
+    account.grant_pull();
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "pull-permission");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
+    assert!(
+        check.detail.contains("ecr:GetAuthorizationToken")
+            && check.detail.contains("ecr:BatchGetImage")
+            && check.detail.contains("ecr:GetDownloadUrlForLayer"),
+        "{}",
+        check.detail
+    );
+    let asked = account.iam.asked();
+    assert!(
+        asked
+            .iter()
+            .any(|(role, actions, resources)| role == EXECUTION_ROLE
+                && actions.contains(&"ecr:BatchGetImage".to_string())
+                && resources == &vec![REPOSITORY_ARN.to_string()]),
+        "the pull is simulated on the repository's ARN: {asked:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_fargate_task_without_an_execution_role_confirms() {
+    let account = Account::start().await;
+    let mut evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+    if let Some(definition) = evidence.task_definition.as_mut() {
+        definition.execution_role_arn = None;
+    }
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "pull-permission");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        "the task definition has no execution role, so ECS cannot log in to ECR"
+    );
+}
+
+#[tokio::test]
+async fn a_denied_policy_simulation_is_unchecked_and_names_the_action() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v1.4.2",
+        &docker_manifest("f6"),
+        DOCKER_MANIFEST,
+    )
+    .await;
+    account.iam.deny_caller();
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+
+    let results = account.probe(&evidence).await;
+
+    assert!(
+        checks_of(&results, "pull-permission").is_empty(),
+        "{results:#?}"
+    );
+    let sentence = results
+        .unchecked
+        .iter()
+        .find(|s| s.contains("iam:SimulatePrincipalPolicy"))
+        .unwrap_or_else(|| panic!("an unchecked sentence naming the action: {results:#?}"));
+    assert!(sentence.contains("access denied"), "{sentence}");
+    assert!(sentence.contains("role web-execution"), "{sentence}");
+}
+
+#[tokio::test]
+async fn an_image_outside_ecr_is_named_as_unchecked() {
+    let account = Account::start().await;
+    let evidence = pull_failure("docker.io/acme/web:v1.4.2", None);
+
+    let results = account.probe(&evidence).await;
+
+    assert!(checks_of(&results, "ecr-image").is_empty(), "{results:#?}");
+    assert!(
+        results.unchecked.iter().any(|s| s
+            == "Could not check docker.io/acme/web:v1.4.2 (container web): its registry is not ECR, so whether the tag exists could not be checked."),
+        "{results:#?}"
+    );
+}
