@@ -185,73 +185,48 @@ impl EcrRepository<'_> {
 /// stopped reason, names a pull or the image), else of every container; for the
 /// architecture, the containers the finding names. One entry per distinct image.
 fn failing_images(input: ProbeInput<'_>, scope: Scope) -> Vec<ContainerImage> {
-    let evidence = input.evidence;
-    let all: Vec<(String, String)> = match &evidence.task_definition {
+    let task = &input.evidence.task;
+    let all: Vec<(&str, &str)> = match &input.evidence.task_definition {
         Some(definition) => definition
             .containers
             .iter()
-            .map(|c| (c.name.clone(), c.image.clone()))
+            .map(|c| (c.name.as_str(), c.image.as_str()))
             .collect(),
-        None => evidence
-            .task
-            .containers
-            .iter()
-            .filter_map(|c| Some((c.name.clone(), c.image.clone()?)))
+        None => (task.containers.iter())
+            .filter_map(|c| Some((c.name.as_str(), c.image.as_deref()?)))
             .collect(),
     };
-    let all: Vec<(String, String)> = all
-        .into_iter()
-        .filter(|(_, image)| !image.trim().is_empty())
-        .collect();
-    let named: Vec<&(String, String)> = match scope {
+    let stopped_reason = task.stopped_reason.as_deref().unwrap_or_default();
+    let stopped_reason = stopped_reason.to_ascii_lowercase();
+    let failed = |&&(name, image): &&(&str, &str)| match scope {
         Scope::PullFailure => {
-            let stopped_reason = evidence
-                .task
-                .stopped_reason
-                .as_deref()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            all.iter()
-                .filter(|(name, image)| {
-                    let reason_says_pull = evidence.task.containers.iter().any(|c| {
-                        &c.name == name
-                            && c.reason
-                                .as_deref()
-                                .is_some_and(|r| r.to_ascii_lowercase().contains("pull"))
-                    });
-                    reason_says_pull || stopped_reason.contains(&image.to_ascii_lowercase())
-                })
-                .collect()
+            task.containers.iter().any(|c| {
+                c.name == name
+                    && (c.reason.as_deref())
+                        .is_some_and(|r| r.to_ascii_lowercase().contains("pull"))
+            }) || stopped_reason.contains(&image.to_ascii_lowercase())
         }
-        Scope::ArchitectureOnly => {
-            let named_by_finding: Vec<&str> = input
-                .diagnosis
-                .findings
-                .iter()
-                .filter(|f| f.kind == FindingKind::WrongCpuArchitecture)
-                .filter_map(|f| f.container.as_deref())
-                .collect();
-            all.iter()
-                .filter(|(name, _)| named_by_finding.contains(&name.as_str()))
-                .collect()
-        }
+        Scope::ArchitectureOnly => input.diagnosis.findings.iter().any(|f| {
+            f.kind == FindingKind::WrongCpuArchitecture && f.container.as_deref() == Some(name)
+        }),
     };
-    let chosen: Vec<&(String, String)> = if named.is_empty() {
+    let all: Vec<(&str, &str)> = all
+        .into_iter()
+        .filter(|(_, i)| !i.trim().is_empty())
+        .collect();
+    let named: Vec<&(&str, &str)> = all.iter().filter(failed).collect();
+    let chosen = if named.is_empty() {
         all.iter().collect()
     } else {
         named
     };
     let mut images: Vec<ContainerImage> = Vec::new();
     for (container, image) in chosen {
-        if images.iter().any(|known| &known.image.full == image) {
-            continue;
-        }
-        images.push(ContainerImage {
-            container: container.clone(),
-            image: ImageRef::parse(image),
-        });
-        if images.len() == MAX_IMAGES {
-            break;
+        if images.len() < MAX_IMAGES && !images.iter().any(|known| known.image.full == *image) {
+            images.push(ContainerImage {
+                container: container.to_string(),
+                image: ImageRef::parse(image),
+            });
         }
     }
     images
@@ -266,14 +241,14 @@ fn not_in_ecr(images: &[ContainerImage], scope: Scope) -> Option<String> {
         .iter()
         .map(|i| format!("{} (container {})", i.image.full, i.container))
         .collect();
-    let (its, checked) = match (images.len(), scope) {
-        (1, Scope::PullFailure) => ("its registry is", "whether the tag exists"),
-        (_, Scope::PullFailure) => ("their registry is", "whether the tags exist"),
-        (1, Scope::ArchitectureOnly) => ("its registry is", "its platforms"),
-        (_, Scope::ArchitectureOnly) => ("their registry is", "their platforms"),
+    let (its, checked) = match (images.len() == 1, scope) {
+        (true, Scope::PullFailure) => ("its", "whether the tag exists"),
+        (false, Scope::PullFailure) => ("their", "whether the tags exist"),
+        (true, Scope::ArchitectureOnly) => ("its", "its platforms"),
+        (false, Scope::ArchitectureOnly) => ("their", "their platforms"),
     };
     Some(format!(
-        "Could not check {}: {its} not ECR, so {checked} could not be checked.",
+        "Could not check {}: {its} registry is not ECR, so {checked} could not be checked.",
         named.join(", ")
     ))
 }
@@ -625,27 +600,22 @@ async fn pull_permission(
 /// Without an execution role, Fargate cannot log in to ECR; on EC2 the container
 /// instance's role pulls instead (not checked here).
 fn no_execution_role(evidence: &Evidence) -> ProbeResults {
-    let on_ec2 = evidence
-        .task
-        .launch_type
-        .as_deref()
-        .is_some_and(|l| l.eq_ignore_ascii_case("EC2"));
-    if on_ec2 {
-        return ProbeResults {
-            checks: vec![Check::new(
-                "pull-permission",
-                CheckOutcome::Context,
-                "the task definition has no execution role, so the container instance's role pulls from ECR (not checked)",
-            )],
-            ..ProbeResults::default()
-        };
-    }
-    ProbeResults {
-        checks: vec![Check::new(
+    let on_ec2 = evidence.task.launch_type.as_deref() == Some("EC2");
+    let check = if on_ec2 {
+        Check::new(
+            "pull-permission",
+            CheckOutcome::Context,
+            "the task definition has no execution role, so the container instance's role pulls from ECR (not checked)",
+        )
+    } else {
+        Check::new(
             "pull-permission",
             CheckOutcome::Confirms,
             "the task definition has no execution role, so ECS cannot log in to ECR",
-        )],
+        )
+    };
+    ProbeResults {
+        checks: vec![check],
         ..ProbeResults::default()
     }
 }
@@ -696,20 +666,6 @@ mod tests {
         );
         assert!(image("nginx:1.27").ecr_repository().is_none());
         assert!(image("ghcr.io/acme/web:v2").ecr_repository().is_none());
-    }
-
-    #[test]
-    fn an_index_without_the_task_architecture_confirms_and_attestations_are_not_platforms() {
-        let index = r#"{"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
-            {"digest":"sha256:a","platform":{"architecture":"amd64","os":"linux"}},
-            {"digest":"sha256:b","platform":{"architecture":"unknown","os":"unknown"}}]}"#;
-        let check = architecture_check(&image("1.dkr/web:v2"), index, None, &arm64())
-            .expect("an index is checked");
-        assert_eq!(check.outcome, CheckOutcome::Confirms);
-        assert_eq!(
-            check.detail,
-            "web:v2 is built for linux/amd64 only; the task runs ARM64 (runtimePlatform)"
-        );
     }
 
     #[test]
