@@ -47,6 +47,10 @@ impl Account {
         aws_sdk_ecr::Client::new(&self.moto.sdk_config().await)
     }
 
+    async fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.moto.sdk_config().await)
+    }
+
     /// Diagnose `evidence` and run the probes against this account.
     async fn probe(&self, evidence: &Evidence) -> ProbeResults {
         let diagnosis = diagnose(evidence);
@@ -468,5 +472,254 @@ async fn an_image_outside_ecr_is_named_as_unchecked() {
         results.unchecked.iter().any(|s| s
             == "Could not check docker.io/acme/web:v1.4.2 (container web): its registry is not ECR, so whether the tag exists could not be checked."),
         "{results:#?}"
+    );
+}
+
+/// A VPC and a subnet in it with no route table of its own: the VPC's main table (only
+/// its local route) applies. Returns (VPC, subnet, main route table).
+async fn private_subnet(ec2: &aws_sdk_ec2::Client) -> (String, String, String) {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .expect("moto creates the VPC")
+        .vpc
+        .and_then(|v| v.vpc_id)
+        .expect("a VPC id");
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.1.0/24")
+        .send()
+        .await
+        .expect("moto creates the subnet")
+        .subnet
+        .and_then(|s| s.subnet_id)
+        .expect("a subnet id");
+    let main = ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto lists the route tables")
+        .route_tables()
+        .first()
+        .and_then(|t| t.route_table_id())
+        .expect("the VPC's main route table")
+        .to_string();
+    (vpc, subnet, main)
+}
+
+/// A pull failure of an ECR image by a task in `subnet`.
+fn pull_failure_in(subnet: &str) -> Evidence {
+    let mut evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+    let reason = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to do request: Head https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/web/manifests/v1.4.2: dial tcp 52.0.0.1:443: i/o timeout";
+    evidence.task.stopped_reason = Some(reason.into());
+    evidence.task.containers[0].reason = Some(reason.into());
+    evidence.task.subnet_id = Some(subnet.into());
+    evidence
+}
+
+#[tokio::test]
+async fn a_subnet_with_no_route_and_no_endpoints_confirms() {
+    let account = Account::start().await;
+    let (vpc, subnet, main) = private_subnet(&account.ec2().await).await;
+    let evidence = pull_failure_in(&subnet);
+    assert_eq!(diagnose(&evidence).category, CauseId::ImagePullFailed);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        format!("subnet {subnet} ({vpc}) has no route to the internet (route table {main}: no 0.0.0.0/0 via a NAT or internet gateway) and no VPC endpoint for ecr.api, ecr.dkr, s3: the task cannot reach ECR")
+    );
+}
+
+#[tokio::test]
+async fn a_subnet_routed_through_a_nat_gateway_rules_the_network_out() {
+    let account = Account::start().await;
+    let ec2 = account.ec2().await;
+    let (vpc, subnet, _) = private_subnet(&ec2).await;
+    let table = ec2
+        .create_route_table()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("moto creates the route table")
+        .route_table
+        .and_then(|t| t.route_table_id)
+        .expect("a route table id");
+    ec2.associate_route_table()
+        .route_table_id(&table)
+        .subnet_id(&subnet)
+        .send()
+        .await
+        .expect("moto associates the table");
+    let allocation = ec2
+        .allocate_address()
+        .send()
+        .await
+        .expect("moto allocates an address")
+        .allocation_id
+        .expect("an allocation id");
+    let nat = ec2
+        .create_nat_gateway()
+        .subnet_id(&subnet)
+        .allocation_id(allocation)
+        .send()
+        .await
+        .expect("moto creates the NAT gateway")
+        .nat_gateway
+        .and_then(|n| n.nat_gateway_id)
+        .expect("a NAT gateway id");
+    ec2.create_route()
+        .route_table_id(&table)
+        .destination_cidr_block("0.0.0.0/0")
+        .nat_gateway_id(&nat)
+        .send()
+        .await
+        .expect("moto adds the route");
+    let evidence = pull_failure_in(&subnet);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        format!("subnet {subnet} ({vpc}) reaches the internet via {nat} (route table {table})")
+    );
+}
+
+#[tokio::test]
+async fn an_internet_gateway_route_names_the_public_ip_the_task_needs() {
+    let account = Account::start().await;
+    let ec2 = account.ec2().await;
+    let (vpc, subnet, main) = private_subnet(&ec2).await;
+    let gateway = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .expect("moto creates the internet gateway")
+        .internet_gateway
+        .and_then(|g| g.internet_gateway_id)
+        .expect("an internet gateway id");
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&gateway)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("moto attaches the gateway");
+    ec2.create_route()
+        .route_table_id(&main)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&gateway)
+        .send()
+        .await
+        .expect("moto adds the route");
+    let evidence = pull_failure_in(&subnet);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::Context, "{results:#?}");
+    assert!(
+        check
+            .detail
+            .contains(&format!("internet gateway {gateway}"))
+            && check.detail.contains("assignPublicIp ENABLED"),
+        "{}",
+        check.detail
+    );
+}
+
+#[tokio::test]
+async fn ecr_and_s3_endpoints_in_the_vpc_rule_the_network_out() {
+    let account = Account::start().await;
+    let ec2 = account.ec2().await;
+    let (vpc, subnet, main) = private_subnet(&ec2).await;
+    let mut ids = Vec::new();
+    for service in ["ecr.api", "ecr.dkr"] {
+        let endpoint = ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .service_name(format!("com.amazonaws.us-east-1.{service}"))
+            .subnet_ids(&subnet)
+            .private_dns_enabled(true)
+            .send()
+            .await
+            .expect("moto creates the interface endpoint");
+        ids.push(
+            endpoint
+                .vpc_endpoint
+                .and_then(|e| e.vpc_endpoint_id)
+                .expect("an id"),
+        );
+    }
+    let s3 = ec2
+        .create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .route_table_ids(&main)
+        .send()
+        .await
+        .expect("moto creates the gateway endpoint");
+    ids.push(
+        s3.vpc_endpoint
+            .and_then(|e| e.vpc_endpoint_id)
+            .expect("an id"),
+    );
+    let evidence = pull_failure_in(&subnet);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
+    assert_eq!(
+        check.detail,
+        format!(
+            "subnet {subnet} ({vpc}) reaches ECR through VPC endpoints ({})",
+            ids.join(", ")
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_missing_s3_gateway_endpoint_is_named() {
+    let account = Account::start().await;
+    let ec2 = account.ec2().await;
+    let (vpc, subnet, _) = private_subnet(&ec2).await;
+    for service in ["ecr.api", "ecr.dkr"] {
+        ec2.create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .service_name(format!("com.amazonaws.us-east-1.{service}"))
+            .subnet_ids(&subnet)
+            .send()
+            .await
+            .expect("moto creates the interface endpoint");
+    }
+    let evidence = pull_failure_in(&subnet);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert!(
+        check
+            .detail
+            .ends_with("and no VPC endpoint for s3: the task cannot reach ECR"),
+        "{}",
+        check.detail
     );
 }
