@@ -14,6 +14,7 @@ use ecs_why::evidence::{
     Container, ContainerDefinition, Evidence, ProbeResults, Task, TaskDefinition,
 };
 use ecs_why::gather::Gatherer;
+use support::fake_aws::{FakeAws, Fault};
 use support::fake_iam::{with_iam_endpoint, FakeIam};
 use support::moto::Moto;
 
@@ -721,5 +722,103 @@ async fn a_missing_s3_gateway_endpoint_is_named() {
             .ends_with("and no VPC endpoint for s3: the task cannot reach ECR"),
         "{}",
         check.detail
+    );
+}
+
+/// ECR and EC2 on the fake AWS (which can refuse a call), IAM on the fake IAM.
+async fn probe_refused(evidence: &Evidence, refused: &[&str]) -> ProbeResults {
+    let aws = FakeAws::start().await;
+    for operation in refused {
+        aws.fail(operation, Fault::AccessDenied);
+    }
+    let iam = FakeIam::start().await;
+    iam.grant(EXECUTION_ROLE, "ecr:GetAuthorizationToken", "*");
+    let config = with_iam_endpoint(&aws.sdk_config().await, &iam.endpoint());
+    let gatherer = Gatherer::from_sdk_config(&config);
+    gatherer.probe(evidence, &diagnose(evidence)).await
+}
+
+#[tokio::test]
+async fn ecr_calls_ecs_why_may_not_make_are_unchecked_and_named() {
+    let evidence = pull_failure(&format!("{REGISTRY}/web:v1.4.2"), None);
+
+    let results = probe_refused(&evidence, &["DescribeImages", "BatchGetImage"]).await;
+
+    assert!(checks_of(&results, "ecr-image").is_empty(), "{results:#?}");
+    for action in ["ecr:DescribeImages", "ecr:BatchGetImage"] {
+        assert!(
+            results
+                .unchecked
+                .iter()
+                .any(|s| s.contains(&format!("access denied to {action}"))),
+            "an unchecked sentence naming {action}: {results:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_ec2_call_ecs_why_may_not_make_is_unchecked_and_named() {
+    let evidence = pull_failure_in("subnet-0abc");
+
+    let results = probe_refused(&evidence, &["DescribeRouteTables"]).await;
+
+    assert!(
+        checks_of(&results, "subnet-egress").is_empty(),
+        "{results:#?}"
+    );
+    assert!(
+        results.unchecked.iter().any(|s| s.starts_with(
+            "Could not check whether subnet subnet-0abc reaches its image registry: "
+        ) && s.contains("ec2:DescribeRouteTables")),
+        "{results:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_binary_of_the_wrong_architecture_checks_only_the_platforms() {
+    let account = Account::start().await;
+    let ecr = account.ecr().await;
+    create_repository(&ecr, "web").await;
+    push(
+        &ecr,
+        "web",
+        "v2",
+        &oci_index(&[("linux", "amd64")]),
+        OCI_INDEX,
+    )
+    .await;
+    let mut evidence = pull_failure(&format!("{REGISTRY}/web:v2"), Some("ARM64"));
+    evidence.task.stop_code = Some("EssentialContainerExited".into());
+    evidence.task.stopped_reason = Some("Essential container in task exited".into());
+    evidence.task.containers[0].reason = None;
+    evidence.task.containers[0].exit_code = Some(255);
+    evidence.logs = vec![ecs_why::evidence::ContainerLogs {
+        container: "web".into(),
+        lines: vec![ecs_why::evidence::LogLine {
+            timestamp: None,
+            message: "exec /app/server: exec format error".into(),
+        }],
+        ..Default::default()
+    }];
+    let diagnosis = diagnose(&evidence);
+    assert_ne!(diagnosis.category, CauseId::ImagePullFailed);
+    assert!(
+        diagnosis
+            .findings
+            .iter()
+            .any(|f| f.kind == ecs_why::diagnose::findings::FindingKind::WrongCpuArchitecture),
+        "{:?}",
+        diagnosis.findings
+    );
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "image-architecture");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert!(
+        checks_of(&results, "ecr-image").is_empty()
+            && checks_of(&results, "pull-permission").is_empty()
+            && checks_of(&results, "subnet-egress").is_empty(),
+        "the image was pulled: only its platforms are in question: {results:#?}"
     );
 }
