@@ -822,3 +822,77 @@ async fn a_binary_of_the_wrong_architecture_checks_only_the_platforms() {
         "the image was pulled: only its platforms are in question: {results:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_secret_fetch_that_timed_out_names_the_missing_secrets_and_logs_endpoints() {
+    let account = Account::start().await;
+    let ec2 = account.ec2().await;
+    let (vpc, subnet, main) = private_subnet(&ec2).await;
+    for service in ["ecr.api", "ecr.dkr"] {
+        ec2.create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .service_name(format!("com.amazonaws.us-east-1.{service}"))
+            .subnet_ids(&subnet)
+            .send()
+            .await
+            .expect("moto creates the interface endpoint");
+    }
+    ec2.create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .route_table_ids(&main)
+        .send()
+        .await
+        .expect("moto creates the gateway endpoint");
+    let mut evidence = pull_failure_in(&subnet);
+    let reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 5 time(s): failed to fetch secret arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf from secrets manager: RequestCanceled: request context canceled caused by: context deadline exceeded";
+    evidence.task.stopped_reason = Some(reason.into());
+    evidence.task.containers[0].reason = None;
+    if let Some(definition) = evidence.task_definition.as_mut() {
+        let web = &mut definition.containers[0];
+        web.secrets = vec![ecs_why::evidence::SecretRef {
+            name: "DATABASE_URL".into(),
+            value_from: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf".into(),
+        }];
+        web.log_configuration = Some(ecs_why::evidence::LogConfiguration {
+            log_driver: "awslogs".into(),
+            options: [("awslogs-group".to_string(), "/ecs/web".to_string())].into(),
+        });
+    }
+    assert_eq!(diagnose(&evidence).category, CauseId::SecretsOrRegistryAuth);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert!(
+        check.detail.ends_with(
+            "and no VPC endpoint for secretsmanager, logs: the task cannot reach Secrets Manager and CloudWatch Logs"
+        ),
+        "{}",
+        check.detail
+    );
+}
+
+#[tokio::test]
+async fn for_a_network_interface_failure_the_route_is_only_context() {
+    let account = Account::start().await;
+    let (_, subnet, _) = private_subnet(&account.ec2().await).await;
+    let mut evidence = pull_failure_in(&subnet);
+    let reason = "Timeout waiting for network interface provisioning to complete.";
+    evidence.task.stopped_reason = Some(reason.into());
+    evidence.task.containers[0].reason = None;
+    assert_eq!(diagnose(&evidence).category, CauseId::NetworkSetupFailed);
+
+    let results = account.probe(&evidence).await;
+
+    let check = only_check(&results, "subnet-egress");
+    assert_eq!(check.outcome, CheckOutcome::Context, "{results:#?}");
+    assert!(
+        check.detail.contains("has no route to the internet"),
+        "{}",
+        check.detail
+    );
+}

@@ -132,9 +132,13 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         vpc: vpc.as_deref(),
         table: &table,
     };
-    results
-        .checks
-        .push(judge(&place, endpoints.as_deref(), &needed(input)));
+    let mut check = judge(&place, endpoints.as_deref(), &needed(input));
+    // A network interface that could not be set up is not explained by where the
+    // subnet routes: there the route is a fact worth showing, not proof.
+    if input.diagnosis.category == CauseId::NetworkSetupFailed {
+        check.outcome = CheckOutcome::Context;
+    }
+    results.checks.push(check);
     results
 }
 
