@@ -249,7 +249,7 @@ async fn an_existing_tag_rules_the_image_out_with_its_push_time() {
 }
 
 #[tokio::test]
-async fn a_tag_pushed_after_the_task_stopped_confirms_it_was_missing_then() {
+async fn a_tag_pushed_after_the_task_stopped_is_shown_as_pushed_too_late() {
     let account = Account::start().await;
     let ecr = account.ecr().await;
     create_repository(&ecr, "web").await;
@@ -267,11 +267,11 @@ async fn a_tag_pushed_after_the_task_stopped_confirms_it_was_missing_then() {
     let results = account.probe(&evidence).await;
 
     let check = only_check(&results, "ecr-image");
-    assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
+    assert_eq!(check.outcome, CheckOutcome::Context, "{results:#?}");
     assert!(
-        check
-            .detail
-            .contains("after the task stopped (2026-11-20 14:02 UTC)"),
+        check.detail.contains(
+            "after the task stopped (2026-11-20 14:02 UTC): the tag likely named no image"
+        ),
         "{}",
         check.detail
     );
@@ -471,7 +471,7 @@ async fn an_image_outside_ecr_is_named_as_unchecked() {
     assert!(checks_of(&results, "ecr-image").is_empty(), "{results:#?}");
     assert!(
         results.unchecked.iter().any(|s| s
-            == "Could not check docker.io/acme/web:v1.4.2 (container web): its registry is not ECR, so whether the tag exists could not be checked."),
+            == "Could not check whether docker.io/acme/web:v1.4.2 (container web) exists: ecs-why looks only into private ECR repositories."),
         "{results:#?}"
     );
 }

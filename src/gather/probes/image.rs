@@ -139,10 +139,9 @@ impl ContainerImage {
 
     /// `web:v1.4.2`, or `web@sha256:0123456789ab` for a digest.
     fn short_name(&self) -> String {
-        match (&self.image.digest, &self.image.tag) {
+        match (&self.image.digest, self.tag()) {
             (Some(digest), _) => format!("{}@{}", self.image.repository, short_digest(digest)),
-            (None, Some(tag)) => format!("{}:{tag}", self.image.repository),
-            (None, None) => format!("{}:latest", self.image.repository),
+            (None, tag) => format!("{}:{}", self.image.repository, tag.unwrap_or("latest")),
         }
     }
 
@@ -167,12 +166,10 @@ impl ContainerImage {
 
 impl EcrRepository<'_> {
     fn arn(&self) -> String {
-        let partition = if self.region.starts_with("cn-") {
-            "aws-cn"
-        } else if self.region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
+        let partition = match self.region.split('-').next() {
+            Some("cn") => "aws-cn",
+            _ if self.region.starts_with("us-gov-") => "aws-us-gov",
+            _ => "aws",
         };
         format!(
             "arn:{partition}:ecr:{}:{}:repository/{}",
@@ -241,15 +238,14 @@ fn not_in_ecr(images: &[ContainerImage], scope: Scope) -> Option<String> {
         .iter()
         .map(|i| format!("{} (container {})", i.image.full, i.container))
         .collect();
-    let (its, checked) = match (images.len() == 1, scope) {
-        (true, Scope::PullFailure) => ("its", "whether the tag exists"),
-        (false, Scope::PullFailure) => ("their", "whether the tags exist"),
-        (true, Scope::ArchitectureOnly) => ("its", "its platforms"),
-        (false, Scope::ArchitectureOnly) => ("their", "their platforms"),
+    let named = named.join(", ");
+    let what = match (scope, images.len()) {
+        (Scope::PullFailure, 1) => format!("whether {named} exists"),
+        (Scope::PullFailure, _) => format!("whether {named} exist"),
+        (Scope::ArchitectureOnly, _) => format!("the platforms of {named}"),
     };
     Some(format!(
-        "Could not check {}: {its} registry is not ECR, so {checked} could not be checked.",
-        named.join(", ")
+        "Could not check {what}: ecs-why looks only into private ECR repositories."
     ))
 }
 
@@ -343,6 +339,7 @@ async fn look_up(
     let mut results = ProbeResults::default();
     let mut exists = true;
     if let Some((this_image, newest)) = described {
+        // `Some(None)`: the repository holds no tagged image; `None`: not known.
         let newest = newest.ok().map(|out| newest_push(out.image_details()));
         match this_image {
             Ok(out) => {
@@ -361,7 +358,7 @@ async fn look_up(
                     results.checks.push(no_repository(&repository));
                     exists = false;
                 } else if service.is_some_and(|e| e.is_image_not_found_exception()) {
-                    results.checks.push(no_image(image, newest.flatten()));
+                    results.checks.push(no_image(image, newest));
                     exists = false;
                 } else {
                     results.unchecked.push(unchecked(
@@ -425,14 +422,15 @@ fn no_repository(repository: &EcrRepository<'_>) -> Check {
     )
 }
 
-fn no_image(image: &ContainerImage, newest: Option<(DateTime<Utc>, String)>) -> Check {
+fn no_image(image: &ContainerImage, newest: Option<Option<(DateTime<Utc>, String)>>) -> Check {
     let missing = match (image.tag(), &image.image.digest) {
         (Some(tag), _) => format!("tag {tag}"),
         (None, Some(digest)) => format!("image {}", short_digest(digest)),
         (None, None) => "image".to_string(),
     };
     let newest = match newest {
-        Some((pushed_at, tag)) => format!(" (newest push {}: {tag})", when(pushed_at)),
+        Some(Some((pushed_at, tag))) => format!(" (newest push {}: {tag})", when(pushed_at)),
+        Some(None) => " (it holds no tagged image)".to_string(),
         None => String::new(),
     };
     Check::new(
@@ -445,7 +443,8 @@ fn no_image(image: &ContainerImage, newest: Option<(DateTime<Utc>, String)>) -> 
     )
 }
 
-/// The image exists; pushed after the task stopped, it was missing when ECS pulled.
+/// The image exists. Pushed after the task stopped, it was not there when ECS pulled: a
+/// digest proves that; a tag may have named an older image then (tags move).
 fn image_exists(
     image: &ContainerImage,
     pushed_at: Option<DateTime<Utc>>,
@@ -453,25 +452,36 @@ fn image_exists(
 ) -> Check {
     let name = image.short_name();
     let pulled_before = evidence.task.stopped_at.or(evidence.task.stopping_at);
-    match (pushed_at, pulled_before) {
-        (Some(pushed_at), Some(stopped_at)) if pushed_at > stopped_at => Check::new(
-            "ecr-image",
-            CheckOutcome::Confirms,
-            format!(
-                "{name} exists in ECR now but was pushed {}, after the task stopped ({})",
-                when(pushed_at),
-                when(stopped_at)
-            ),
-        ),
-        (Some(pushed_at), _) => Check::new(
-            "ecr-image",
-            CheckOutcome::RulesOut,
-            format!("{name} exists in ECR, pushed {}", when(pushed_at)),
-        ),
-        (None, _) => Check::new(
+    let Some(pushed_at) = pushed_at else {
+        return Check::new(
             "ecr-image",
             CheckOutcome::RulesOut,
             format!("{name} exists in ECR"),
+        );
+    };
+    match pulled_before {
+        Some(stopped_at) if pushed_at > stopped_at => {
+            let (outcome, then) = match image.tag() {
+                None => (CheckOutcome::Confirms, "it did not exist when ECS pulled"),
+                Some(_) => (
+                    CheckOutcome::Context,
+                    "the tag likely named no image when ECS pulled",
+                ),
+            };
+            Check::new(
+                "ecr-image",
+                outcome,
+                format!(
+                    "{name} exists in ECR now but was pushed {}, after the task stopped ({}): {then}",
+                    when(pushed_at),
+                    when(stopped_at)
+                ),
+            )
+        }
+        _ => Check::new(
+            "ecr-image",
+            CheckOutcome::RulesOut,
+            format!("{name} exists in ECR, pushed {}", when(pushed_at)),
         ),
     }
 }
@@ -600,22 +610,16 @@ async fn pull_permission(
 /// Without an execution role, Fargate cannot log in to ECR; on EC2 the container
 /// instance's role pulls instead (not checked here).
 fn no_execution_role(evidence: &Evidence) -> ProbeResults {
-    let on_ec2 = evidence.task.launch_type.as_deref() == Some("EC2");
-    let check = if on_ec2 {
-        Check::new(
-            "pull-permission",
-            CheckOutcome::Context,
-            "the task definition has no execution role, so the container instance's role pulls from ECR (not checked)",
-        )
+    let (outcome, detail) = if evidence.task.launch_type.as_deref() == Some("EC2") {
+        (CheckOutcome::Context, "the task definition has no execution role, so the container instance's role pulls from ECR (not checked)")
     } else {
-        Check::new(
-            "pull-permission",
+        (
             CheckOutcome::Confirms,
             "the task definition has no execution role, so ECS cannot log in to ECR",
         )
     };
     ProbeResults {
-        checks: vec![check],
+        checks: vec![Check::new("pull-permission", outcome, detail)],
         ..ProbeResults::default()
     }
 }
@@ -623,7 +627,9 @@ fn no_execution_role(evidence: &Evidence) -> ProbeResults {
 /// `sha256:0123456789ab`: enough of a digest to recognise it.
 fn short_digest(digest: &str) -> String {
     match digest.split_once(':') {
-        Some((algorithm, hex)) => format!("{algorithm}:{}", &hex[..hex.len().min(12)]),
+        Some((algorithm, hex)) => {
+            format!("{algorithm}:{}", hex.chars().take(12).collect::<String>())
+        }
         None => digest.chars().take(19).collect(),
     }
 }

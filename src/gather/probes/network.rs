@@ -36,7 +36,12 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
     let Some(subnet) = subnet_of(input.evidence) else {
         return ProbeResults::default();
     };
-    let region = clients.region.as_deref().unwrap_or("us-east-1");
+    let Some(region) = clients.region.as_deref().or(input.evidence.task.region()) else {
+        return super::only_unchecked(format!(
+            "Could not check whether subnet {subnet} reaches {}: the task's region is not known.",
+            reached(input)
+        ));
+    };
     let ec2 = &clients.ec2;
     let service_names: Vec<String> = ENDPOINT_SERVICES
         .iter()
