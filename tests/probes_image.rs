@@ -896,3 +896,39 @@ async fn for_a_network_interface_failure_the_route_is_only_context() {
         check.detail
     );
 }
+
+#[tokio::test]
+async fn the_image_and_subnet_probes_cost_one_round_trip() {
+    let latency = std::time::Duration::from_millis(500);
+    let aws = FakeAws::start().await;
+    aws.set_latency(latency);
+    let iam = FakeIam::start().await;
+    let config = with_iam_endpoint(&aws.sdk_config().await, &iam.endpoint());
+    let gatherer = Gatherer::from_sdk_config(&config);
+    let evidence = pull_failure_in("subnet-0abc");
+    let diagnosis = diagnose(&evidence);
+
+    let started = std::time::Instant::now();
+    let results = gatherer.probe(&evidence, &diagnosis).await;
+    let took = started.elapsed();
+
+    // Seven calls (three to ECR, four to EC2) at 500 ms each: in one round trip they
+    // take 500 ms; a second one in sequence would take 1 s.
+    let calls = aws.calls_by_operation();
+    for operation in [
+        "DescribeImages",
+        "BatchGetImage",
+        "DescribeSubnets",
+        "DescribeRouteTables",
+        "DescribeVpcEndpoints",
+    ] {
+        assert!(
+            calls.contains_key(operation),
+            "{operation} was not called: {calls:?}"
+        );
+    }
+    assert!(
+        took < latency * 2,
+        "the probes took {took:?}: more than one round trip of {latency:?} ({calls:?}, {results:#?})"
+    );
+}
