@@ -932,3 +932,41 @@ async fn the_image_and_subnet_probes_cost_one_round_trip() {
         "the probes took {took:?}: more than one round trip of {latency:?} ({calls:?}, {results:#?})"
     );
 }
+
+#[tokio::test]
+async fn a_task_that_crashed_makes_no_ecr_or_ec2_call() {
+    let aws = FakeAws::start().await;
+    let iam = FakeIam::start().await;
+    let config = with_iam_endpoint(&aws.sdk_config().await, &iam.endpoint());
+    let mut evidence = pull_failure_in("subnet-0abc");
+    evidence.task.stop_code = Some("EssentialContainerExited".into());
+    evidence.task.stopped_reason = Some("Essential container in task exited".into());
+    evidence.task.containers[0].reason = None;
+    evidence.task.containers[0].exit_code = Some(1);
+    let diagnosis = diagnose(&evidence);
+    assert_ne!(diagnosis.category, CauseId::ImagePullFailed);
+
+    let results = Gatherer::from_sdk_config(&config)
+        .probe(&evidence, &diagnosis)
+        .await;
+
+    let calls = aws.calls_by_operation();
+    for operation in [
+        "DescribeImages",
+        "BatchGetImage",
+        "DescribeSubnets",
+        "DescribeRouteTables",
+        "DescribeVpcEndpoints",
+    ] {
+        assert!(!calls.contains_key(operation), "{operation}: {calls:?}");
+    }
+    assert!(iam.asked().is_empty(), "{:?}", iam.asked());
+    for probe in [
+        "ecr-image",
+        "image-architecture",
+        "pull-permission",
+        "subnet-egress",
+    ] {
+        assert!(checks_of(&results, probe).is_empty(), "{results:#?}");
+    }
+}
