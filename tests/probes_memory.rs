@@ -449,13 +449,41 @@ fn the_sparkline_rises_to_the_limit_with_its_figures() {
     );
 }
 
-/// Writes examples/memory-graph.png from a realistic climb (run on purpose:
+/// The recorded out-of-memory case whose probes carry a memory climb, and the graph the
+/// bot shares for it (the same title the bot gives it).
+fn recorded_case_graph() -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases/out-of-memory--memory-climb-probed.json");
+    let text = std::fs::read_to_string(&path).expect("the recorded case");
+    let evidence: Evidence = serde_json::from_str(&text).expect("an evidence bundle");
+    let series = evidence
+        .probes
+        .and_then(|p| p.memory)
+        .expect("the case carries a memory series");
+    memory_graph::png(
+        &series,
+        "Memory of task 0f3c2a9b8e7d4c6a9b1e2d3c4f5a6b7c before it stopped",
+    )
+    .expect("a graph")
+}
+
+/// examples/memory-graph.png is the recorded case's graph as the bot draws it today.
+#[test]
+fn the_committed_example_is_the_recorded_cases_graph() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/memory-graph.png");
+    let committed = std::fs::read(&path).expect("examples/memory-graph.png");
+    assert!(
+        committed == recorded_case_graph(),
+        "examples/memory-graph.png is stale: regenerate it with \
+         `cargo test --test probes_memory -- --ignored write_example`"
+    );
+}
+
+/// Writes examples/memory-graph.png from the recorded case (run on purpose:
 /// `cargo test --test probes_memory -- --ignored write_example`).
 #[test]
 #[ignore]
 fn write_example_memory_graph_png() {
-    let bytes = memory_graph::png(&series(Some(1024.0)), "web (prod): memory before the stop")
-        .expect("a graph");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/memory-graph.png");
-    std::fs::write(&path, bytes).expect("writing examples/memory-graph.png");
+    std::fs::write(&path, recorded_case_graph()).expect("writing examples/memory-graph.png");
 }
