@@ -21,44 +21,26 @@ mod fake_iam;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 
+mod support;
+
 use aws_config::SdkConfig;
 use delay_proxy::DelayProxy;
 use ecs_why::gather::Gatherer;
-use ecs_why::task_ref::{Target, TaskRef};
 use fake_aws::{canned, FakeAws, ACCOUNT, REGION};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::{env_number, median, target};
 
 const CLUSTER: &str = "bench";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn target(id: &str) -> Target {
-    Target {
-        task: TaskRef::Task {
-            task_id: id.to_string(),
-        },
-        cluster: Some(CLUSTER.into()),
-        region: None,
-        account: None,
-    }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 /// One answer as the CLI makes it: gather, diagnose, and (with `probes`) confirm.
 async fn answer(config: &SdkConfig, id: &str, probes: bool) -> (Duration, String) {
     let gatherer = Gatherer::from_sdk_config(config);
     let started = Instant::now();
-    let evidence = gatherer.gather(&target(id)).await.expect("gathered");
+    let evidence = gatherer
+        .gather(&target(CLUSTER, id))
+        .await
+        .expect("gathered");
     let diagnosis = if probes {
         gatherer.diagnose_and_confirm(evidence).await.1
     } else {

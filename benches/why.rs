@@ -7,35 +7,14 @@
 #[path = "../tests/support/fake_aws.rs"]
 mod fake_aws;
 
+mod support;
+
 use ecs_why::gather::Gatherer;
-use ecs_why::task_ref::{Target, TaskRef};
 use fake_aws::{canned, FakeAws};
 use std::time::{Duration, Instant};
+use support::{env_number, median, target};
 
 const CLUSTER: &str = "bench";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn target(id: &str) -> Target {
-    Target {
-        task: TaskRef::Task {
-            task_id: id.to_string(),
-        },
-        cluster: Some(CLUSTER.into()),
-        region: None,
-        account: None,
-    }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn report(label: &str, samples: Vec<Duration>, latency: Duration, target: f64) {
     let best = samples.iter().min().copied().unwrap_or_default();
@@ -95,7 +74,10 @@ fn main() {
         // One long-lived gatherer, as the bot keeps: its connections are warmed up once
         // (on a task whose definition is not used below), without latency.
         let gatherer = Gatherer::from_sdk_config(&config);
-        gatherer.gather(&target(&user_id)).await.expect("warm-up");
+        gatherer
+            .gather(&target(CLUSTER, &user_id))
+            .await
+            .expect("warm-up");
         fake.set_latency(latency);
         println!(
             "ecs-why gather against the fake AWS: L = {} ms per call, {runs} runs each",
@@ -105,7 +87,10 @@ fn main() {
         let mut cold = Vec::new();
         for id in &ids {
             let start = Instant::now();
-            gatherer.gather(&target(id)).await.expect("cold gather");
+            gatherer
+                .gather(&target(CLUSTER, id))
+                .await
+                .expect("cold gather");
             cold.push(start.elapsed());
         }
         report(
@@ -118,7 +103,10 @@ fn main() {
         let mut cached = Vec::new();
         for id in &ids {
             let start = Instant::now();
-            gatherer.gather(&target(id)).await.expect("cached gather");
+            gatherer
+                .gather(&target(CLUSTER, id))
+                .await
+                .expect("cached gather");
             cached.push(start.elapsed());
         }
         report(
@@ -133,7 +121,10 @@ fn main() {
         for id in &ids {
             let gatherer = Gatherer::from_sdk_config(&config);
             let start = Instant::now();
-            gatherer.gather(&target(id)).await.expect("fresh gather");
+            gatherer
+                .gather(&target(CLUSTER, id))
+                .await
+                .expect("fresh gather");
             fresh.push(start.elapsed());
         }
         report("fresh gatherer each run (CLI-like)", fresh, latency, 3.3);
@@ -146,7 +137,7 @@ fn main() {
             let gatherer = Gatherer::from_sdk_config(&config);
             let start = Instant::now();
             let evidence = gatherer
-                .gather(&target(&user_id))
+                .gather(&target(CLUSTER, &user_id))
                 .await
                 .expect("user-initiated gather");
             user.push(start.elapsed());

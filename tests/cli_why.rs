@@ -12,6 +12,11 @@ const CLUSTER: &str = "prod";
 /// Run the binary with only the environment a user on a laptop would have, pointed at
 /// the fake, with static credentials and no config files or instance metadata.
 async fn why(fake: &FakeAws, args: &[&str]) -> Output {
+    why_with(fake, args, &[]).await
+}
+
+/// [`why`] with more environment variables (another endpoint for one service).
+async fn why_with(fake: &FakeAws, args: &[&str], extra: &[(&str, String)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
     command
         .arg("why")
@@ -19,7 +24,8 @@ async fn why(fake: &FakeAws, args: &[&str]) -> Output {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default());
     fake.configure_command(&mut command)
-        .env("AWS_MAX_ATTEMPTS", "1");
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())));
     tokio::task::spawn_blocking(move || command.output().expect("the ecs-why binary runs"))
         .await
         .expect("the binary's runner finishes")
@@ -188,22 +194,14 @@ async fn why_with_probes(
     iam: &support::fake_iam::FakeIam,
     args: &[&str],
 ) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
-    command
-        .arg("why")
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    fake.configure_command(&mut command)
-        .env("AWS_MAX_ATTEMPTS", "1")
-        // What moto serves goes to moto, IAM's simulation to the fake: the way an
-        // operator points one service elsewhere.
-        .env("AWS_ENDPOINT_URL_ECR", moto.endpoint())
-        .env("AWS_ENDPOINT_URL_EC2", moto.endpoint())
-        .env("AWS_ENDPOINT_URL_IAM", iam.endpoint());
-    tokio::task::spawn_blocking(move || command.output().expect("the ecs-why binary runs"))
-        .await
-        .expect("the binary's runner finishes")
+    // What moto serves goes to moto, IAM's simulation to the fake: the way an operator
+    // points one service elsewhere.
+    let endpoints = [
+        ("AWS_ENDPOINT_URL_ECR", moto.endpoint()),
+        ("AWS_ENDPOINT_URL_EC2", moto.endpoint()),
+        ("AWS_ENDPOINT_URL_IAM", iam.endpoint()),
+    ];
+    why_with(fake, args, &endpoints).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use chrono::{DateTime, Duration, Utc};
 use ecs_why::diagnose::{diagnose, CauseId};
-use ecs_why::evidence::probes::{Check, CheckOutcome};
+use ecs_why::evidence::probes::CheckOutcome;
 use ecs_why::evidence::{
     Container, ContainerDefinition, ContainerLogs, Evidence, LogConfiguration, LogLine,
     ProbeResults, SecretRef, ServiceEvent, ServiceFacts, ServiceLoadBalancer, Task, TaskDefinition,
@@ -16,6 +16,7 @@ use ecs_why::evidence::{
 use ecs_why::gather::Gatherer;
 use support::fake_iam::FakeIam;
 use support::moto::Moto;
+use support::probe_results::{checks_of, only_check};
 
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
@@ -78,17 +79,6 @@ async fn probe(config: &SdkConfig, evidence: &Evidence, cause: CauseId) -> Probe
     Gatherer::from_sdk_config(config)
         .probe(evidence, &diagnosis)
         .await
-}
-
-fn checks_of<'a>(results: &'a ProbeResults, probe: &str) -> Vec<&'a Check> {
-    results.checks.iter().filter(|c| c.probe == probe).collect()
-}
-
-/// The one check of `probe`, failing with everything found when there is not exactly one.
-fn only<'a>(results: &'a ProbeResults, probe: &str) -> &'a Check {
-    let found = checks_of(results, probe);
-    assert_eq!(found.len(), 1, "one {probe} check in {results:#?}");
-    found[0]
 }
 
 /// moto for everything, the fake IAM for the simulations.
@@ -154,7 +144,7 @@ async fn a_missing_secret_confirms_and_names_it_and_its_region() {
     let arn = format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf");
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let check = only(&results, "secret");
+    let check = only_check(&results, "secret");
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(check.detail, "secret prod/db does not exist in us-east-1");
 }
@@ -167,7 +157,7 @@ async fn an_existing_secret_rules_out_and_its_value_is_never_shown() {
     let json_key = format!("{arn}:password::");
     let evidence = secrets_task(&secret_failure(&json_key), &[&json_key]);
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let check = only(&results, "secret");
+    let check = only_check(&results, "secret");
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{check:?}");
     assert!(
         check
@@ -176,7 +166,7 @@ async fn an_existing_secret_rules_out_and_its_value_is_never_shown() {
         "{}",
         check.detail
     );
-    let permission = only(&results, "secret-permission");
+    let permission = only_check(&results, "secret-permission");
     assert_eq!(permission.outcome, CheckOutcome::RulesOut, "{permission:?}");
     let everything = serde_json::to_string(&results).expect("results serialise");
     assert!(
@@ -198,7 +188,7 @@ async fn a_secret_scheduled_for_deletion_confirms_with_its_date() {
         .expect("moto schedules the deletion");
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let check = only(&results, "secret");
+    let check = only_check(&results, "secret");
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert!(
         check
@@ -225,7 +215,7 @@ async fn a_missing_parameter_confirms_and_an_existing_one_rules_out() {
     let evidence = secrets_task(reason, &[&missing, "/prod/api-key"]);
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
     // The reason names /prod/db: that one is checked, the other is not suspected.
-    let check = only(&results, "secret");
+    let check = only_check(&results, "secret");
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,
@@ -237,7 +227,7 @@ async fn a_missing_parameter_confirms_and_an_existing_one_rules_out() {
         &["/prod/api-key"],
     );
     let results = probe(&config, &unnamed, CauseId::SecretsOrRegistryAuth).await;
-    let check = only(&results, "secret");
+    let check = only_check(&results, "secret");
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{check:?}");
     assert!(
         check
@@ -256,7 +246,7 @@ async fn a_role_denied_get_secret_value_confirms_naming_the_action() {
     let arn = create_secret(&config, "prod/db").await;
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permission = only(&results, "secret-permission");
+    let permission = only_check(&results, "secret-permission");
     assert_eq!(permission.outcome, CheckOutcome::Confirms);
     assert_eq!(
         permission.detail,
@@ -282,7 +272,7 @@ async fn the_parameter_permission_is_asked_on_the_parameters_arn() {
         &["/prod/db"],
     );
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permission = only(&results, "secret-permission");
+    let permission = only_check(&results, "secret-permission");
     assert_eq!(permission.outcome, CheckOutcome::RulesOut, "{permission:?}");
     assert_eq!(
         permission.detail,
@@ -328,7 +318,7 @@ async fn a_task_definition_without_execution_role_confirms() {
         definition.execution_role_arn = None;
     }
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permission = only(&results, "secret-permission");
+    let permission = only_check(&results, "secret-permission");
     assert_eq!(permission.outcome, CheckOutcome::Confirms);
     assert!(
         permission.detail.contains("no execution role"),
@@ -354,7 +344,10 @@ async fn a_denied_simulation_is_unchecked_naming_the_action() {
         "{:?}",
         results.unchecked
     );
-    assert_eq!(only(&results, "secret").outcome, CheckOutcome::RulesOut);
+    assert_eq!(
+        only_check(&results, "secret").outcome,
+        CheckOutcome::RulesOut
+    );
 }
 
 /// A task whose container `app` logs with awslogs to `group`, stopped because the
@@ -407,7 +400,7 @@ async fn a_missing_log_group_confirms() {
         .expect("moto creates the log group");
     let evidence = logging_task("/ecs/web");
     let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
-    let check = only(&results, "log-group");
+    let check = only_check(&results, "log-group");
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,
@@ -426,7 +419,7 @@ async fn an_existing_log_group_rules_out() {
         .expect("moto creates the log group");
     let evidence = logging_task("/ecs/web");
     let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
-    let check = only(&results, "log-group");
+    let check = only_check(&results, "log-group");
     assert_eq!(check.outcome, CheckOutcome::RulesOut);
     assert!(
         check
@@ -622,7 +615,10 @@ async fn a_secret_in_another_region_is_looked_up_in_that_region() {
     assert!(arn.contains(":eu-west-1:"), "{arn}");
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
     let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    assert_eq!(only(&results, "secret").outcome, CheckOutcome::RulesOut);
+    assert_eq!(
+        only_check(&results, "secret").outcome,
+        CheckOutcome::RulesOut
+    );
 }
 
 #[tokio::test]
@@ -638,7 +634,7 @@ async fn registry_credentials_are_checked_for_an_image_pull_failure() {
     }
     let results = probe(&config, &evidence, CauseId::ImagePullFailed).await;
     // Only the credentials: the container's other secrets play no part in a pull.
-    let check = only(&results, "secret");
+    let check = only_check(&results, "secret");
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,
@@ -658,7 +654,7 @@ async fn a_missing_log_group_with_create_group_names_the_permission_it_needs() {
         }
     }
     let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
-    let check = only(&results, "log-group");
+    let check = only_check(&results, "log-group");
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,

@@ -9,7 +9,7 @@ mod support;
 use aws_config::SdkConfig;
 use chrono::{TimeZone, Utc};
 use ecs_why::diagnose::{diagnose, CauseId};
-use ecs_why::evidence::probes::{Check, CheckOutcome};
+use ecs_why::evidence::probes::CheckOutcome;
 use ecs_why::evidence::{
     Container, ContainerDefinition, Evidence, ProbeResults, Task, TaskDefinition,
 };
@@ -17,6 +17,7 @@ use ecs_why::gather::Gatherer;
 use support::fake_aws::{FakeAws, Fault};
 use support::fake_iam::{with_iam_endpoint, FakeIam};
 use support::moto::Moto;
+use support::probe_results::{checks_of, only_check};
 
 const ACCOUNT: &str = "123456789012";
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -169,17 +170,6 @@ fn pull_failure(image: &str, architecture: Option<&str>) -> Evidence {
         }),
         ..Evidence::default()
     }
-}
-
-fn checks_of<'a>(results: &'a ProbeResults, probe: &str) -> Vec<&'a Check> {
-    results.checks.iter().filter(|c| c.probe == probe).collect()
-}
-
-/// The one check `probe` made.
-fn only_check<'a>(results: &'a ProbeResults, probe: &str) -> &'a Check {
-    let found = checks_of(results, probe);
-    assert_eq!(found.len(), 1, "one {probe} check expected: {results:#?}");
-    found[0]
 }
 
 #[tokio::test]

@@ -9,6 +9,20 @@
 //! name, they come with the calls that found the task. A failure of one source becomes a note on the evidence
 //! naming the missing IAM action, not an error.
 
+/// A client of the SDK crate `$sdk` from `$config`, in `$region` (an
+/// `Option<&Region>`) when given, with the interceptor that counts every call on
+/// `/metrics`. Defined before the modules so the probes' clients are built the same way.
+macro_rules! counted_client {
+    ($sdk:ident, $config:expr, $region:expr) => {{
+        let mut builder = $sdk::config::Builder::from($config)
+            .interceptor($crate::gather::call_metrics::CountCalls);
+        if let Some(region) = $region {
+            builder = builder.region(region.clone());
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
 pub mod archive;
 pub mod call_metrics;
 pub mod cloudtrail;
@@ -691,19 +705,10 @@ fn timeout_config() -> TimeoutConfig {
 /// calls with [`CountCalls`].
 fn build_clients(config: &SdkConfig, region: Option<&str>) -> Clients {
     let region = region.map(|r| Region::new(r.to_string()));
-    macro_rules! client {
-        ($sdk:ident) => {{
-            let mut builder = $sdk::config::Builder::from(config).interceptor(CountCalls);
-            if let Some(region) = &region {
-                builder = builder.region(region.clone());
-            }
-            $sdk::Client::from_conf(builder.build())
-        }};
-    }
     Clients {
         region: region.as_ref().or(config.region()).map(|r| r.to_string()),
-        ecs: client!(aws_sdk_ecs),
-        logs: client!(aws_sdk_cloudwatchlogs),
-        cloudtrail: client!(aws_sdk_cloudtrail),
+        ecs: counted_client!(aws_sdk_ecs, config, region.as_ref()),
+        logs: counted_client!(aws_sdk_cloudwatchlogs, config, region.as_ref()),
+        cloudtrail: counted_client!(aws_sdk_cloudtrail, config, region.as_ref()),
     }
 }

@@ -9,6 +9,7 @@ pub mod fake_engine;
 pub mod fake_iam;
 pub mod fake_slack;
 pub mod moto;
+pub mod probe_results;
 pub mod serve_log;
 pub mod store_contract;
 pub mod wait;

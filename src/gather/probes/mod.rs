@@ -30,7 +30,6 @@ pub mod network;
 pub mod permissions;
 pub mod secrets;
 
-use super::call_metrics::CountCalls;
 use super::failure::{AwsFailure, FailureKind};
 use crate::diagnose::Diagnosis;
 use crate::evidence::{Evidence, ProbeResults};
@@ -72,28 +71,20 @@ impl ProbeClients {
     /// `region` when given.
     pub fn new(config: &SdkConfig, region: Option<&str>) -> ProbeClients {
         let region = region.map(|r| Region::new(r.to_string()));
-        macro_rules! client {
-            ($sdk:ident) => {{
-                let mut builder = $sdk::config::Builder::from(config).interceptor(CountCalls);
-                if let Some(region) = &region {
-                    builder = builder.region(region.clone());
-                }
-                $sdk::Client::from_conf(builder.build())
-            }};
-        }
+        let region = region.as_ref();
         ProbeClients {
             config: config.clone(),
-            region: region.as_ref().or(config.region()).map(|r| r.to_string()),
-            ecs: client!(aws_sdk_ecs),
-            ecr: client!(aws_sdk_ecr),
+            region: region.or(config.region()).map(|r| r.to_string()),
+            ecs: counted_client!(aws_sdk_ecs, config, region),
+            ecr: counted_client!(aws_sdk_ecr, config, region),
             // IAM is global: its endpoint is the same from every region.
-            iam: client!(aws_sdk_iam),
-            ec2: client!(aws_sdk_ec2),
-            secrets_manager: client!(aws_sdk_secretsmanager),
-            ssm: client!(aws_sdk_ssm),
-            logs: client!(aws_sdk_cloudwatchlogs),
-            elb: client!(aws_sdk_elasticloadbalancingv2),
-            cloudwatch: client!(aws_sdk_cloudwatch),
+            iam: counted_client!(aws_sdk_iam, config, region),
+            ec2: counted_client!(aws_sdk_ec2, config, region),
+            secrets_manager: counted_client!(aws_sdk_secretsmanager, config, region),
+            ssm: counted_client!(aws_sdk_ssm, config, region),
+            logs: counted_client!(aws_sdk_cloudwatchlogs, config, region),
+            elb: counted_client!(aws_sdk_elasticloadbalancingv2, config, region),
+            cloudwatch: counted_client!(aws_sdk_cloudwatch, config, region),
         }
     }
 
