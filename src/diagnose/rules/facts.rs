@@ -25,6 +25,8 @@ pub struct Facts<'a> {
     pub blamed_container: Option<&'a Container>,
     /// The blamed container's definition, when the task definition is known.
     pub blamed_definition: Option<&'a ContainerDefinition>,
+    /// The memory probe saw the task's memory reach its limit before the stop.
+    pub memory_reached_limit: bool,
 }
 
 impl<'a> Facts<'a> {
@@ -49,6 +51,12 @@ impl<'a> Facts<'a> {
             blamed_container: blamed,
             blamed_definition: blamed
                 .and_then(|c| task_definition.and_then(|d| container_definition(d, &c.name))),
+            memory_reached_limit: evidence.probes.as_ref().is_some_and(|p| {
+                p.checks.iter().any(|c| {
+                    c.probe == "memory"
+                        && c.outcome == crate::evidence::probes::CheckOutcome::Confirms
+                })
+            }),
         }
     }
 

@@ -118,8 +118,13 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
             Runtime::Python => "Python could not allocate memory",
             Runtime::Other => "the process ran out of memory",
         };
+        let limit_said = if f.memory_reached_limit {
+            format!(" The memory graph shows its memory climbing to the limit{limit_text} before the stop.")
+        } else {
+            format!(" ECS recorded no container out-of-memory kill, so the evidence does not show the container exceeding its limit{limit_text}.")
+        };
         format!(
-            "{}: container `{name}` exited with 137 after {what}.{runtime_said} ECS recorded no container out-of-memory kill, so the evidence does not show the container exceeding its limit{limit_text}.",
+            "{}: container `{name}` exited with 137 after {what}.{runtime_said}{limit_said}",
             f.subject()
         )
     };
