@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -14,6 +16,8 @@ use tokio::time::Instant;
 
 pub struct DelayProxy {
     addr: SocketAddr,
+    /// The delay in microseconds, changeable while connections are open.
+    delay: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -30,9 +34,12 @@ impl DelayProxy {
             .await
             .expect("bind the delay proxy");
         let addr = listener.local_addr().expect("the proxy's address");
+        let delay = Arc::new(AtomicU64::new(delay.as_micros() as u64));
+        let shared = delay.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
+                let delay = shared.clone();
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
                         relay(client, server, delay).await;
@@ -40,7 +47,13 @@ impl DelayProxy {
                 });
             }
         });
-        DelayProxy { addr, task }
+        DelayProxy { addr, delay, task }
+    }
+
+    /// Hold each request `delay` from now on (open connections too).
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn endpoint(&self) -> String {
@@ -48,7 +61,7 @@ impl DelayProxy {
     }
 }
 
-async fn relay(client: TcpStream, server: TcpStream, delay: Duration) {
+async fn relay(client: TcpStream, server: TcpStream, delay: Arc<AtomicU64>) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let requests = async move {
@@ -59,8 +72,9 @@ async fn relay(client: TcpStream, server: TcpStream, delay: Duration) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            let delay = Duration::from_micros(delay.load(Ordering::Relaxed));
             let same_request = last.is_some_and(|t| t.elapsed() < delay / 2);
-            if !same_request {
+            if !same_request && !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             last = Some(Instant::now());
