@@ -27,7 +27,13 @@ pub struct AwsEngine {
     by_role: Mutex<HashMap<String, Gatherer>>,
     /// The account the bot's own credentials read (STS GetCallerIdentity, asked once).
     own_account: tokio::sync::OnceCell<Option<String>>,
+    /// Probe runs in flight by task and role: the cards of one task in several channels
+    /// share one run. Dropped as soon as it is handed out, so a re-run probes again.
+    confirming: moka::future::Cache<(String, Option<String>), Confirmed>,
 }
+
+/// Probe runs that may be in flight at once (each is dropped when it ends).
+const CONFIRMING: u64 = 1024;
 
 impl AwsEngine {
     /// The standard credential chain in `AWS_REGION`; honours `AWS_ENDPOINT_URL`.
@@ -42,6 +48,7 @@ impl AwsEngine {
             default,
             by_role: Mutex::new(HashMap::new()),
             own_account: tokio::sync::OnceCell::new(),
+            confirming: moka::future::Cache::new(CONFIRMING),
         }
     }
 
@@ -54,6 +61,7 @@ impl AwsEngine {
             default: gatherer.with_recent_stops(true),
             by_role: Mutex::new(HashMap::new()),
             own_account: tokio::sync::OnceCell::new(),
+            confirming: moka::future::Cache::new(CONFIRMING),
         }
     }
 
@@ -283,15 +291,27 @@ impl Engine for AwsEngine {
     ) -> BoxFuture<'a, Option<Confirmed>> {
         Box::pin(async move {
             let evidence = answer.to_confirm.as_ref()?;
-            let gatherer = self.gatherer(role_arn).await;
-            let (evidence, diagnosis) = gatherer
-                .diagnose_and_confirm(Evidence::clone(evidence))
+            let key = (evidence.task.arn.clone(), role_arn.map(str::to_string));
+            let confirmed = self
+                .confirming
+                .get_with_by_ref(&key, async {
+                    let gatherer = self.gatherer(role_arn).await;
+                    let (evidence, diagnosis) = gatherer
+                        .diagnose_and_confirm(Evidence::clone(evidence))
+                        .await;
+                    Confirmed {
+                        card: blocks::card_with(
+                            &diagnosis,
+                            &blocks::CardFacts::from_evidence(&evidence),
+                        ),
+                        replies: blocks::probe_replies(&diagnosis),
+                        files: memory_graph(&diagnosis).into_iter().collect(),
+                    }
+                })
                 .await;
-            Some(Confirmed {
-                card: blocks::card_with(&diagnosis, &blocks::CardFacts::from_evidence(&evidence)),
-                replies: blocks::probe_replies(&diagnosis),
-                files: memory_graph(&diagnosis).into_iter().collect(),
-            })
+            // Shared only while in flight: the next ask probes again.
+            self.confirming.invalidate(&key).await;
+            Some(confirmed)
         })
     }
 }
