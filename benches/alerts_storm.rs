@@ -19,6 +19,8 @@
 mod fake_aws;
 #[path = "../tests/support/fake_slack.rs"]
 mod fake_slack;
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 

@@ -19,6 +19,8 @@ mod endpoints;
 mod fake_aws;
 #[path = "../tests/support/fake_iam.rs"]
 mod fake_iam;
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 
@@ -182,11 +184,7 @@ async fn subnet_with_internet(config: &SdkConfig) -> String {
 fn main() {
     let latency = Duration::from_millis(env_number("BENCH_LATENCY_MS", 50));
     let runs = env_number("BENCH_RUNS", 9).max(1) as usize;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = support::runtime();
     runtime.block_on(async move {
         let aws = FakeAws::start().await;
         aws.set_latency(latency);

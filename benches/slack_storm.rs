@@ -30,6 +30,8 @@ mod fake_aws;
 mod fake_engine;
 #[path = "../tests/support/fake_slack.rs"]
 mod fake_slack;
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
 
 use ecs_why::gather::Gatherer;
 use ecs_why::slack::aws_engine::AwsEngine;

@@ -6,6 +6,8 @@
 
 #[path = "../tests/support/fake_aws.rs"]
 mod fake_aws;
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
 
 mod support;
 
@@ -31,11 +33,7 @@ fn report(label: &str, samples: Vec<Duration>, latency: Duration, target: f64) {
 fn main() {
     let latency = Duration::from_millis(env_number("BENCH_LATENCY_MS", 50));
     let runs = env_number("BENCH_RUNS", 15).max(1) as usize;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = support::runtime();
     runtime.block_on(async move {
         let fake = FakeAws::start().await;
         fake.add_task_definition(canned::task_definition());

@@ -89,18 +89,7 @@ impl FakeCloudWatch {
         let app = axum::Router::new()
             .fallback(answer)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake CloudWatch");
-        let addr = listener.local_addr().expect("fake CloudWatch address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stop.await;
-                })
-                .await;
-        });
+        let (addr, shutdown) = support::loopback::serve(app, "the fake CloudWatch").await;
         FakeCloudWatch {
             endpoint: format!("http://{addr}"),
             shared,

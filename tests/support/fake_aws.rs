@@ -91,21 +91,10 @@ impl FakeAws {
     /// Start on a free loopback port.
     pub async fn start() -> FakeAws {
         let shared = Arc::new(Shared::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0 for the fake AWS endpoint");
-        let addr = listener.local_addr().expect("local address");
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (addr, tx) = super::loopback::serve(app, "the fake AWS endpoint").await;
         FakeAws {
             addr,
             shared,

@@ -41,18 +41,7 @@ impl FakeIam {
         let app = axum::Router::new()
             .fallback(answer)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake IAM");
-        let addr = listener.local_addr().expect("fake IAM address");
-        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stop.await;
-                })
-                .await;
-        });
+        let (addr, shutdown) = super::loopback::serve(app, "the fake IAM").await;
         FakeIam {
             addr,
             shared,

@@ -8,6 +8,7 @@ pub mod fake_aws;
 pub mod fake_engine;
 pub mod fake_iam;
 pub mod fake_slack;
+pub mod loopback;
 pub mod moto;
 pub mod probe_results;
 pub mod serve_log;
