@@ -83,6 +83,21 @@ struct FakeCloudWatch {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+/// `values` as (epoch seconds, value), one a minute, ending a minute before `stopped_at`.
+fn minutely(stopped_at: DateTime<Utc>, values: &[f64]) -> Vec<(i64, f64)> {
+    let count = values.len() as i64;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            (
+                (stopped_at - Duration::minutes(count - i as i64)).timestamp(),
+                *v,
+            )
+        })
+        .collect()
+}
+
 impl FakeCloudWatch {
     async fn start() -> FakeCloudWatch {
         let shared = Arc::new(Shared::default());
@@ -99,33 +114,13 @@ impl FakeCloudWatch {
 
     /// Store the task's memory, one point a minute ending a minute before `stopped_at`.
     fn put_task_memory(&self, stopped_at: DateTime<Utc>, values: &[f64]) {
-        let count = values.len() as i64;
-        *self.shared.task_memory.lock().unwrap() = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                (
-                    (stopped_at - Duration::minutes(count - i as i64)).timestamp(),
-                    *v,
-                )
-            })
-            .collect();
+        *self.shared.task_memory.lock().unwrap() = minutely(stopped_at, values);
     }
 
     /// Store the service's memory percentage, one point a minute ending a minute before
     /// `stopped_at`.
     fn put_service_memory(&self, stopped_at: DateTime<Utc>, values: &[f64]) {
-        let count = values.len() as i64;
-        *self.shared.service_memory.lock().unwrap() = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                (
-                    (stopped_at - Duration::minutes(count - i as i64)).timestamp(),
-                    *v,
-                )
-            })
-            .collect();
+        *self.shared.service_memory.lock().unwrap() = minutely(stopped_at, values);
     }
 
     fn deny(&self) {
