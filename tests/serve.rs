@@ -76,6 +76,16 @@ impl Served {
 
     /// [`Served::start`] with more environment variables for the binary.
     async fn start_with(latency: Duration, extra: &[(&str, String)]) -> Served {
+        Served::start_limited(latency, extra, None).await
+    }
+
+    /// [`Served::start_with`], the binary limited to `open_files` descriptors (soft and
+    /// hard, so it cannot raise them) when given.
+    async fn start_limited(
+        latency: Duration,
+        extra: &[(&str, String)],
+        open_files: Option<u64>,
+    ) -> Served {
         let slack = FakeSlack::start().await;
         let aws = FakeAws::start().await;
         aws.set_latency(latency);
@@ -83,17 +93,18 @@ impl Served {
         let log = log_dir.path().join("serve.log");
         let stderr = std::fs::File::create(&log).expect("create the log file");
         let mut command = base_command();
-        let child = aws
-            .configure_command(&mut command)
+        aws.configure_command(&mut command)
             .env("SLACK_SIGNING_SECRET", SECRET)
             .env("SLACK_BOT_TOKEN", "xoxb-test")
             .env("SLACK_API_URL", slack.api_url())
             .env("ECS_WHY_LISTEN", "127.0.0.1:0")
             .env("ECS_WHY_DEFAULT_CLUSTER", CLUSTER)
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-            .stderr(stderr)
-            .spawn()
-            .expect("start ecs-why serve");
+            .stderr(stderr);
+        if let Some(limit) = open_files {
+            limit_open_files(&mut command, limit);
+        }
+        let child = command.spawn().expect("start ecs-why serve");
         let addr = support::serve_log::listening_addr(&log, Duration::from_secs(20)).await;
         let served = Served {
             child,
@@ -188,6 +199,25 @@ impl Served {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// Start `command` with at most `limit` open files, soft and hard.
+fn limit_open_files(command: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+    unsafe {
+        command.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
     }
 }
 
@@ -610,4 +640,46 @@ async fn the_card_is_posted_first_then_updated_with_what_the_probes_confirmed() 
             .all(|reply| reply["thread_ts"] == "1700000000.000100"),
         "{thread:#?}"
     );
+}
+
+/// Clients that connect and send nothing, more of them than the bot's file descriptors
+/// allow, cannot take `/healthz` down (a load balancer would kill a healthy bot), and
+/// each is closed within the header time-out rather than held for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_silent_connections_beyond_the_descriptor_limit_leaves_healthz_answering() {
+    use tokio::io::AsyncReadExt;
+    let served = Served::start_limited(Duration::ZERO, &[], Some(256)).await;
+    let logs = served.logs();
+    assert!(
+        logs.contains("\"max_connections\":192"),
+        "the connection cap follows the 256-descriptor limit: {logs}"
+    );
+    let addr = served.base.trim_start_matches("http://").to_string();
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("the kernel queues the connection"),
+        );
+    }
+    // Long enough for every slot to be held by a client silent for over a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for attempt in 0..3 {
+        let (status, body) = served.get("/healthz").await.unwrap_or_else(|| {
+            panic!(
+                "/healthz did not answer (attempt {attempt})\n{}",
+                served.logs()
+            )
+        });
+        assert_eq!(status, 200, "{body}");
+    }
+    // Every silent client is closed: made room for, or at the 10 s header time-out.
+    let mut buf = [0u8; 16];
+    let last = silent.last_mut().expect("300 connections");
+    let read = tokio::time::timeout(Duration::from_secs(15), last.read(&mut buf))
+        .await
+        .expect("a connection that sent nothing is closed within the header time-out");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(served.get("/healthz").await.is_some_and(|(s, _)| s == 200));
 }

@@ -1,22 +1,27 @@
-//! Serving HTTP connections with bounds, so idle or slow clients cannot starve the bot.
+//! Serving HTTP connections with bounds, so idle, silent or slow clients cannot starve
+//! the bot.
 //!
-//! A client gets [`ConnectionLimits::header_read_timeout`] to send a request's headers
-//! and may stay silent between requests for at most [`ConnectionLimits::idle_timeout`];
-//! then its connection is closed. At most [`ConnectionLimits::max_connections`] are
-//! open at once: beyond that, new connections wait in the listen backlog until one
-//! closes, so the process never reaches its file-descriptor limit (where `accept` fails
-//! and `/healthz` stops answering). [`raise_fd_limit`] lifts the soft limit to the hard
-//! one at start.
+//! A client gets [`ConnectionLimits::header_read_timeout`] to send its first byte and
+//! then a request's headers, and may stay silent between requests for at most
+//! [`ConnectionLimits::idle_timeout`]; then its connection is closed. At most
+//! [`ConnectionLimits::max_connections`] are open at once, a number sized from the
+//! file-descriptor limit in force ([`ConnectionLimits::for_descriptors`]), so the
+//! process never reaches that limit (where `accept` fails and `/healthz` stops
+//! answering). When every slot is taken, the connection silent the longest (at least
+//! [`EVICTABLE_AFTER`]) is closed to make room, so a flood of silent connections cannot
+//! keep a health check waiting. [`raise_fd_limit`] lifts the soft limit to the hard one
+//! at start.
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -28,7 +33,7 @@ use tokio_util::task::TaskTracker;
 /// Bounds on HTTP connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
-    /// Time a client has to send a request's headers.
+    /// Time a client has to send its first byte, and then a request's headers.
     pub header_read_timeout: Duration,
     /// Time a connection may carry nothing before it is closed.
     pub idle_timeout: Duration,
@@ -46,8 +51,93 @@ impl Default for ConnectionLimits {
     }
 }
 
+impl ConnectionLimits {
+    /// The default time-outs, with as many connections as `soft_fd_limit` open
+    /// descriptors allow once AWS and Slack connections, the listener, logs and files
+    /// have theirs: a quarter of the limit, and at least [`RESERVED_DESCRIPTORS`], stay
+    /// free for them.
+    pub fn for_descriptors(soft_fd_limit: u64) -> ConnectionLimits {
+        let reserved = (soft_fd_limit / 4).max(RESERVED_DESCRIPTORS);
+        let room = soft_fd_limit.saturating_sub(reserved);
+        let max_connections = usize::try_from(room)
+            .unwrap_or(MAX_CONNECTIONS)
+            .clamp(MIN_CONNECTIONS, MAX_CONNECTIONS);
+        ConnectionLimits {
+            max_connections,
+            ..ConnectionLimits::default()
+        }
+    }
+}
+
+/// Descriptors always left for everything but inbound connections.
+pub const RESERVED_DESCRIPTORS: u64 = 64;
+/// Bounds on the connection cap, whatever the descriptor limit.
+const MIN_CONNECTIONS: usize = 8;
+const MAX_CONNECTIONS: usize = 8192;
+/// A connection that has carried nothing for this long may be closed to make room.
+pub const EVICTABLE_AFTER: Duration = Duration::from_secs(1);
+/// How often a full server looks again for a connection silent long enough to close.
+const EVICTION_RECHECK: Duration = Duration::from_millis(250);
 /// Pause after a failed `accept` (out of descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The open connections, so the one silent the longest can be closed for a new one.
+#[derive(Default)]
+struct OpenConnections {
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<Activity>>>,
+}
+
+impl OpenConnections {
+    fn register(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, activity);
+        Registered {
+            id,
+            open: self.clone(),
+        }
+    }
+
+    /// Ask the connection silent the longest (at least [`EVICTABLE_AFTER`]) to close,
+    /// unless one asked before is still closing.
+    fn evict_the_most_silent(&self) {
+        let open = self.lock();
+        if open
+            .values()
+            .any(|activity| activity.evicted.is_cancelled())
+        {
+            return;
+        }
+        let victim = open
+            .values()
+            .map(|activity| (activity.idle_for(), activity))
+            .filter(|(idle, _)| *idle >= EVICTABLE_AFTER)
+            .max_by_key(|(idle, _)| *idle);
+        match victim {
+            Some((_, activity)) => activity.evicted.cancel(),
+            None => tracing::debug!("every connection slot is busy; new connections wait"),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Activity>>> {
+        // A panic while holding the lock leaves a plain map behind: still usable.
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A connection's entry in [`OpenConnections`], removed when it closes.
+struct Registered {
+    id: u64,
+    open: Arc<OpenConnections>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.open.lock().remove(&self.id);
+    }
+}
 
 /// Serve `router` on `listener` within `limits` until `shutdown` resolves; then stop
 /// accepting, let requests in progress finish and close every connection.
@@ -58,16 +148,26 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let open = Arc::new(OpenConnections::default());
     let stop = CancellationToken::new();
     let connections = TaskTracker::new();
     let mut shutdown = pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
+    'serving: loop {
+        let permit = loop {
+            // Every slot taken: make room by closing the connection silent the longest,
+            // and look again shortly while none is silent long enough.
+            let full = permits.available_permits() == 0;
+            if full {
+                open.evict_the_most_silent();
+            }
+            tokio::select! {
+                () = &mut shutdown => break 'serving,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => break permit,
+                    Err(_) => break 'serving,
+                },
+                () = tokio::time::sleep(EVICTION_RECHECK), if full => {}
+            }
         };
         let stream = tokio::select! {
             () = &mut shutdown => break,
@@ -80,12 +180,15 @@ pub async fn serve(
                 }
             },
         };
+        let activity = Arc::new(Activity::new());
+        let registered = open.register(activity.clone());
         connections.spawn(connection(
             stream,
             router.clone(),
             limits,
             stop.clone(),
-            permit,
+            activity,
+            (permit, registered),
         ));
     }
     stop.cancel();
@@ -94,16 +197,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// One connection, closed when idle too long, on shutdown (after the request in
-/// progress), and at the latest `header_read_timeout` after either.
+/// One connection: closed at once when it sends nothing within `header_read_timeout`;
+/// closed gracefully (after the request in progress, at the latest
+/// `header_read_timeout` later) when idle too long, on shutdown, or to make room.
 async fn connection(
     stream: tokio::net::TcpStream,
     router: Router,
     limits: ConnectionLimits,
     stop: CancellationToken,
-    _permit: OwnedSemaphorePermit,
+    activity: Arc<Activity>,
+    _slot: (OwnedSemaphorePermit, Registered),
 ) {
-    let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -119,6 +223,7 @@ async fn connection(
     let closing = async {
         tokio::select! {
             () = stop.cancelled() => {}
+            () = activity.evicted.cancelled() => {}
             () = async {
                 loop {
                     check.tick().await;
@@ -129,11 +234,23 @@ async fn connection(
             } => {}
         }
     };
+    // hyper's own header time-out starts only once the first byte has come (the
+    // protocol is not known before), so a client that sends nothing is timed here.
+    let silent = async {
+        tokio::time::sleep(limits.header_read_timeout).await;
+        if activity.has_read() {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(error) = result {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            return;
+        }
+        () = silent => {
+            tracing::debug!("closing a connection that sent nothing");
             return;
         }
         () = closing => {}
@@ -147,10 +264,13 @@ async fn connection(
     }
 }
 
-/// When a connection last carried bytes.
+/// When a connection last carried bytes, whether it ever sent one, and whether it was
+/// asked to close to make room.
 struct Activity {
     started: Instant,
     last_ms: AtomicU64,
+    read_any: AtomicBool,
+    evicted: CancellationToken,
 }
 
 impl Activity {
@@ -158,12 +278,23 @@ impl Activity {
         Activity {
             started: Instant::now(),
             last_ms: AtomicU64::new(0),
+            read_any: AtomicBool::new(false),
+            evicted: CancellationToken::new(),
         }
     }
 
     fn touch(&self) {
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn touch_read(&self) {
+        self.read_any.store(true, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn has_read(&self) -> bool {
+        self.read_any.load(Ordering::Relaxed)
     }
 
     fn idle_for(&self) -> Duration {
@@ -187,7 +318,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.touch_read();
         }
         polled
     }
@@ -275,6 +406,20 @@ pub fn raise_fd_limit() -> io::Result<(FdLimits, FdLimits)> {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_for_aws_slack_and_files() {
+        assert_eq!(ConnectionLimits::for_descriptors(256).max_connections, 192);
+        assert_eq!(ConnectionLimits::for_descriptors(1024).max_connections, 768);
+        assert_eq!(
+            ConnectionLimits::for_descriptors(64).max_connections,
+            MIN_CONNECTIONS
+        );
+        assert_eq!(
+            ConnectionLimits::for_descriptors(1 << 20).max_connections,
+            MAX_CONNECTIONS
+        );
+    }
 
     #[test]
     fn the_soft_fd_limit_is_raised_to_the_hard_limit() {

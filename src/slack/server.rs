@@ -335,15 +335,24 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app_token = settings.app_token.clone();
     let app = build(settings).await?;
     app.start_alerts(None).await;
-    match connections::raise_fd_limit() {
-        Ok((before, after)) => tracing::info!(
-            soft_before = before.0,
-            soft = after.0,
-            hard = after.1,
-            "open-file limit"
-        ),
-        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
-    }
+    // The connection cap follows the descriptor limit actually in force.
+    let app = match connections::raise_fd_limit() {
+        Ok((before, after)) => {
+            let limits = ConnectionLimits::for_descriptors(after.0);
+            tracing::info!(
+                soft_before = before.0,
+                soft = after.0,
+                hard = after.1,
+                max_connections = limits.max_connections,
+                "open-file limit"
+            );
+            app.with_connection_limits(limits)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not raise the open-file limit");
+            app
+        }
+    };
     tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
     let stop = app.shutdown();
     if let Some(token) = app_token {
