@@ -13,6 +13,8 @@
 
 #[path = "../tests/support/delay_proxy.rs"]
 mod delay_proxy;
+#[path = "../tests/support/ec2.rs"]
+mod ec2;
 #[path = "../tests/support/endpoints.rs"]
 mod endpoints;
 #[path = "../tests/support/fake_aws.rs"]
@@ -118,67 +120,14 @@ fn in_service(mut task: Value, subnet: &str) -> Value {
 
 /// A subnet in moto whose route table sends 0.0.0.0/0 to an internet gateway.
 async fn subnet_with_internet(config: &SdkConfig) -> String {
-    let ec2 = aws_sdk_ec2::Client::new(config);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .expect("vpc");
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .unwrap_or_default()
-        .to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.0.1.0/24")
-        .send()
-        .await
-        .expect("subnet");
-    let subnet_id = subnet
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .unwrap_or_default()
-        .to_string();
-    let igw = ec2.create_internet_gateway().send().await.expect("igw");
-    let igw_id = igw
-        .internet_gateway()
-        .and_then(|g| g.internet_gateway_id())
-        .unwrap_or_default()
-        .to_string();
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&igw_id)
-        .vpc_id(&vpc_id)
-        .send()
-        .await
-        .expect("attach igw");
-    let table = ec2
-        .create_route_table()
-        .vpc_id(&vpc_id)
-        .send()
-        .await
-        .expect("route table");
-    let table_id = table
-        .route_table()
-        .and_then(|t| t.route_table_id())
-        .unwrap_or_default()
-        .to_string();
-    ec2.create_route()
-        .route_table_id(&table_id)
-        .destination_cidr_block("0.0.0.0/0")
-        .gateway_id(&igw_id)
-        .send()
-        .await
-        .expect("default route");
-    ec2.associate_route_table()
-        .route_table_id(&table_id)
-        .subnet_id(&subnet_id)
-        .send()
-        .await
-        .expect("associate");
-    subnet_id
+    let ec2 = ec2::Ec2::new(config);
+    let vpc = ec2.create_vpc("10.0.0.0/16").await;
+    let subnet = ec2.create_subnet(&vpc, "10.0.1.0/24").await;
+    let gateway = ec2.attach_new_internet_gateway(&vpc).await;
+    let table = ec2.create_route_table(&vpc).await;
+    ec2.default_route(&table, ("GatewayId", &gateway)).await;
+    ec2.associate_route_table(&table, &subnet).await;
+    subnet
 }
 
 fn main() {

@@ -7,6 +7,7 @@
 
 pub mod alerts;
 pub mod arn;
+pub mod aws;
 pub mod diagnose;
 pub mod evidence;
 pub mod follow_up;

@@ -434,15 +434,9 @@ async fn an_existing_log_group_rules_out() {
 /// after 2 failures, with one registered (healthy, in moto) target; its ARN.
 async fn create_target_group(config: &SdkConfig) -> String {
     use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetDescription};
-    let vpc = aws_sdk_ec2::Client::new(config)
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .expect("moto creates the VPC")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("a VPC id");
+    let vpc = support::ec2::Ec2::new(config)
+        .create_vpc("10.0.0.0/16")
+        .await;
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(config);
     let arn = elb
         .create_target_group()

@@ -14,6 +14,7 @@ use ecs_why::evidence::{
     Container, ContainerDefinition, Evidence, ProbeResults, Task, TaskDefinition,
 };
 use ecs_why::gather::Gatherer;
+use support::ec2::Ec2;
 use support::fake_aws::{FakeAws, Fault};
 use support::fake_iam::{with_iam_endpoint, FakeIam};
 use support::moto::Moto;
@@ -49,8 +50,8 @@ impl Account {
         aws_sdk_ecr::Client::new(&self.moto.sdk_config().await)
     }
 
-    async fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.moto.sdk_config().await)
+    async fn ec2(&self) -> Ec2 {
+        Ec2::new(&self.moto.sdk_config().await)
     }
 
     /// Diagnose `evidence` and run the probes against this account.
@@ -468,42 +469,10 @@ async fn an_image_outside_ecr_is_named_as_unchecked() {
 
 /// A VPC and a subnet in it with no route table of its own: the VPC's main table (only
 /// its local route) applies. Returns (VPC, subnet, main route table).
-async fn private_subnet(ec2: &aws_sdk_ec2::Client) -> (String, String, String) {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .expect("moto creates the VPC")
-        .vpc
-        .and_then(|v| v.vpc_id)
-        .expect("a VPC id");
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.0.1.0/24")
-        .send()
-        .await
-        .expect("moto creates the subnet")
-        .subnet
-        .and_then(|s| s.subnet_id)
-        .expect("a subnet id");
-    let main = ec2
-        .describe_route_tables()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&vpc)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("moto lists the route tables")
-        .route_tables()
-        .first()
-        .and_then(|t| t.route_table_id())
-        .expect("the VPC's main route table")
-        .to_string();
+async fn private_subnet(ec2: &Ec2) -> (String, String, String) {
+    let vpc = ec2.create_vpc("10.0.0.0/16").await;
+    let subnet = ec2.create_subnet(&vpc, "10.0.1.0/24").await;
+    let main = ec2.main_route_table(&vpc).await;
     (vpc, subnet, main)
 }
 
@@ -539,45 +508,10 @@ async fn a_subnet_routed_through_a_nat_gateway_rules_the_network_out() {
     let account = Account::start().await;
     let ec2 = account.ec2().await;
     let (vpc, subnet, _) = private_subnet(&ec2).await;
-    let table = ec2
-        .create_route_table()
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .expect("moto creates the route table")
-        .route_table
-        .and_then(|t| t.route_table_id)
-        .expect("a route table id");
-    ec2.associate_route_table()
-        .route_table_id(&table)
-        .subnet_id(&subnet)
-        .send()
-        .await
-        .expect("moto associates the table");
-    let allocation = ec2
-        .allocate_address()
-        .send()
-        .await
-        .expect("moto allocates an address")
-        .allocation_id
-        .expect("an allocation id");
-    let nat = ec2
-        .create_nat_gateway()
-        .subnet_id(&subnet)
-        .allocation_id(allocation)
-        .send()
-        .await
-        .expect("moto creates the NAT gateway")
-        .nat_gateway
-        .and_then(|n| n.nat_gateway_id)
-        .expect("a NAT gateway id");
-    ec2.create_route()
-        .route_table_id(&table)
-        .destination_cidr_block("0.0.0.0/0")
-        .nat_gateway_id(&nat)
-        .send()
-        .await
-        .expect("moto adds the route");
+    let table = ec2.create_route_table(&vpc).await;
+    ec2.associate_route_table(&table, &subnet).await;
+    let nat = ec2.create_nat_gateway(&subnet).await;
+    ec2.default_route(&table, ("NatGatewayId", &nat)).await;
     let evidence = pull_failure_in(&subnet);
 
     let results = account.probe(&evidence).await;
@@ -595,27 +529,8 @@ async fn an_internet_gateway_route_names_the_public_ip_the_task_needs() {
     let account = Account::start().await;
     let ec2 = account.ec2().await;
     let (vpc, subnet, main) = private_subnet(&ec2).await;
-    let gateway = ec2
-        .create_internet_gateway()
-        .send()
-        .await
-        .expect("moto creates the internet gateway")
-        .internet_gateway
-        .and_then(|g| g.internet_gateway_id)
-        .expect("an internet gateway id");
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&gateway)
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .expect("moto attaches the gateway");
-    ec2.create_route()
-        .route_table_id(&main)
-        .destination_cidr_block("0.0.0.0/0")
-        .gateway_id(&gateway)
-        .send()
-        .await
-        .expect("moto adds the route");
+    let gateway = ec2.attach_new_internet_gateway(&vpc).await;
+    ec2.default_route(&main, ("GatewayId", &gateway)).await;
     let evidence = pull_failure_in(&subnet);
 
     let results = account.probe(&evidence).await;
@@ -639,37 +554,9 @@ async fn ecr_and_s3_endpoints_in_the_vpc_rule_the_network_out() {
     let (vpc, subnet, main) = private_subnet(&ec2).await;
     let mut ids = Vec::new();
     for service in ["ecr.api", "ecr.dkr"] {
-        let endpoint = ec2
-            .create_vpc_endpoint()
-            .vpc_id(&vpc)
-            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
-            .service_name(format!("com.amazonaws.us-east-1.{service}"))
-            .subnet_ids(&subnet)
-            .private_dns_enabled(true)
-            .send()
-            .await
-            .expect("moto creates the interface endpoint");
-        ids.push(
-            endpoint
-                .vpc_endpoint
-                .and_then(|e| e.vpc_endpoint_id)
-                .expect("an id"),
-        );
+        ids.push(ec2.interface_endpoint(&vpc, service, &subnet).await);
     }
-    let s3 = ec2
-        .create_vpc_endpoint()
-        .vpc_id(&vpc)
-        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
-        .service_name("com.amazonaws.us-east-1.s3")
-        .route_table_ids(&main)
-        .send()
-        .await
-        .expect("moto creates the gateway endpoint");
-    ids.push(
-        s3.vpc_endpoint
-            .and_then(|e| e.vpc_endpoint_id)
-            .expect("an id"),
-    );
+    ids.push(ec2.gateway_endpoint(&vpc, "s3", &main).await);
     let evidence = pull_failure_in(&subnet);
 
     let results = account.probe(&evidence).await;
@@ -691,14 +578,7 @@ async fn a_missing_s3_gateway_endpoint_is_named() {
     let ec2 = account.ec2().await;
     let (vpc, subnet, _) = private_subnet(&ec2).await;
     for service in ["ecr.api", "ecr.dkr"] {
-        ec2.create_vpc_endpoint()
-            .vpc_id(&vpc)
-            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
-            .service_name(format!("com.amazonaws.us-east-1.{service}"))
-            .subnet_ids(&subnet)
-            .send()
-            .await
-            .expect("moto creates the interface endpoint");
+        ec2.interface_endpoint(&vpc, service, &subnet).await;
     }
     let evidence = pull_failure_in(&subnet);
 
@@ -819,23 +699,9 @@ async fn a_secret_fetch_that_timed_out_names_the_missing_secrets_and_logs_endpoi
     let ec2 = account.ec2().await;
     let (vpc, subnet, main) = private_subnet(&ec2).await;
     for service in ["ecr.api", "ecr.dkr"] {
-        ec2.create_vpc_endpoint()
-            .vpc_id(&vpc)
-            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
-            .service_name(format!("com.amazonaws.us-east-1.{service}"))
-            .subnet_ids(&subnet)
-            .send()
-            .await
-            .expect("moto creates the interface endpoint");
+        ec2.interface_endpoint(&vpc, service, &subnet).await;
     }
-    ec2.create_vpc_endpoint()
-        .vpc_id(&vpc)
-        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
-        .service_name("com.amazonaws.us-east-1.s3")
-        .route_table_ids(&main)
-        .send()
-        .await
-        .expect("moto creates the gateway endpoint");
+    ec2.gateway_endpoint(&vpc, "s3", &main).await;
     let mut evidence = pull_failure_in(&subnet);
     let reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 5 time(s): failed to fetch secret arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf from secrets manager: RequestCanceled: request context canceled caused by: context deadline exceeded";
     evidence.task.stopped_reason = Some(reason.into());

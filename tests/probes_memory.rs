@@ -132,7 +132,7 @@ impl FakeCloudWatch {
     }
 
     async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        ecs_why::aws::loader()
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_ecs::config::Credentials::new(

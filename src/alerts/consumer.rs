@@ -16,7 +16,6 @@ use super::announce::{Announcer, Outcome};
 use super::event::{self, Message};
 use crate::gather::call_metrics::CountCalls;
 use crate::shutdown::Shutdown;
-use aws_config::BehaviorVersion;
 use aws_sdk_sqs::types::{Message as SqsMessage, MessageSystemAttributeName};
 use aws_sdk_sqs::Client;
 use std::sync::Arc;
@@ -44,7 +43,7 @@ pub struct Consumer {
 
 /// An SQS client with the standard credential chain; honours `AWS_ENDPOINT_URL_SQS`.
 pub async fn sqs_client(region: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = crate::aws::loader();
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_string()));
     }
@@ -54,7 +53,7 @@ pub async fn sqs_client(region: Option<&str>) -> Client {
 
 /// An SQS client from an existing SDK configuration, counting its calls.
 pub fn sqs_client_from(config: &aws_config::SdkConfig) -> Client {
-    let conf = aws_sdk_sqs::config::Builder::from(config)
+    let conf = aws_sdk_sqs::config::Builder::from(&crate::aws::with_https_client(config))
         .interceptor(CountCalls)
         .build();
     Client::from_conf(conf)

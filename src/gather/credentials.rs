@@ -13,6 +13,7 @@ use std::error::Error;
 /// `base` with its credentials replaced by those of `role_arn`, assumed with `base`'s
 /// credentials, region and endpoint (and refreshed before they expire).
 pub async fn assuming(base: &SdkConfig, role_arn: &str) -> SdkConfig {
+    let base = &crate::aws::with_https_client(base);
     let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
         .session_name("ecs-why")
         .configure(base)

@@ -27,6 +27,7 @@ pub mod archive;
 pub mod call_metrics;
 pub mod cloudtrail;
 mod credentials;
+pub mod ec2;
 pub mod ecs;
 pub mod failure;
 pub mod limits;
@@ -41,7 +42,7 @@ use crate::evidence::{
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use call_metrics::CountCalls;
 pub use failure::{aws_failure, AssumeRoleFailed, AwsFailure, FailureKind};
 use moka::future::Cache;
@@ -133,7 +134,7 @@ impl Gatherer {
     /// standard retries with backoff and timeouts; `assume_role_arn` reads another
     /// account (a failure to assume it names the role and STS's answer).
     pub async fn from_env(region: Option<&str>, assume_role_arn: Option<&str>) -> Gatherer {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = crate::aws::loader()
             .retry_config(retry_config())
             .timeout_config(timeout_config());
         if let Some(region) = region {
@@ -156,6 +157,7 @@ impl Gatherer {
     /// Use an existing SDK configuration (tests point it at a local endpoint). Retry and
     /// timeout settings are filled in where the configuration has none.
     pub fn from_sdk_config(config: &SdkConfig) -> Gatherer {
+        let config = crate::aws::with_https_client(config);
         let mut builder = config.to_builder();
         if config.retry_config().is_none() {
             builder.set_retry_config(Some(retry_config()));

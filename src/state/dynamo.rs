@@ -9,7 +9,6 @@
 
 use super::{incident_expiry, now, secs, Incident, Join, Joined, StateError, StateStore};
 use crate::gather::call_metrics::CountCalls;
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::RequestId;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -32,7 +31,7 @@ pub struct DynamoStore {
 impl DynamoStore {
     /// The standard credential chain; honours `AWS_ENDPOINT_URL_DYNAMODB`.
     pub async fn from_env(table: &str, region: Option<&str>) -> DynamoStore {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = crate::aws::loader();
         if let Some(region) = region {
             loader = loader.region(aws_config::Region::new(region.to_string()));
         }
@@ -42,7 +41,7 @@ impl DynamoStore {
 
     /// Around an existing SDK configuration (tests point it at moto).
     pub fn from_sdk_config(config: &aws_config::SdkConfig, table: &str) -> DynamoStore {
-        let conf = aws_sdk_dynamodb::config::Builder::from(config)
+        let conf = aws_sdk_dynamodb::config::Builder::from(&crate::aws::with_https_client(config))
             .interceptor(CountCalls)
             .build();
         DynamoStore {

@@ -12,7 +12,7 @@
 #![allow(dead_code)]
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_ecs::config::Credentials;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -109,7 +109,7 @@ impl FakeAws {
     /// An SDK configuration pointing every service at this fake, with static test
     /// credentials and no retries (so injected faults show at once).
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
+        ecs_why::aws::loader()
             .region(Region::new(REGION))
             .endpoint_url(self.endpoint())
             .credentials_provider(Credentials::new(

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod delay_proxy;
+pub mod ec2;
 pub mod endpoints;
 pub mod fake_aws;
 pub mod fake_engine;

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_ecs::config::Credentials;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -116,7 +116,7 @@ impl Moto {
 
     /// An SDK configuration pointing at this server with static test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
+        ecs_why::aws::loader()
             .region(Region::new("us-east-1"))
             .endpoint_url(self.endpoint())
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))

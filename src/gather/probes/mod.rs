@@ -58,7 +58,9 @@ pub struct ProbeClients {
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub iam: aws_sdk_iam::Client,
-    pub ec2: aws_sdk_ec2::Client,
+    /// EC2 Query calls signed here: `aws-sdk-ec2` costs more build time than its
+    /// three calls are worth.
+    pub ec2: super::ec2::Ec2Client,
     pub secrets_manager: aws_sdk_secretsmanager::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -79,7 +81,7 @@ impl ProbeClients {
             ecr: counted_client!(aws_sdk_ecr, config, region),
             // IAM is global: its endpoint is the same from every region.
             iam: counted_client!(aws_sdk_iam, config, region),
-            ec2: counted_client!(aws_sdk_ec2, config, region),
+            ec2: super::ec2::Ec2Client::new(config, region.map(|r| r.as_ref())),
             secrets_manager: counted_client!(aws_sdk_secretsmanager, config, region),
             ssm: counted_client!(aws_sdk_ssm, config, region),
             logs: counted_client!(aws_sdk_cloudwatchlogs, config, region),

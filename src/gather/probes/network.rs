@@ -14,8 +14,7 @@ use crate::diagnose::values::ImageRef;
 use crate::diagnose::CauseId;
 use crate::evidence::probes::{Check, CheckOutcome};
 use crate::evidence::{Evidence, ProbeResults};
-use crate::gather::failure::aws_failure;
-use aws_sdk_ec2::types::{Filter, RouteState, VpcEndpointType};
+use crate::gather::ec2::{self, Filter};
 
 /// Every endpoint service the probe may need, by its name's last part.
 const ENDPOINT_SERVICES: [&str; 6] = ["ecr.api", "ecr.dkr", "s3", "secretsmanager", "ssm", "logs"];
@@ -47,31 +46,22 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         .iter()
         .map(|service| format!("com.amazonaws.{region}.{service}"))
         .collect();
-    let filter = |name: &str, values: Vec<String>| {
-        Filter::builder()
-            .name(name)
-            .set_values(Some(values))
-            .build()
-    };
+    let subnet_ids = [subnet];
+    let own_filter = [Filter::new("association.subnet-id", [subnet])];
+    let main_filter = [Filter::new("association.main", ["true"])];
+    let endpoint_filter = [Filter::new("service-name", service_names)];
     let (subnets, own_table, main_tables, endpoints) = tokio::join!(
-        ec2.describe_subnets().subnet_ids(subnet).send(),
-        ec2.describe_route_tables()
-            .filters(filter("association.subnet-id", vec![subnet.to_string()]))
-            .send(),
-        ec2.describe_route_tables()
-            .filters(filter("association.main", vec!["true".to_string()]))
-            .send(),
-        ec2.describe_vpc_endpoints()
-            .filters(filter("service-name", service_names))
-            .send(),
+        ec2.describe_subnets(&subnet_ids),
+        ec2.describe_route_tables(&own_filter),
+        ec2.describe_route_tables(&main_filter),
+        ec2.describe_vpc_endpoints(&endpoint_filter),
     );
 
     let mut results = ProbeResults::default();
     let what = format!("whether subnet {subnet} reaches {}", reached(input));
     let own_table = match own_table {
-        Ok(out) => out.route_tables().first().map(RouteTable::from),
-        Err(err) => {
-            let failure = aws_failure(&err);
+        Ok(tables) => tables.first().map(RouteTable::from),
+        Err(failure) => {
             results
                 .unchecked
                 .push(unchecked(&what, "ec2:DescribeRouteTables", &failure));
@@ -79,13 +69,8 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         }
     };
     let vpc = match subnets {
-        Ok(out) => out
-            .subnets()
-            .first()
-            .and_then(|s| s.vpc_id())
-            .map(str::to_string),
-        Err(err) if own_table.is_none() => {
-            let failure = aws_failure(&err);
+        Ok(subnets) => subnets.first().and_then(|s| s.vpc_id.clone()),
+        Err(failure) if own_table.is_none() => {
             results
                 .unchecked
                 .push(unchecked(&what, "ec2:DescribeSubnets", &failure));
@@ -97,13 +82,11 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
     let vpc = vpc.or_else(|| own_table.as_ref().and_then(|t| t.vpc_id.clone()));
     let table = match (own_table, main_tables) {
         (Some(table), _) => Some(table),
-        (None, Ok(out)) => out
-            .route_tables()
+        (None, Ok(tables)) => tables
             .iter()
             .map(RouteTable::from)
             .find(|t| t.vpc_id.is_some() && t.vpc_id == vpc),
-        (None, Err(err)) => {
-            let failure = aws_failure(&err);
+        (None, Err(failure)) => {
             results
                 .unchecked
                 .push(unchecked(&what, "ec2:DescribeRouteTables", &failure));
@@ -117,14 +100,13 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         return results;
     };
     let endpoints = match endpoints {
-        Ok(out) => Some(
-            out.vpc_endpoints()
+        Ok(found) => Some(
+            found
                 .iter()
-                .filter_map(|e| Endpoint::from_sdk(e, region))
+                .filter_map(|e| Endpoint::from_ec2(e, region))
                 .collect::<Vec<_>>(),
         ),
-        Err(err) => {
-            let failure = aws_failure(&err);
+        Err(failure) => {
             let what = format!("the VPC endpoints of subnet {subnet}");
             results
                 .unchecked
@@ -224,26 +206,27 @@ pub struct RouteTable {
     pub default_targets: Vec<String>,
 }
 
-impl From<&aws_sdk_ec2::types::RouteTable> for RouteTable {
-    fn from(table: &aws_sdk_ec2::types::RouteTable) -> RouteTable {
+impl From<&ec2::RouteTable> for RouteTable {
+    fn from(table: &ec2::RouteTable) -> RouteTable {
         let default_targets = table
             .routes()
             .iter()
-            .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
-            .filter(|r| r.state() != Some(&RouteState::Blackhole))
+            .filter(|r| r.destination_cidr_block.as_deref() == Some("0.0.0.0/0"))
+            .filter(|r| r.state.as_deref() != Some("blackhole"))
             .filter_map(|r| {
-                r.nat_gateway_id()
-                    .or(r.gateway_id())
-                    .or(r.transit_gateway_id())
-                    .or(r.network_interface_id())
-                    .or(r.vpc_peering_connection_id())
-                    .or(r.instance_id())
-                    .map(str::to_string)
+                r.nat_gateway_id
+                    .as_ref()
+                    .or(r.gateway_id.as_ref())
+                    .or(r.transit_gateway_id.as_ref())
+                    .or(r.network_interface_id.as_ref())
+                    .or(r.vpc_peering_connection_id.as_ref())
+                    .or(r.instance_id.as_ref())
+                    .cloned()
             })
             .collect();
         RouteTable {
-            id: table.route_table_id().unwrap_or("?").to_string(),
-            vpc_id: table.vpc_id().map(str::to_string),
+            id: table.route_table_id.as_deref().unwrap_or("?").to_string(),
+            vpc_id: table.vpc_id.clone(),
             default_targets,
         }
     }
@@ -263,19 +246,31 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    fn from_sdk(endpoint: &aws_sdk_ec2::types::VpcEndpoint, region: &str) -> Option<Endpoint> {
+    fn from_ec2(endpoint: &ec2::VpcEndpoint, region: &str) -> Option<Endpoint> {
         let prefix = format!("com.amazonaws.{region}.");
-        let service = endpoint.service_name()?.strip_prefix(&prefix)?.to_string();
-        let gateway = endpoint.vpc_endpoint_type() == Some(&VpcEndpointType::Gateway);
+        let service = endpoint
+            .service_name
+            .as_deref()?
+            .strip_prefix(&prefix)?
+            .to_string();
+        let gateway = endpoint
+            .vpc_endpoint_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("gateway"));
         let available = endpoint
-            .state()
-            .is_some_and(|s| s.as_str().eq_ignore_ascii_case("available"));
+            .state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("available"));
         Some(Endpoint {
-            id: endpoint.vpc_endpoint_id().unwrap_or("?").to_string(),
+            id: endpoint
+                .vpc_endpoint_id
+                .as_deref()
+                .unwrap_or("?")
+                .to_string(),
             service,
             gateway,
-            vpc_id: endpoint.vpc_id().map(str::to_string),
-            usable: available && (gateway || endpoint.private_dns_enabled() != Some(false)),
+            vpc_id: endpoint.vpc_id.clone(),
+            usable: available && (gateway || endpoint.private_dns_enabled != Some(false)),
             route_table_ids: endpoint.route_table_ids().to_vec(),
         })
     }
@@ -438,17 +433,16 @@ mod tests {
 
     #[test]
     fn a_blackhole_default_route_counts_as_none() {
-        let blackholed = aws_sdk_ec2::types::RouteTable::builder()
-            .route_table_id("rtb-1")
-            .vpc_id("vpc-1")
-            .routes(
-                aws_sdk_ec2::types::Route::builder()
-                    .destination_cidr_block("0.0.0.0/0")
-                    .nat_gateway_id("nat-0deleted")
-                    .state(RouteState::Blackhole)
-                    .build(),
-            )
-            .build();
+        let blackholed = ec2::RouteTable::new(
+            "rtb-1",
+            "vpc-1",
+            vec![ec2::Route {
+                destination_cidr_block: Some("0.0.0.0/0".into()),
+                nat_gateway_id: Some("nat-0deleted".into()),
+                state: Some("blackhole".into()),
+                ..ec2::Route::default()
+            }],
+        );
         let table = RouteTable::from(&blackholed);
         assert!(table.default_targets.is_empty(), "{table:?}");
         let check = judge(&place(&table), Some(&[]), &ECR_ENDPOINTS);
