@@ -1,7 +1,7 @@
 //! An alert storm: 1,000 STOPPED events for 50 services, read from SQS by two replicas.
 //!
 //! Real parts: moto's server for SQS and DynamoDB (`scripts/test-env` installs it), the
-//! production `AwsEngine` over the local fake AWS for ECS and Logs (20 ms per call), two
+//! production `Investigator` over the local fake AWS for ECS and Logs (20 ms per call), two
 //! in-process `ecs-why serve` apps (each its own bot, engine, task-definition cache and
 //! alert consumer) sharing one queue and one state table, and the fake Slack Web API.
 //!
@@ -25,7 +25,7 @@ mod loopback;
 mod moto;
 
 use ecs_why::gather::Gatherer;
-use ecs_why::slack::aws_engine::AwsEngine;
+use ecs_why::investigate::Investigator;
 use ecs_why::slack::{self, Settings};
 use fake_aws::{canned, FakeAws, REGION};
 use fake_slack::FakeSlack;
@@ -163,11 +163,11 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         ]);
         let settings = Settings::from_vars(|k| vars.get(k).cloned()).expect("valid bench settings");
         let gatherer = Gatherer::from_sdk_config(&aws.sdk_config().await);
-        let engine = Arc::new(AwsEngine::from_gatherer(gatherer));
-        let app = slack::build_with_engine(settings, engine)
+        let engine = Arc::new(Investigator::from_gatherer(gatherer));
+        let app = slack::build_with(settings, engine)
             .await
             .expect("the app builds");
-        app.start_alerts(Some(ecs_why::alerts::consumer::sqs_client_from(&sdk)))
+        ecs_why::serve::start_alerts(&app, Some(ecs_why::alerts::consumer::sqs_client_from(&sdk)))
             .await;
         let _ = replica;
         tokio::spawn(app.run());

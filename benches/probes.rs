@@ -47,9 +47,11 @@ async fn answer(config: &SdkConfig, id: &str, probes: bool) -> (Duration, String
         .await
         .expect("gathered");
     let diagnosis = if probes {
-        gatherer.diagnose_and_confirm(evidence).await.1
+        ecs_why::investigate::confirm_with(&gatherer, &evidence)
+            .await
+            .diagnosis
     } else {
-        ecs_why::diagnose::diagnose(&evidence)
+        std::sync::Arc::new(ecs_why::diagnose::diagnose(&evidence))
     };
     let confidence = ecs_why::render::json::confidence(&diagnosis);
     (started.elapsed(), confidence)

@@ -8,9 +8,9 @@
 //! before each scenario through `/proc/self/clear_refs`; it includes the fakes and the
 //! HTTP client, so it over-counts the bot).
 //!
-//! 1. `fake engine`: the tests' stand-in engine (tests/support/fake_engine.rs), 50 ms
+//! 1. `fake engine`: the tests' stand-in investigator (tests/support/fake_investigator.rs), 50 ms
 //!    per diagnosis, a card and two thread replies; 200 tasks.
-//! 2. `real engine, 200 tasks`: the production `AwsEngine` over `Gatherer`, talking to
+//! 2. `real engine, 200 tasks`: the production `Investigator` over `Gatherer`, talking to
 //!    the local fake AWS (tests/support/fake_aws.rs) with 20 ms added to every call; 200
 //!    seeded tasks, so every ask is its own diagnosis. Prints AWS calls per operation.
 //! 3. `real engine, 10 tasks`: 200 users ask about 10 tasks from 10 channels (each
@@ -26,18 +26,18 @@
 
 #[path = "../tests/support/fake_aws.rs"]
 mod fake_aws;
-#[path = "../tests/support/fake_engine.rs"]
-mod fake_engine;
+#[path = "../tests/support/fake_investigator.rs"]
+mod fake_investigator;
 #[path = "../tests/support/fake_slack.rs"]
 mod fake_slack;
 #[path = "../tests/support/loopback.rs"]
 mod loopback;
 
 use ecs_why::gather::Gatherer;
-use ecs_why::slack::aws_engine::AwsEngine;
-use ecs_why::slack::{self, Engine, Settings};
+use ecs_why::investigate::{Investigate, Investigator};
+use ecs_why::slack::{self, Settings};
 use fake_aws::{canned, FakeAws};
-use fake_engine::FakeEngine;
+use fake_investigator::FakeInvestigator;
 use fake_slack::FakeSlack;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -123,7 +123,7 @@ fn main() {
 
 async fn fake_engine_storm(n: usize) {
     reset_peak_memory();
-    let engine = Arc::new(FakeEngine::with_delay(FAKE_ENGINE_LATENCY));
+    let engine = Arc::new(FakeInvestigator::with_delay(FAKE_ENGINE_LATENCY));
     let asks: Vec<Ask> = (0..n)
         .map(|i| Ask {
             user: format!("U{i}"),
@@ -171,7 +171,7 @@ async fn real_engine_storm(
     }
     aws.set_latency(AWS_LATENCY);
     let gatherer = Gatherer::from_sdk_config(&aws.sdk_config().await);
-    let engine = Arc::new(AwsEngine::from_gatherer(gatherer));
+    let engine = Arc::new(Investigator::from_gatherer(gatherer));
     let asks: Vec<Ask> = (0..n)
         .map(|i| Ask {
             user: format!("U{i}"),
@@ -189,7 +189,7 @@ async fn real_engine_storm(
     let vars = [("AWS_REGION", fake_aws::REGION.to_string())];
     let figures = storm(engine, &vars, asks, expected_cards, |_| true).await;
     println!(
-        "slack_storm [real engine, {tasks} tasks]: {n} concurrent signed /ecs why commands, {n} users, {tasks} tasks, {channels} channels, AwsEngine over Gatherer, {} per AWS call",
+        "slack_storm [real engine, {tasks} tasks]: {n} concurrent signed /ecs why commands, {n} users, {tasks} tasks, {channels} channels, Investigator over Gatherer, {} per AWS call",
         ms(AWS_LATENCY)
     );
     print_figures(&figures);
@@ -207,7 +207,7 @@ async fn real_engine_storm(
 /// Run one storm and measure it. `details_done(posts)` says whether enough thread
 /// replies arrived to call the answers complete (the cards are counted regardless).
 async fn storm(
-    engine: Arc<dyn Engine>,
+    engine: Arc<dyn Investigate>,
     extra_vars: &[(&str, String)],
     asks: Vec<Ask>,
     expected_cards: usize,
@@ -224,7 +224,7 @@ async fn storm(
     ]);
     vars.extend(extra_vars.iter().cloned());
     let settings = Settings::from_vars(|k| vars.get(k).cloned()).expect("bench settings");
-    let app = slack::build_with_engine(settings, engine)
+    let app = slack::build_with(settings, engine)
         .await
         .expect("the bot starts");
     let base = format!("http://127.0.0.1:{}/slack/commands", app.port());

@@ -31,7 +31,7 @@ pub struct Evidence {
     /// The service's most recent events, newest first (empty for standalone tasks).
     pub service_events: Vec<ServiceEvent>,
     /// What could not be fetched and why, in words for the reader (with the fix).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// The service's recently stopped tasks, for "4 of the last 5 tasks stopped the same
     /// way". `None` when not gathered: standalone tasks, alerts, offline documents.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +44,88 @@ pub struct Evidence {
     /// What the read-only probes found; `None` when they did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probes: Option<ProbeResults>,
+}
+
+/// Something the reader should know that the evidence does not show: a source that
+/// could not be read (with the fix), where logs are instead, what is not final yet. Its
+/// kind lets an output choose (the card leaves out a logs note its "Logs:" line already
+/// explains). Reads from a plain string too, as older recorded cases hold them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "NoteOnDisk")]
+pub struct Note {
+    #[serde(flatten)]
+    pub kind: NoteKind,
+    pub text: String,
+}
+
+/// What a [`Note`] is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum NoteKind {
+    /// A container logs somewhere ecs-why does not read (another driver, or none).
+    LogsElsewhere { container: String },
+    /// A source could not be read; the text names the IAM action or the failure.
+    Unread,
+    /// Anything else.
+    #[default]
+    General,
+}
+
+impl Note {
+    pub fn new(kind: NoteKind, text: impl Into<String>) -> Note {
+        Note {
+            kind,
+            text: text.into(),
+        }
+    }
+
+    /// A source that could not be read.
+    pub fn unread(text: impl Into<String>) -> Note {
+        Note::new(NoteKind::Unread, text)
+    }
+
+    pub fn general(text: impl Into<String>) -> Note {
+        Note::new(NoteKind::General, text)
+    }
+}
+
+impl From<&str> for Note {
+    fn from(text: &str) -> Note {
+        Note::general(text)
+    }
+}
+
+impl From<String> for Note {
+    fn from(text: String) -> Note {
+        Note::general(text)
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A note as stored: a plain string (older cases) or `{"kind": …, "text": …}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NoteOnDisk {
+    Text(String),
+    Typed {
+        #[serde(flatten)]
+        kind: NoteKind,
+        text: String,
+    },
+}
+
+impl From<NoteOnDisk> for Note {
+    fn from(stored: NoteOnDisk) -> Note {
+        match stored {
+            NoteOnDisk::Text(text) => Note::general(text),
+            NoteOnDisk::Typed { kind, text } => Note { kind, text },
+        }
+    }
 }
 
 /// A service's settings that bear on why its task stopped.
@@ -103,7 +185,7 @@ pub struct RecentStops {
 #[serde(default)]
 pub struct RecentStop {
     pub arn: String,
-    pub stop_code: Option<String>,
+    pub stop_code: Option<StopCode>,
     pub stopped_reason: Option<String>,
     pub stopped_at: Option<DateTime<Utc>>,
     /// Each container's exit code, by container name.
@@ -140,7 +222,7 @@ pub struct Task {
     pub task_definition: String,
     /// Region the task ran in, from its ARN.
     pub region: Option<String>,
-    pub stop_code: Option<String>,
+    pub stop_code: Option<StopCode>,
     pub stopped_reason: Option<String>,
     pub last_status: Option<String>,
     pub desired_status: Option<String>,
@@ -168,6 +250,69 @@ pub struct Task {
     /// The subnet of the task's elastic network interface (awsvpc tasks).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,
+}
+
+/// How ECS says a task stopped (`stopCode`). A code ECS adds later is kept as it came,
+/// in [`StopCode::Other`]. Reads and writes as the plain string ECS uses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum StopCode {
+    TaskFailedToStart,
+    EssentialContainerExited,
+    UserInitiated,
+    ServiceSchedulerInitiated,
+    SpotInterruption,
+    TerminationNotice,
+    InfrastructureHealth,
+    Other(String),
+}
+
+impl StopCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            StopCode::TaskFailedToStart => "TaskFailedToStart",
+            StopCode::EssentialContainerExited => "EssentialContainerExited",
+            StopCode::UserInitiated => "UserInitiated",
+            StopCode::ServiceSchedulerInitiated => "ServiceSchedulerInitiated",
+            StopCode::SpotInterruption => "SpotInterruption",
+            StopCode::TerminationNotice => "TerminationNotice",
+            StopCode::InfrastructureHealth => "InfrastructureHealth",
+            StopCode::Other(code) => code,
+        }
+    }
+}
+
+impl From<&str> for StopCode {
+    fn from(code: &str) -> StopCode {
+        match code {
+            "TaskFailedToStart" => StopCode::TaskFailedToStart,
+            "EssentialContainerExited" => StopCode::EssentialContainerExited,
+            "UserInitiated" => StopCode::UserInitiated,
+            "ServiceSchedulerInitiated" => StopCode::ServiceSchedulerInitiated,
+            "SpotInterruption" => StopCode::SpotInterruption,
+            "TerminationNotice" => StopCode::TerminationNotice,
+            "InfrastructureHealth" => StopCode::InfrastructureHealth,
+            other => StopCode::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for StopCode {
+    fn from(code: String) -> StopCode {
+        StopCode::from(code.as_str())
+    }
+}
+
+impl From<StopCode> for String {
+    fn from(code: StopCode) -> String {
+        code.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for StopCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One container of a task, as the task reported it.

@@ -37,7 +37,7 @@ pub fn url_for_listen(listen: Option<&str>) -> Result<String, ProbeError> {
     let text = listen
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .unwrap_or(crate::slack::config::DEFAULT_LISTEN);
+        .unwrap_or(crate::config::DEFAULT_LISTEN);
     let addr: SocketAddr = text.parse().map_err(|_| {
         ProbeError::BadTarget(format!(
             "ECS_WHY_LISTEN is not an address:port ({text:?}); set it as for `ecs-why serve`, or pass --url"

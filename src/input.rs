@@ -8,7 +8,7 @@
 //!
 //! Timestamps may be ISO 8601 strings or epoch seconds.
 
-use crate::evidence::{Container, Evidence, Task};
+use crate::evidence::{Container, Evidence, Note, StopCode, Task};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -109,10 +109,10 @@ fn read_document(
             let mut evidence = offline_evidence(task.into_task());
             // Tasks and failures in one answer: the failures must not vanish.
             if !these_failures.is_empty() {
-                evidence.notes.push(format!(
+                evidence.notes.push(Note::general(format!(
                     "The same describe-tasks output also reported failures: {}. ECS keeps stopped tasks about an hour; older ones are only in the event archive.",
                     these_failures.join(", ")
-                ));
+                )));
             }
             out.push(evidence);
         }
@@ -173,7 +173,7 @@ fn read_document(
 fn offline_evidence(task: Task) -> Evidence {
     Evidence {
         task,
-        notes: vec![OFFLINE_NOTE.to_string()],
+        notes: vec![Note::general(OFFLINE_NOTE)],
         ..Evidence::default()
     }
 }
@@ -235,7 +235,7 @@ struct AwsTask {
     cluster_arn: String,
     group: Option<String>,
     task_definition_arn: String,
-    stop_code: Option<String>,
+    stop_code: Option<StopCode>,
     stopped_reason: Option<String>,
     last_status: Option<String>,
     desired_status: Option<String>,
@@ -385,7 +385,7 @@ mod tests {
         let evidence = read_documents("event.json", EVENT).unwrap();
         assert_eq!(evidence.len(), 1);
         let task = &evidence[0].task;
-        assert_eq!(task.stop_code.as_deref(), Some("ServiceSchedulerInitiated"));
+        assert_eq!(task.stop_code, Some(StopCode::ServiceSchedulerInitiated));
         assert_eq!(task.region.as_deref(), Some("us-east-2"));
         assert_eq!(task.containers[0].exit_code, Some(137));
         assert_eq!(task.cpu_architecture.as_deref(), Some("x86_64"));
@@ -410,7 +410,7 @@ mod tests {
             evidence[0].task.containers[0].memory.as_deref(),
             Some("512")
         );
-        assert_eq!(evidence[1].task.stop_code.as_deref(), Some("UserInitiated"));
+        assert_eq!(evidence[1].task.stop_code, Some(StopCode::UserInitiated));
     }
 
     #[test]
@@ -447,11 +447,18 @@ mod tests {
                     .into(),
                 ..Task::default()
             },
-            notes: vec!["recorded".into()],
+            notes: vec![Note::unread("recorded")],
             ..Evidence::default()
         })
         .unwrap();
         let evidence = read_documents("bundle.json", &bundle).unwrap();
-        assert_eq!(evidence[0].notes, vec!["recorded".to_string()]);
+        assert_eq!(evidence[0].notes, vec![Note::unread("recorded")]);
+    }
+
+    #[test]
+    fn notes_of_older_bundles_are_plain_strings() {
+        let bundle = r#"{"task": {"arn": "arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef0123456789abcdef"}, "notes": ["as recorded"]}"#;
+        let evidence = read_documents("bundle.json", bundle).unwrap();
+        assert_eq!(evidence[0].notes, vec![Note::general("as recorded")]);
     }
 }

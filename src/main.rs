@@ -156,9 +156,11 @@ async fn why(
         }
     })?;
     let diagnosis = if probes {
-        gatherer.diagnose_and_confirm(evidence).await.1
+        ecs_why::investigate::confirm_with(&gatherer, &evidence)
+            .await
+            .diagnosis
     } else {
-        diagnose(&evidence)
+        std::sync::Arc::new(diagnose(&evidence))
     };
     let mut out = io::stdout().lock();
     write_one(&mut out, &diagnosis, format, colour_wanted())
@@ -229,8 +231,8 @@ fn healthcheck(url: Option<String>, timeout_seconds: f64) -> Result<(), Failure>
 async fn serve() -> Result<(), Failure> {
     ecs_why::telemetry::init(ecs_why::telemetry::json_by_default());
     let settings =
-        ecs_why::slack::Settings::from_env().map_err(|e| Failure::bad_input(e.to_string()))?;
-    ecs_why::slack::serve(settings).await.map_err(|e| {
+        ecs_why::config::Settings::from_env().map_err(|e| Failure::bad_input(e.to_string()))?;
+    ecs_why::serve::serve(settings).await.map_err(|e| {
         if e.downcast_ref::<ecs_why::slack::server::ListenError>()
             .is_some()
         {

@@ -1,5 +1,6 @@
-//! Timestamps as people's documents carry them: ISO 8601 / RFC 3339 strings (the AWS
-//! CLI v2, EventBridge) or epoch seconds as numbers (the AWS CLI v1, the raw API).
+//! Times as people write and read them: timestamps as documents carry them (ISO 8601 /
+//! RFC 3339 strings from the AWS CLI v2 and EventBridge, or epoch seconds as numbers
+//! from the AWS CLI v1 and the raw API), and durations in a few characters.
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Deserializer};
@@ -62,6 +63,25 @@ pub fn from_epoch_seconds(seconds: f64) -> Option<DateTime<Utc>> {
     let whole = seconds.trunc() as i64;
     let nanos = ((seconds - seconds.trunc()) * 1e9).round() as u32;
     Utc.timestamp_opt(whole, nanos.min(999_999_999)).single()
+}
+
+/// `3m 12s`, `2h 5m`, `1d 4h`, `45s`.
+pub fn duration(seconds: i64) -> String {
+    if seconds < 0 {
+        return "clock skew".to_string();
+    }
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        (seconds % 86_400) / 3600,
+        (seconds % 3600) / 60,
+        seconds % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
 }
 
 #[cfg(test)]

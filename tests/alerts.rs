@@ -72,6 +72,8 @@ impl Drop for Replica {
 
 struct World {
     moto: Moto,
+    /// A second moto, for the services a replica reads there (ECR for the probes).
+    probes: Option<Moto>,
     aws: FakeAws,
     slack: FakeSlack,
     sqs: aws_sdk_sqs::Client,
@@ -82,6 +84,11 @@ struct World {
 
 impl World {
     async fn start() -> World {
+        World::start_with_config("").await
+    }
+
+    /// A world whose `ECS_WHY_CONFIG` has `more` after its `[[alerts]]` route.
+    async fn start_with_config(more: &str) -> World {
         let moto = Moto::start();
         let sdk = moto.sdk_config().await;
         create_state_table(&sdk, TABLE).await;
@@ -95,11 +102,12 @@ impl World {
         let config = dir.path().join("ecs-why.toml");
         std::fs::write(
             &config,
-            format!("[[alerts]]\nchannel = \"{CHANNEL}\"\ncluster = \"prod\"\n"),
+            format!("[[alerts]]\nchannel = \"{CHANNEL}\"\ncluster = \"prod\"\n{more}"),
         )
         .expect("write the configuration");
         World {
             moto,
+            probes: None,
             aws,
             slack,
             sqs,
@@ -110,6 +118,11 @@ impl World {
     }
 
     async fn replica(&self, name: &str) -> Replica {
+        self.replica_with(name, &[]).await
+    }
+
+    /// A replica with more environment variables (a service's own endpoint, say).
+    async fn replica_with(&self, name: &str, extra: &[(&str, String)]) -> Replica {
         let log = self.dir.path().join(format!("{name}.log"));
         let stderr = std::fs::File::create(&log).expect("create the log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-why"));
@@ -133,6 +146,7 @@ impl World {
             .env("SLACK_API_URL", self.slack.api_url())
             .env("ECS_WHY_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .spawn()
             .expect("start ecs-why serve");
         let addr = support::serve_log::listening_addr(&log, Duration::from_secs(20)).await;
@@ -424,4 +438,117 @@ fn find_button(message: &Value, action_id: &str) -> Option<String> {
         Value::Array(items) => items.iter().find_map(|v| find_button(v, action_id)),
         _ => None,
     }
+}
+
+/// An EventBridge event for `task` (as the fake's canned tasks are) in `account`.
+fn event_for(task: Value, account: &str, n: u32) -> Value {
+    let arn = task["taskArn"].as_str().unwrap_or_default().to_string();
+    json!({
+        "version": "0",
+        "id": format!("event-{account}-{n}"),
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "account": account,
+        "time": "2024-05-01T10:00:00Z",
+        "region": REGION,
+        "resources": [arn],
+        "detail": task,
+    })
+}
+
+/// An alert goes through the same investigation as an ask: the parent is posted, its
+/// thread gets the details an asked card's thread gets (the log tail, the task
+/// definition), then the probes run and the parent is updated to Confirmed with their
+/// proof (here: the image's tag is not in ECR, checked against moto's ECR).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_is_confirmed_by_the_probes_and_its_thread_gets_the_details() {
+    let mut world = World::start().await;
+    let ecr = Moto::start();
+    let id = task_id(40);
+    world.aws.add_log_lines(
+        canned::LOG_GROUP,
+        &canned::log_stream(&id),
+        (canned::STOPPED_AT as i64 - 30) * 1000,
+        &["pulling web:1.4.2"],
+    );
+    let replica = world
+        .replica_with("probing", &[("AWS_ENDPOINT_URL_ECR", ecr.endpoint())])
+        .await;
+    world.probes = Some(ecr);
+    let logs = || replica.logs();
+    let task = canned::pull_failed_task("prod", &id);
+    world
+        .send(&event_for(task, "123456789012", 40).to_string())
+        .await;
+
+    until(
+        Duration::from_secs(60),
+        "the alert's parent is updated to Confirmed",
+        &logs,
+        || world.updated_with("confirmed"),
+    )
+    .await;
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 1, "{parents:#?}");
+    let first = parents[0].to_string();
+    assert!(first.contains("likely"), "posted first as likely: {first}");
+    let updates = world.slack.calls("chat.update").await;
+    let confirmed = updates
+        .iter()
+        .map(Value::to_string)
+        .find(|u| u.contains("confirmed"))
+        .expect("a Confirmed update");
+    assert!(
+        confirmed.contains("Confirmed in the account") && confirmed.contains("web"),
+        "the update carries the proof: {confirmed}"
+    );
+    assert!(
+        confirmed.contains("ecs_why_acknowledge"),
+        "the update keeps the incident's buttons: {confirmed}"
+    );
+    let thread_text: Vec<String> = thread.iter().map(Value::to_string).collect();
+    assert!(
+        thread_text.iter().any(|t| t.contains("pulling web:1.4.2")),
+        "the log tail is in the alert's thread: {thread_text:#?}"
+    );
+    assert!(
+        thread_text.iter().any(|t| t.contains("web:7")),
+        "the task definition is in the alert's thread: {thread_text:#?}"
+    );
+}
+
+/// An event from another account is read with the role mapped to that account, not the
+/// bot's own credentials and not by its channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_from_another_account_is_read_with_that_accounts_role() {
+    const PAYMENTS: &str = "210987654321";
+    let role = format!("arn:aws:iam::{PAYMENTS}:role/ecs-why-read");
+    let world = World::start_with_config(&format!(
+        "[accounts.\"{PAYMENTS}\"]\nname = \"payments-prod\"\nrole_arn = \"{role}\"\n"
+    ))
+    .await;
+    let replica = world.replica("accounts").await;
+    let logs = || replica.logs();
+    let id = task_id(41);
+    let mut task = canned::task("prod", &id, "EssentialContainerExited", 1);
+    let arn = format!("arn:aws:ecs:{REGION}:{PAYMENTS}:task/prod/{id}");
+    task["taskArn"] = json!(arn);
+    world.send(&event_for(task, PAYMENTS, 41).to_string()).await;
+
+    until(
+        Duration::from_secs(60),
+        "the alert is posted",
+        &logs,
+        || async { !world.posts().await.0.is_empty() },
+    )
+    .await;
+    assert_eq!(world.aws.assumed_roles().first(), Some(&role), "{}", logs());
+    let keys = world.aws.keys_for("DescribeTaskDefinition");
+    assert!(
+        !keys.is_empty()
+            && keys
+                .iter()
+                .all(|k| *k == support::fake_aws::assumed_key(&role)),
+        "the task definition was read with the account's role: {keys:?}"
+    );
 }

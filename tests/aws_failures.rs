@@ -6,6 +6,7 @@
 mod support;
 
 use ecs_why::gather::{self, Gatherer};
+use ecs_why::investigate::Investigator;
 use ecs_why::slack::{self, Settings};
 use ecs_why::task_ref::Target;
 use std::collections::HashMap;
@@ -29,12 +30,8 @@ async fn real_bot(aws: &FakeAws) -> (FakeSlack, String) {
         ("AWS_REGION", support::fake_aws::REGION.to_string()),
     ]);
     let settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
-    let engine = slack::aws_engine::AwsEngine::from_gatherer(Gatherer::from_sdk_config(
-        &aws.sdk_config().await,
-    ));
-    let app = slack::build_with_engine(settings, Arc::new(engine))
-        .await
-        .unwrap();
+    let engine = Investigator::from_gatherer(Gatherer::from_sdk_config(&aws.sdk_config().await));
+    let app = slack::build_with(settings, Arc::new(engine)).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
     (fake, base)
@@ -123,7 +120,12 @@ async fn a_garbled_secondary_answer_becomes_a_note_without_the_body() {
         .gather(&Target::parse(&canned::task_arn("prod", &id), None, None).unwrap())
         .await
         .unwrap();
-    let notes = evidence.notes.join(" ");
+    let notes = evidence
+        .notes
+        .iter()
+        .map(|n| n.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(notes.contains("HTTP 200"), "{notes}");
     assert!(!notes.contains(GARBLED_SECRET), "{notes}");
 }

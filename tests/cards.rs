@@ -8,7 +8,7 @@
 
 use ecs_why::diagnose::{diagnose, Diagnosis};
 use ecs_why::evidence::{
-    Evidence, LogConfiguration, RecentStop, RecentStops, StopLookup, StoppedBy,
+    Evidence, LogConfiguration, Note, NoteKind, RecentStop, RecentStops, StopLookup, StoppedBy,
 };
 use ecs_why::follow_up::{ButtonRef, FollowUp};
 use ecs_why::render::blocks::{self, CardFacts, MAX_CARD_BUTTONS};
@@ -123,7 +123,7 @@ fn header(card: &Value) -> String {
 }
 
 fn is_user_stop(d: &Diagnosis) -> bool {
-    d.task.stop_code.as_deref() == Some("UserInitiated")
+    d.task.stop_code == Some("UserInitiated".into())
         || d.stopped_by.as_ref().is_some_and(|b| b.arn.is_some())
 }
 
@@ -226,7 +226,7 @@ fn with_recent(mut evidence: Evidence, others: &[(&str, i32)]) -> Evidence {
     for (n, (code, exit)) in others.iter().enumerate() {
         let mut task = evidence.task.clone();
         task.arn = format!("{}{n}", &task.arn[..task.arn.len() - 1]);
-        task.stop_code = Some(code.to_string());
+        task.stop_code = Some((*code).into());
         for c in &mut task.containers {
             c.exit_code = Some(*exit);
         }
@@ -359,8 +359,13 @@ fn without_awslogs(driver: Option<&str>) -> Evidence {
     }
     evidence.logs.clear();
     if let Some(d) = driver {
-        evidence.notes.push(format!(
-            "Logs of container `app` were not read: it logs with the `{d}` driver; ecs-why reads CloudWatch Logs (awslogs) only."
+        evidence.notes.push(Note::new(
+            NoteKind::LogsElsewhere {
+                container: "app".into(),
+            },
+            format!(
+                "Logs of container `app` were not read: it logs with the `{d}` driver; ecs-why reads CloudWatch Logs (awslogs) only."
+            ),
         ));
     }
     evidence

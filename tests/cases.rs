@@ -245,7 +245,7 @@ fn user_stop_not_found_yet_mentions_cloudtrail_lag() {
     let (_, d) = load("stopped-by-user--not-found-yet");
     assert!(d.stopped_by.is_none());
     assert!(
-        d.notes.iter().any(|n| n.contains("15 minutes")),
+        d.notes.iter().any(|n| n.text.contains("15 minutes")),
         "{:?}",
         d.notes
     );

@@ -10,10 +10,9 @@ use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, KeyValuePair, NetworkMode, PortMapping,
 };
 use chrono::{Duration, Utc};
-use ecs_why::diagnose::diagnose;
-use ecs_why::evidence::probes::{ChangeKind, CheckOutcome, ProbeResults};
+use ecs_why::evidence::probes::{ChangeKind, CheckId, CheckOutcome, ProbeResults};
 use ecs_why::evidence::{Container, Deployment, Evidence, ServiceEvent, ServiceFacts, Task};
-use ecs_why::gather::{ecs, Gatherer};
+use ecs_why::gather::ecs;
 use support::moto::Moto;
 
 const CLUSTER: &str = "prod";
@@ -110,10 +109,7 @@ fn stopped_task(task_definition: &str, deployment: &str) -> Task {
 }
 
 async fn probe(config: &aws_config::SdkConfig, evidence: &Evidence) -> ProbeResults {
-    let diagnosis = diagnose(evidence);
-    Gatherer::from_sdk_config(config)
-        .probe(evidence, &diagnosis)
-        .await
+    support::probe_results::probe(config, evidence, None).await
 }
 
 /// No value of any variable, old or new, anywhere in the results.
@@ -202,7 +198,7 @@ async fn a_service_task_lists_what_changed_since_the_previous_revision_without_v
     let check = found
         .checks
         .iter()
-        .find(|c| c.probe == "definition-change")
+        .find(|c| c.probe == CheckId::DefinitionChange)
         .expect("the summary check");
     assert_eq!(check.outcome, CheckOutcome::Context);
     assert!(

@@ -7,16 +7,15 @@ mod support;
 use aws_config::SdkConfig;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use chrono::{DateTime, Duration, Utc};
-use ecs_why::diagnose::{diagnose, CauseId};
-use ecs_why::evidence::probes::CheckOutcome;
+use ecs_why::diagnose::CauseId;
+use ecs_why::evidence::probes::{CheckId, CheckOutcome};
 use ecs_why::evidence::{
-    Container, ContainerDefinition, ContainerLogs, Evidence, LogConfiguration, LogLine,
-    ProbeResults, SecretRef, ServiceEvent, ServiceFacts, ServiceLoadBalancer, Task, TaskDefinition,
+    Container, ContainerDefinition, ContainerLogs, Evidence, LogConfiguration, LogLine, SecretRef,
+    ServiceEvent, ServiceFacts, ServiceLoadBalancer, Task, TaskDefinition,
 };
-use ecs_why::gather::Gatherer;
 use support::fake_iam::FakeIam;
 use support::moto::Moto;
-use support::probe_results::{checks_of, only_check};
+use support::probe_results::{checks_of, only_check, probe};
 
 const ACCOUNT: &str = "123456789012";
 const ROLE: &str = "arn:aws:iam::123456789012:role/web-execution";
@@ -68,17 +67,6 @@ fn secret_failure(value_from: &str) -> String {
     format!(
         "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret {value_from} from secrets manager"
     )
-}
-
-async fn probe(config: &SdkConfig, evidence: &Evidence, cause: CauseId) -> ProbeResults {
-    let diagnosis = diagnose(evidence);
-    assert_eq!(
-        diagnosis.category, cause,
-        "the evidence diagnoses as {cause:?}"
-    );
-    Gatherer::from_sdk_config(config)
-        .probe(evidence, &diagnosis)
-        .await
 }
 
 /// moto for everything, the fake IAM for the simulations.
@@ -143,8 +131,8 @@ async fn a_missing_secret_confirms_and_names_it_and_its_region() {
     let (_moto, _iam, config) = configs().await;
     let arn = format!("arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf");
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let check = only_check(&results, "secret");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let check = only_check(&results, CheckId::Secret);
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(check.detail, "secret prod/db does not exist in us-east-1");
 }
@@ -156,8 +144,8 @@ async fn an_existing_secret_rules_out_and_its_value_is_never_shown() {
     iam.grant(ROLE, "secretsmanager:GetSecretValue", &arn);
     let json_key = format!("{arn}:password::");
     let evidence = secrets_task(&secret_failure(&json_key), &[&json_key]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let check = only_check(&results, "secret");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let check = only_check(&results, CheckId::Secret);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{check:?}");
     assert!(
         check
@@ -166,7 +154,7 @@ async fn an_existing_secret_rules_out_and_its_value_is_never_shown() {
         "{}",
         check.detail
     );
-    let permission = only_check(&results, "secret-permission");
+    let permission = only_check(&results, CheckId::SecretPermission);
     assert_eq!(permission.outcome, CheckOutcome::RulesOut, "{permission:?}");
     let everything = serde_json::to_string(&results).expect("results serialise");
     assert!(
@@ -187,8 +175,8 @@ async fn a_secret_scheduled_for_deletion_confirms_with_its_date() {
         .await
         .expect("moto schedules the deletion");
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let check = only_check(&results, "secret");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let check = only_check(&results, CheckId::Secret);
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert!(
         check
@@ -213,9 +201,9 @@ async fn a_missing_parameter_confirms_and_an_existing_one_rules_out() {
     let missing = format!("arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/db");
     let reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): invalid parameters: /prod/db";
     let evidence = secrets_task(reason, &[&missing, "/prod/api-key"]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
     // The reason names /prod/db: that one is checked, the other is not suspected.
-    let check = only_check(&results, "secret");
+    let check = only_check(&results, CheckId::Secret);
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,
@@ -226,8 +214,8 @@ async fn a_missing_parameter_confirms_and_an_existing_one_rules_out() {
         "ResourceInitializationError: unable to pull secrets or registry auth",
         &["/prod/api-key"],
     );
-    let results = probe(&config, &unnamed, CauseId::SecretsOrRegistryAuth).await;
-    let check = only_check(&results, "secret");
+    let results = probe(&config, &unnamed, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let check = only_check(&results, CheckId::Secret);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{check:?}");
     assert!(
         check
@@ -245,8 +233,8 @@ async fn a_role_denied_get_secret_value_confirms_naming_the_action() {
     let (_moto, iam, config) = configs().await;
     let arn = create_secret(&config, "prod/db").await;
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permission = only_check(&results, "secret-permission");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let permission = only_check(&results, CheckId::SecretPermission);
     assert_eq!(permission.outcome, CheckOutcome::Confirms);
     assert_eq!(
         permission.detail,
@@ -271,8 +259,8 @@ async fn the_parameter_permission_is_asked_on_the_parameters_arn() {
         "ResourceInitializationError: unable to pull secrets or registry auth: invalid parameters: /prod/db",
         &["/prod/db"],
     );
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permission = only_check(&results, "secret-permission");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let permission = only_check(&results, CheckId::SecretPermission);
     assert_eq!(permission.outcome, CheckOutcome::RulesOut, "{permission:?}");
     assert_eq!(
         permission.detail,
@@ -296,8 +284,8 @@ async fn a_customer_kms_key_is_simulated_for_decrypt() {
         .expect("a secret ARN");
     iam.grant(ROLE, "secretsmanager:GetSecretValue", &arn);
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permissions = checks_of(&results, "secret-permission");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let permissions = checks_of(&results, CheckId::SecretPermission);
     let decrypt = permissions
         .iter()
         .find(|c| c.detail.contains("kms:Decrypt"))
@@ -317,8 +305,8 @@ async fn a_task_definition_without_execution_role_confirms() {
     if let Some(definition) = evidence.task_definition.as_mut() {
         definition.execution_role_arn = None;
     }
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    let permission = only_check(&results, "secret-permission");
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    let permission = only_check(&results, CheckId::SecretPermission);
     assert_eq!(permission.outcome, CheckOutcome::Confirms);
     assert!(
         permission.detail.contains("no execution role"),
@@ -334,8 +322,8 @@ async fn a_denied_simulation_is_unchecked_naming_the_action() {
     iam.deny_caller();
     let arn = create_secret(&config, "prod/db").await;
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
-    assert!(checks_of(&results, "secret-permission").is_empty());
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
+    assert!(checks_of(&results, CheckId::SecretPermission).is_empty());
     assert!(
         results
             .unchecked
@@ -345,7 +333,7 @@ async fn a_denied_simulation_is_unchecked_naming_the_action() {
         results.unchecked
     );
     assert_eq!(
-        only_check(&results, "secret").outcome,
+        only_check(&results, CheckId::Secret).outcome,
         CheckOutcome::RulesOut
     );
 }
@@ -399,8 +387,8 @@ async fn a_missing_log_group_confirms() {
         .await
         .expect("moto creates the log group");
     let evidence = logging_task("/ecs/web");
-    let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
-    let check = only_check(&results, "log-group");
+    let results = probe(&config, &evidence, Some(CauseId::ContainerCreateFailed)).await;
+    let check = only_check(&results, CheckId::LogGroup);
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,
@@ -418,8 +406,8 @@ async fn an_existing_log_group_rules_out() {
         .await
         .expect("moto creates the log group");
     let evidence = logging_task("/ecs/web");
-    let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
-    let check = only_check(&results, "log-group");
+    let results = probe(&config, &evidence, Some(CauseId::ContainerCreateFailed)).await;
+    let check = only_check(&results, CheckId::LogGroup);
     assert_eq!(check.outcome, CheckOutcome::RulesOut);
     assert!(
         check
@@ -545,8 +533,8 @@ async fn a_404_health_check_confirms_with_the_path_and_the_codes() {
     let arn = create_target_group(&config).await;
     let event = format!("(service web) (port 8080) is unhealthy in (target-group {arn}) due to (reason Health checks failed with these codes: [404]).");
     let evidence = elb_task(&arn, 60, Duration::seconds(5), &[&event]);
-    let results = probe(&config, &evidence, CauseId::ElbHealthCheckFailed).await;
-    let details: Vec<(CheckOutcome, &str)> = checks_of(&results, "target-health")
+    let results = probe(&config, &evidence, Some(CauseId::ElbHealthCheckFailed)).await;
+    let details: Vec<(CheckOutcome, &str)> = checks_of(&results, CheckId::TargetHealth)
         .iter()
         .map(|c| (c.outcome, c.detail.as_str()))
         .collect();
@@ -567,7 +555,7 @@ async fn a_start_longer_than_the_grace_period_and_the_checks_window_confirms() {
     let (_moto, _iam, config) = configs().await;
     let arn = create_target_group(&config).await;
     let evidence = elb_task(&arn, 0, Duration::seconds(90), &[]);
-    let results = probe(&config, &evidence, CauseId::ElbHealthCheckFailed).await;
+    let results = probe(&config, &evidence, Some(CauseId::ElbHealthCheckFailed)).await;
     let confirming: Vec<&str> = results.confirming().map(|c| c.detail.as_str()).collect();
     assert_eq!(
         confirming,
@@ -582,9 +570,9 @@ async fn a_missing_target_group_is_unchecked_not_an_error() {
     let arn =
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone-tg/6d0ecf831eec9f09";
     let evidence = elb_task(arn, 0, Duration::seconds(5), &[]);
-    let results = probe(&config, &evidence, CauseId::ElbHealthCheckFailed).await;
+    let results = probe(&config, &evidence, Some(CauseId::ElbHealthCheckFailed)).await;
     assert!(
-        checks_of(&results, "target-health").is_empty(),
+        checks_of(&results, CheckId::TargetHealth).is_empty(),
         "{results:#?}"
     );
     assert!(
@@ -608,9 +596,9 @@ async fn a_secret_in_another_region_is_looked_up_in_that_region() {
     let arn = create_secret(&ireland, "prod/db").await;
     assert!(arn.contains(":eu-west-1:"), "{arn}");
     let evidence = secrets_task(&secret_failure(&arn), &[&arn]);
-    let results = probe(&config, &evidence, CauseId::SecretsOrRegistryAuth).await;
+    let results = probe(&config, &evidence, Some(CauseId::SecretsOrRegistryAuth)).await;
     assert_eq!(
-        only_check(&results, "secret").outcome,
+        only_check(&results, CheckId::Secret).outcome,
         CheckOutcome::RulesOut
     );
 }
@@ -626,9 +614,9 @@ async fn registry_credentials_are_checked_for_an_image_pull_failure() {
         definition.containers[0].image = "registry.example.com/web:1.4.2".into();
         definition.containers[0].repository_credentials = Some("registry/pull".into());
     }
-    let results = probe(&config, &evidence, CauseId::ImagePullFailed).await;
+    let results = probe(&config, &evidence, Some(CauseId::ImagePullFailed)).await;
     // Only the credentials: the container's other secrets play no part in a pull.
-    let check = only_check(&results, "secret");
+    let check = only_check(&results, CheckId::Secret);
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,
@@ -647,8 +635,8 @@ async fn a_missing_log_group_with_create_group_names_the_permission_it_needs() {
                 .insert("awslogs-create-group".into(), "true".into());
         }
     }
-    let results = probe(&config, &evidence, CauseId::ContainerCreateFailed).await;
-    let check = only_check(&results, "log-group");
+    let results = probe(&config, &evidence, Some(CauseId::ContainerCreateFailed)).await;
+    let check = only_check(&results, CheckId::LogGroup);
     assert_eq!(check.outcome, CheckOutcome::Confirms);
     assert_eq!(
         check.detail,

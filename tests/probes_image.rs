@@ -9,7 +9,7 @@ mod support;
 use aws_config::SdkConfig;
 use chrono::{TimeZone, Utc};
 use ecs_why::diagnose::{diagnose, CauseId};
-use ecs_why::evidence::probes::CheckOutcome;
+use ecs_why::evidence::probes::{CheckId, CheckOutcome};
 use ecs_why::evidence::{
     Container, ContainerDefinition, Evidence, ProbeResults, Task, TaskDefinition,
 };
@@ -18,7 +18,7 @@ use support::ec2::Ec2;
 use support::fake_aws::{FakeAws, Fault};
 use support::fake_iam::{with_iam_endpoint, FakeIam};
 use support::moto::Moto;
-use support::probe_results::{checks_of, only_check};
+use support::probe_results::{checks_of, only_check, probe};
 
 const ACCOUNT: &str = "123456789012";
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -56,9 +56,7 @@ impl Account {
 
     /// Diagnose `evidence` and run the probes against this account.
     async fn probe(&self, evidence: &Evidence) -> ProbeResults {
-        let diagnosis = diagnose(evidence);
-        let gatherer = Gatherer::from_sdk_config(&self.config().await);
-        gatherer.probe(evidence, &diagnosis).await
+        probe(&self.config().await, evidence, None).await
     }
 
     /// Let the execution role log in to ECR and pull from `web`.
@@ -192,7 +190,7 @@ async fn a_missing_tag_confirms_and_names_the_newest_push() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "ecr-image");
+    let check = only_check(&results, CheckId::EcrImage);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert!(
         check
@@ -203,7 +201,7 @@ async fn a_missing_tag_confirms_and_names_the_newest_push() {
     );
     assert!(check.detail.ends_with(" UTC: v1.4.1)"), "{}", check.detail);
     assert!(
-        checks_of(&results, "image-architecture").is_empty(),
+        checks_of(&results, CheckId::ImageArchitecture).is_empty(),
         "no manifest to read for a missing tag: {results:#?}"
     );
 }
@@ -228,7 +226,7 @@ async fn an_existing_tag_rules_the_image_out_with_its_push_time() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "ecr-image");
+    let check = only_check(&results, CheckId::EcrImage);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
     assert!(
         check
@@ -257,7 +255,7 @@ async fn a_tag_pushed_after_the_task_stopped_is_shown_as_pushed_too_late() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "ecr-image");
+    let check = only_check(&results, CheckId::EcrImage);
     assert_eq!(check.outcome, CheckOutcome::Context, "{results:#?}");
     assert!(
         check.detail.contains(
@@ -276,7 +274,7 @@ async fn a_missing_repository_confirms_with_account_and_region() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "ecr-image");
+    let check = only_check(&results, CheckId::EcrImage);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -306,7 +304,7 @@ async fn an_index_without_the_task_architecture_confirms() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "image-architecture");
+    let check = only_check(&results, CheckId::ImageArchitecture);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -326,7 +324,7 @@ async fn an_index_with_the_task_architecture_rules_it_out() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "image-architecture");
+    let check = only_check(&results, CheckId::ImageArchitecture);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -357,7 +355,7 @@ async fn an_execution_role_that_may_not_pull_confirms_and_names_the_action() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "pull-permission");
+    let check = only_check(&results, CheckId::PullPermission);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -383,7 +381,7 @@ async fn an_execution_role_that_may_pull_is_ruled_out() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "pull-permission");
+    let check = only_check(&results, CheckId::PullPermission);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
     assert!(
         check.detail.contains("ecr:GetAuthorizationToken")
@@ -413,7 +411,7 @@ async fn a_fargate_task_without_an_execution_role_confirms() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "pull-permission");
+    let check = only_check(&results, CheckId::PullPermission);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -440,7 +438,7 @@ async fn a_denied_policy_simulation_is_unchecked_and_names_the_action() {
     let results = account.probe(&evidence).await;
 
     assert!(
-        checks_of(&results, "pull-permission").is_empty(),
+        checks_of(&results, CheckId::PullPermission).is_empty(),
         "{results:#?}"
     );
     let sentence = results
@@ -459,7 +457,10 @@ async fn an_image_outside_ecr_is_named_as_unchecked() {
 
     let results = account.probe(&evidence).await;
 
-    assert!(checks_of(&results, "ecr-image").is_empty(), "{results:#?}");
+    assert!(
+        checks_of(&results, CheckId::EcrImage).is_empty(),
+        "{results:#?}"
+    );
     assert!(
         results.unchecked.iter().any(|s| s
             == "Could not check whether docker.io/acme/web:v1.4.2 (container web) exists: ecs-why looks only into private ECR repositories."),
@@ -495,7 +496,7 @@ async fn a_subnet_with_no_route_and_no_endpoints_confirms() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -516,7 +517,7 @@ async fn a_subnet_routed_through_a_nat_gateway_rules_the_network_out() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -535,7 +536,7 @@ async fn an_internet_gateway_route_names_the_public_ip_the_task_needs() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::Context, "{results:#?}");
     assert!(
         check
@@ -561,7 +562,7 @@ async fn ecr_and_s3_endpoints_in_the_vpc_rule_the_network_out() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::RulesOut, "{results:#?}");
     assert_eq!(
         check.detail,
@@ -584,7 +585,7 @@ async fn a_missing_s3_gateway_endpoint_is_named() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert!(
         check
@@ -604,8 +605,7 @@ async fn probe_refused(evidence: &Evidence, refused: &[&str]) -> ProbeResults {
     let iam = FakeIam::start().await;
     iam.grant(EXECUTION_ROLE, "ecr:GetAuthorizationToken", "*");
     let config = with_iam_endpoint(&aws.sdk_config().await, &iam.endpoint());
-    let gatherer = Gatherer::from_sdk_config(&config);
-    gatherer.probe(evidence, &diagnose(evidence)).await
+    probe(&config, evidence, None).await
 }
 
 #[tokio::test]
@@ -614,7 +614,10 @@ async fn ecr_calls_ecs_why_may_not_make_are_unchecked_and_named() {
 
     let results = probe_refused(&evidence, &["DescribeImages", "BatchGetImage"]).await;
 
-    assert!(checks_of(&results, "ecr-image").is_empty(), "{results:#?}");
+    assert!(
+        checks_of(&results, CheckId::EcrImage).is_empty(),
+        "{results:#?}"
+    );
     for action in ["ecr:DescribeImages", "ecr:BatchGetImage"] {
         assert!(
             results
@@ -633,7 +636,7 @@ async fn an_ec2_call_ecs_why_may_not_make_is_unchecked_and_named() {
     let results = probe_refused(&evidence, &["DescribeRouteTables"]).await;
 
     assert!(
-        checks_of(&results, "subnet-egress").is_empty(),
+        checks_of(&results, CheckId::SubnetEgress).is_empty(),
         "{results:#?}"
     );
     assert!(
@@ -683,12 +686,12 @@ async fn a_binary_of_the_wrong_architecture_checks_only_the_platforms() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "image-architecture");
+    let check = only_check(&results, CheckId::ImageArchitecture);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert!(
-        checks_of(&results, "ecr-image").is_empty()
-            && checks_of(&results, "pull-permission").is_empty()
-            && checks_of(&results, "subnet-egress").is_empty(),
+        checks_of(&results, CheckId::EcrImage).is_empty()
+            && checks_of(&results, CheckId::PullPermission).is_empty()
+            && checks_of(&results, CheckId::SubnetEgress).is_empty(),
         "the image was pulled: only its platforms are in question: {results:#?}"
     );
 }
@@ -721,7 +724,7 @@ async fn a_secret_fetch_that_timed_out_names_the_missing_secrets_and_logs_endpoi
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{results:#?}");
     assert!(
         check.detail.ends_with(
@@ -744,7 +747,7 @@ async fn for_a_network_interface_failure_the_route_is_only_context() {
 
     let results = account.probe(&evidence).await;
 
-    let check = only_check(&results, "subnet-egress");
+    let check = only_check(&results, CheckId::SubnetEgress);
     assert_eq!(check.outcome, CheckOutcome::Context, "{results:#?}");
     assert!(
         check.detail.contains("has no route to the internet"),
@@ -765,7 +768,7 @@ async fn the_image_and_subnet_probes_cost_one_round_trip() {
     let diagnosis = diagnose(&evidence);
 
     let started = std::time::Instant::now();
-    let results = gatherer.probe(&evidence, &diagnosis).await;
+    let results = gatherer.probe(&evidence, &diagnosis.checks).await;
     let took = started.elapsed();
 
     // Seven calls (three to ECR, four to EC2) at 500 ms each: in one round trip they
@@ -802,9 +805,7 @@ async fn a_task_that_crashed_makes_no_ecr_or_ec2_call() {
     let diagnosis = diagnose(&evidence);
     assert_ne!(diagnosis.category, CauseId::ImagePullFailed);
 
-    let results = Gatherer::from_sdk_config(&config)
-        .probe(&evidence, &diagnosis)
-        .await;
+    let results = probe(&config, &evidence, Some(diagnosis.category)).await;
 
     let calls = aws.calls_by_operation();
     for operation in [
@@ -818,10 +819,10 @@ async fn a_task_that_crashed_makes_no_ecr_or_ec2_call() {
     }
     assert!(iam.asked().is_empty(), "{:?}", iam.asked());
     for probe in [
-        "ecr-image",
-        "image-architecture",
-        "pull-permission",
-        "subnet-egress",
+        CheckId::EcrImage,
+        CheckId::ImageArchitecture,
+        CheckId::PullPermission,
+        CheckId::SubnetEgress,
     ] {
         assert!(checks_of(&results, probe).is_empty(), "{results:#?}");
     }

@@ -15,10 +15,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use ecs_why::diagnose::{diagnose, CauseId};
-use ecs_why::evidence::probes::{CheckOutcome, MemoryPoint, MemorySeries, ProbeResults};
+use ecs_why::diagnose::CauseId;
+use ecs_why::evidence::probes::{CheckId, CheckOutcome, MemoryPoint, MemorySeries, ProbeResults};
 use ecs_why::evidence::{Container, Evidence, Task};
-use ecs_why::gather::Gatherer;
 use ecs_why::render::memory_graph;
 use std::sync::{Arc, Mutex};
 
@@ -254,11 +253,7 @@ fn cbor_map(out: &mut Vec<u8>, pairs: u64) {
 }
 
 async fn probe(config: &aws_config::SdkConfig, evidence: &Evidence) -> ProbeResults {
-    let diagnosis = diagnose(evidence);
-    assert_eq!(diagnosis.category, CauseId::OutOfMemory);
-    Gatherer::from_sdk_config(config)
-        .probe(evidence, &diagnosis)
-        .await
+    support::probe_results::probe(config, evidence, Some(CauseId::OutOfMemory)).await
 }
 
 #[tokio::test]
@@ -272,7 +267,7 @@ async fn a_climb_to_the_limit_confirms_the_out_of_memory_stop_with_its_figures()
     let check = found
         .checks
         .iter()
-        .find(|c| c.probe == "memory")
+        .find(|c| c.probe == CheckId::Memory)
         .unwrap_or_else(|| panic!("no memory check in {found:?}"));
     assert_eq!(check.outcome, CheckOutcome::Confirms, "{check:?}");
     assert_eq!(
@@ -298,7 +293,7 @@ async fn a_cluster_without_container_insights_says_how_to_turn_it_on() {
     let found = probe(&cloudwatch.sdk_config().await, &oom_evidence(recent_stop())).await;
 
     assert!(found.memory.is_none());
-    assert!(found.checks.iter().all(|c| c.probe != "memory"));
+    assert!(found.checks.iter().all(|c| c.probe != CheckId::Memory));
     assert!(
         found.unchecked.iter().any(|s| s
             == "Container Insights is off for cluster prod: turn it on (aws ecs update-cluster-settings --cluster prod --settings name=containerInsights,value=enhanced) to get the memory graph."),
@@ -339,7 +334,7 @@ async fn a_denied_metric_call_names_the_iam_action() {
     assert!(found.memory.is_none());
     assert_eq!(
         found.unchecked,
-        vec![format!("Could not check the memory of task {TASK_ID} before it stopped: access denied to cloudwatch:GetMetricData; add it to ecs-why's task role (deploy/iam-policy.json).")]
+        vec![format!("Could not check the memory of task {TASK_ID} before it stopped: access denied to cloudwatch:GetMetricData; add cloudwatch:GetMetricData to ecs-why's task role (deploy/iam-policy.json).")]
     );
 }
 

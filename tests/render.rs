@@ -94,6 +94,9 @@ fn oom() -> Diagnosis {
         unchecked: vec![],
         key_change: None,
         probes: None,
+        checks: Vec::new(),
+        owner: Some("api".into()),
+        same_way: None,
     }
 }
 
@@ -142,6 +145,9 @@ fn stopped_by_user() -> Diagnosis {
         unchecked: vec![],
         key_change: None,
         probes: None,
+        checks: Vec::new(),
+        owner: Some("batch".into()),
+        same_way: None,
     }
 }
 
@@ -202,7 +208,7 @@ fn pathological() -> Diagnosis {
             line: Some(format!("KeyError: 'VAR_{i}' {long}")),
         })
         .collect();
-    d.notes = (0..50).map(|i| format!("note {i} {long}")).collect();
+    d.notes = (0..50).map(|i| format!("note {i} {long}").into()).collect();
     d.stopped_by = Some(StoppedBy {
         arn: Some(long.clone()),
         reason: Some(long.clone()),

@@ -5,119 +5,33 @@
 mod support;
 
 use ecs_why::follow_up::{ButtonRef, FollowUp};
-use ecs_why::slack::{self, Answer, Engine, EngineError, Settings};
-use ecs_why::task_ref::Target;
+use ecs_why::investigate::{
+    Access, FollowUpFound, Investigate, InvestigateError, Investigation, Subject,
+};
+use ecs_why::slack::{self, Settings};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
-use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::fake_engine::FakeEngine;
+use support::fake_investigator::FakeInvestigator;
 use support::fake_slack::{form, now, sign, FakeSlack};
+use support::test_app::{Defaults, TestApp, SECRET};
 
-const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
-
-struct TestApp {
-    base: String,
-    fake: FakeSlack,
-    shutdown: ecs_why::shutdown::Shutdown,
-    http: reqwest::Client,
-}
-
-async fn spawn_app(engine: Arc<dyn Engine>, tune: impl FnOnce(&mut Settings)) -> TestApp {
-    let fake = FakeSlack::start().await;
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("SLACK_SIGNING_SECRET", SECRET.to_string()),
-        ("SLACK_BOT_TOKEN", "xoxb-test".to_string()),
-        ("SLACK_API_URL", fake.api_url()),
-        ("ECS_WHY_LISTEN", "127.0.0.1:0".to_string()),
-        ("ECS_WHY_DEFAULT_CLUSTER", "default-cluster".to_string()),
-        ("AWS_REGION", "us-east-2".to_string()),
-    ]);
-    let mut settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
-    tune(&mut settings);
-    let app = slack::build_with_engine(settings, engine).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = app.shutdown();
-    tokio::spawn(app.run());
-    TestApp {
-        base,
-        fake,
-        shutdown,
-        http: reqwest::Client::new(),
-    }
+/// This file's app: tasks default to `default-cluster` in us-east-2.
+async fn spawn_app(
+    investigator: Arc<dyn Investigate>,
+    tune: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let defaults = Defaults {
+        cluster: "default-cluster",
+        region: "us-east-2",
+    };
+    support::test_app::spawn(investigator, defaults, tune).await
 }
 
 fn task(n: u32) -> String {
     format!("{n:032x}")
-}
-
-impl TestApp {
-    async fn post_signed(&self, route: &str, content_type: &str, body: String) -> u16 {
-        let ts = now();
-        self.http
-            .post(format!("{}{route}", self.base))
-            .header("content-type", content_type)
-            .header("x-slack-request-timestamp", ts.to_string())
-            .header("x-slack-signature", sign(SECRET, ts, &body))
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-
-    async fn command(&self, text: &str, user: &str, channel: (&str, &str)) {
-        let body = form(&[
-            ("team_id", "T1"),
-            ("channel_id", channel.0),
-            ("channel_name", channel.1),
-            ("user_id", user),
-            ("command", "/ecs"),
-            ("text", text),
-            ("response_url", &self.fake.response_url(user)),
-            ("trigger_id", &support::fake_slack::trigger_id()),
-        ]);
-        let status = self
-            .post_signed("/slack/commands", "application/x-www-form-urlencoded", body)
-            .await;
-        assert_eq!(status, 200);
-    }
-
-    async fn mention(&self, text: &str, channel: &str) {
-        let body = json!({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
-            "event_id": "Ev1", "event_time": 1700000500,
-            "event": {"type": "app_mention", "user": "U2", "channel": channel, "text": text,
-                      "ts": "1700000500.000200", "event_ts": "1700000500.000200"}});
-        let status = self
-            .post_signed("/slack/events", "application/json", body.to_string())
-            .await;
-        assert_eq!(status, 200);
-    }
-
-    async fn press(&self, kind: FollowUp, button: &ButtonRef, channel: (&str, &str)) {
-        let payload = json!({
-            "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1",
-            "trigger_id": support::fake_slack::trigger_id(), "user": {"id": "U3"},
-            "channel": {"id": channel.0, "name": channel.1},
-            "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel.0},
-            "message": {"ts": "1700000000.000100", "text": "card"},
-            "response_url": self.fake.response_url("press"),
-            "actions": [{"action_id": kind.action_id(), "value": button.encode(),
-                         "type": "button", "block_id": "b"}]
-        });
-        let body = form(&[("payload", &payload.to_string())]);
-        let status = self
-            .post_signed(
-                "/slack/interactivity",
-                "application/x-www-form-urlencoded",
-                body,
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
 }
 
 fn texts(responses: &[Value]) -> Vec<String> {
@@ -133,10 +47,10 @@ fn texts(responses: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn on_shutdown_queued_askers_are_told_at_once_and_the_running_one_is_answered() {
-    let engine = Arc::new(FakeEngine::with_delay(Duration::from_millis(1500)));
+    let engine = Arc::new(FakeInvestigator::with_delay(Duration::from_millis(1500)));
     let app = spawn_app(engine.clone(), |s| s.limits.max_in_flight = 1).await;
     for n in 1..=4 {
-        app.command(&format!("why {}", task(n)), &format!("U{n}"), ("C1", "ops"))
+        app.command_in(&format!("why {}", task(n)), &format!("U{n}"), ("C1", "ops"))
             .await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -170,10 +84,10 @@ async fn on_shutdown_queued_askers_are_told_at_once_and_the_running_one_is_answe
 
 #[tokio::test]
 async fn on_shutdown_work_past_the_answer_limit_tells_its_asker_to_ask_again() {
-    let engine = Arc::new(FakeEngine::with_delay(Duration::from_secs(30)));
+    let engine = Arc::new(FakeInvestigator::with_delay(Duration::from_secs(30)));
     let app = spawn_app(engine, |_| {}).await;
     app.shutdown.set_answer_limit(Duration::from_millis(200));
-    app.command(&format!("why {}", task(9)), "U1", ("C1", "ops"))
+    app.command_in(&format!("why {}", task(9)), "U1", ("C1", "ops"))
         .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     app.shutdown.begin();
@@ -194,13 +108,13 @@ async fn on_shutdown_work_past_the_answer_limit_tells_its_asker_to_ask_again() {
 /// What the engine was asked for: (diagnose or action id, cluster, region, role).
 type Seen = (String, Option<String>, Option<String>, Option<String>);
 
-/// Records the target and role of every diagnosis and follow-up.
+/// Records the target and role of every investigation and follow-up.
 #[derive(Default)]
-struct RecordingEngine {
+struct RecordingInvestigator {
     seen: Mutex<Vec<Seen>>,
 }
 
-impl RecordingEngine {
+impl RecordingInvestigator {
     fn record(&self, what: &str, cluster: Option<&str>, region: Option<&str>, role: Option<&str>) {
         self.seen.lock().unwrap().push((
             what.to_string(),
@@ -225,58 +139,56 @@ impl RecordingEngine {
     }
 }
 
-impl Engine for RecordingEngine {
-    fn diagnose_stopped<'a>(
+impl Investigate for RecordingInvestigator {
+    fn investigate<'a>(
         &'a self,
-        task: &'a ecs_why::evidence::Task,
-        role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<ecs_why::slack::engine::Alerted, EngineError>> {
+        subject: &'a Subject,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Result<Investigation, InvestigateError>> {
         Box::pin(async move {
-            self.record(
-                "alert",
-                Some(&task.cluster),
-                task.region.as_deref(),
-                role_arn,
-            );
-            Ok(support::fake_engine::alert_from_task_alone(task))
+            let role = access.role_arn.as_deref();
+            match subject {
+                Subject::Stopped(task) => {
+                    self.record("alert", Some(&task.cluster), task.region.as_deref(), role);
+                    Ok(support::fake_investigator::alert_from_task_alone(task))
+                }
+                Subject::Named(target) => {
+                    self.record(
+                        "diagnose",
+                        target.cluster.as_deref(),
+                        target.region.as_deref(),
+                        role,
+                    );
+                    Ok(support::fake_investigator::small_investigation(
+                        "0123456789abcdef0123456789abcdef",
+                    ))
+                }
+            }
         })
     }
 
-    fn diagnose<'a>(
+    fn confirm<'a>(
         &'a self,
-        target: &'a Target,
-        role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Answer, EngineError>> {
-        Box::pin(async move {
-            self.record(
-                "diagnose",
-                target.cluster.as_deref(),
-                target.region.as_deref(),
-                role_arn,
-            );
-            Ok(Answer {
-                task_arn: String::new(),
-                card: SlackMessageContent::new().with_text("card".into()),
-                details: Vec::new(),
-                to_confirm: None,
-            })
-        })
+        _investigation: &'a Investigation,
+        _access: &'a Access,
+    ) -> BoxFuture<'a, Option<Investigation>> {
+        Box::pin(async { None })
     }
 
     fn follow_up<'a>(
         &'a self,
         kind: FollowUp,
         button: &'a ButtonRef,
-        role_arn: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<SlackMessageContent>, EngineError>> {
+        access: &'a Access,
+    ) -> BoxFuture<'a, Result<FollowUpFound, InvestigateError>> {
         Box::pin(async move {
             self.record(
                 kind.action_id(),
                 Some(&button.cluster),
                 Some(&button.region),
-                role_arn,
+                access.role_arn.as_deref(),
             );
-            Ok(vec![SlackMessageContent::new().with_text("answer".into())])
+            Ok(FollowUpFound::ServiceEvents(Vec::new()))
         })
     }
 }
@@ -284,7 +196,7 @@ impl Engine for RecordingEngine {
 const MAPPED_ROLE: &str = "arn:aws:iam::210987654321:role/ecs-why-read";
 
 fn map_channel_by_name(settings: &mut Settings) {
-    settings.channels = slack::config::ChannelMap::parse(&format!(
+    settings.channels = ecs_why::config::ChannelMap::parse(&format!(
         "[channels.payments]\ncluster = \"pay\"\nregion = \"eu-west-1\"\nrole_arn = \"{MAPPED_ROLE}\"\n"
     ))
     .unwrap();
@@ -292,10 +204,10 @@ fn map_channel_by_name(settings: &mut Settings) {
 
 #[tokio::test]
 async fn a_channel_mapped_by_name_gets_its_role_from_the_command_and_every_button() {
-    let engine = Arc::new(RecordingEngine::default());
+    let engine = Arc::new(RecordingInvestigator::default());
     let app = spawn_app(engine.clone(), map_channel_by_name).await;
     let channel = ("C0PAYMENTS", "payments");
-    app.command(&format!("why {}", task(1)), "U1", channel)
+    app.command_in(&format!("why {}", task(1)), "U1", channel)
         .await;
     let button = ButtonRef {
         region: "eu-west-1".into(),
@@ -312,7 +224,7 @@ async fn a_channel_mapped_by_name_gets_its_role_from_the_command_and_every_butto
         FollowUp::ServiceEvents,
         FollowUp::Rerun,
     ] {
-        app.press(kind, &button, channel).await;
+        app.press_in(kind, &button, channel).await;
     }
     let seen = engine.wait_for(6).await;
     assert_eq!(seen.len(), 6, "{seen:#?}");
@@ -327,7 +239,7 @@ async fn a_channel_mapped_by_name_gets_its_role_from_the_command_and_every_butto
 async fn a_mention_in_a_channel_mapped_by_name_uses_its_cluster_region_and_role() {
     use wiremock::matchers::path;
     use wiremock::{Mock, ResponseTemplate};
-    let engine = Arc::new(RecordingEngine::default());
+    let engine = Arc::new(RecordingInvestigator::default());
     let app = spawn_app(engine.clone(), map_channel_by_name).await;
     Mock::given(path("/api/conversations.info"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -336,7 +248,7 @@ async fn a_mention_in_a_channel_mapped_by_name_uses_its_cluster_region_and_role(
         })))
         .mount(&app.fake.server)
         .await;
-    app.mention(&format!("<@UBOT> why {}", task(2)), "C0PAYMENTS")
+    app.mention_in(&format!("<@UBOT> why {}", task(2)), "C0PAYMENTS")
         .await;
     let seen = engine.wait_for(1).await;
     assert_eq!(
@@ -352,10 +264,10 @@ async fn a_mention_in_a_channel_mapped_by_name_uses_its_cluster_region_and_role(
 
 #[tokio::test]
 async fn a_mention_whose_channel_name_cannot_be_found_runs_nothing_with_the_bots_own_role() {
-    let engine = Arc::new(RecordingEngine::default());
+    let engine = Arc::new(RecordingInvestigator::default());
     let app = spawn_app(engine.clone(), map_channel_by_name).await;
     // The fake Slack has no conversations.info: the look-up fails.
-    app.mention(&format!("<@UBOT> why {}", task(3)), "C0ELSEWHERE")
+    app.mention_in(&format!("<@UBOT> why {}", task(3)), "C0ELSEWHERE")
         .await;
     let told = app
         .fake
@@ -382,7 +294,7 @@ async fn idle_connections_are_closed_and_cannot_starve_healthz() {
         ("ECS_WHY_LISTEN", "127.0.0.1:0".to_string()),
     ]);
     let settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
-    let app = slack::build_with_engine(settings, Arc::new(FakeEngine::default()))
+    let app = slack::build_with(settings, Arc::new(FakeInvestigator::default()))
         .await
         .unwrap()
         .with_connection_limits(slack::connections::ConnectionLimits {
@@ -425,11 +337,11 @@ async fn idle_connections_are_closed_and_cannot_starve_healthz() {
 
 #[tokio::test]
 async fn a_task_arn_in_another_account_uses_the_role_mapped_in_that_account() {
-    let engine = Arc::new(RecordingEngine::default());
+    let engine = Arc::new(RecordingInvestigator::default());
     let app = spawn_app(engine.clone(), map_channel_by_name).await;
     // Asked from an unmapped channel: the ARN's account has a mapped role.
     let arn = format!("arn:aws:ecs:eu-west-1:210987654321:task/pay/{}", task(4));
-    app.command(&format!("why {arn}"), "U1", ("C0OTHER", "general"))
+    app.command_in(&format!("why {arn}"), "U1", ("C0OTHER", "general"))
         .await;
     let seen = engine.wait_for(1).await;
     assert_eq!(seen.len(), 1, "{seen:#?}");
@@ -442,7 +354,7 @@ async fn a_task_arn_in_another_account_uses_the_role_mapped_in_that_account() {
 
 #[tokio::test]
 async fn a_replayed_command_is_answered_empty_and_posts_nothing_more() {
-    let engine = Arc::new(FakeEngine::default());
+    let engine = Arc::new(FakeInvestigator::default());
     let app = spawn_app(engine.clone(), |_| {}).await;
     let body = form(&[
         ("team_id", "T1"),

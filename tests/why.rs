@@ -115,15 +115,15 @@ async fn moto_ecs_and_logs_give_task_definition_and_redacted_logs() {
         .expect("explained from the archive");
     assert_eq!(archived.task.containers[0].exit_code, Some(137));
     assert_eq!(
-        archived.task.stop_code.as_deref(),
-        Some("EssentialContainerExited")
+        archived.task.stop_code,
+        Some("EssentialContainerExited".into())
     );
     assert!(archived.task_definition.is_some());
     assert!(
         archived
             .notes
             .iter()
-            .any(|n| n.contains(&seeded.archive_group)),
+            .any(|n| n.text.contains(&seeded.archive_group)),
         "{:?}",
         archived.notes
     );
@@ -138,8 +138,8 @@ async fn fake_evidence_has_exit_codes_logs_and_no_secret_values() {
         .await
         .expect("gathered");
     assert_eq!(
-        evidence.task.stop_code.as_deref(),
-        Some("EssentialContainerExited")
+        evidence.task.stop_code,
+        Some("EssentialContainerExited".into())
     );
     assert_eq!(evidence.task.containers[0].exit_code, Some(137));
     assert!(evidence.task.containers[0]
@@ -189,7 +189,12 @@ async fn secondary_failures_become_notes_naming_the_iam_action() {
         .expect("still answers");
     assert!(evidence.logs.is_empty());
     assert_eq!(evidence.stop_lookup, StopLookup::Failed);
-    let notes = evidence.notes.join("\n");
+    let notes = evidence
+        .notes
+        .iter()
+        .map(|n| n.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         notes.contains("logs:GetLogEvents") && notes.contains("deploy/iam-policy.json"),
         "{notes}"
@@ -206,7 +211,12 @@ async fn secondary_failures_become_notes_naming_the_iam_action() {
         .gather(&task_target(&id, CLUSTER))
         .await
         .expect("still answers");
-    let notes = evidence.notes.join("\n");
+    let notes = evidence
+        .notes
+        .iter()
+        .map(|n| n.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
         notes.contains("does not exist") && notes.contains(canned::LOG_GROUP),
         "{notes}"
@@ -301,7 +311,7 @@ async fn service_reference_picks_the_newest_stopped_task_and_events() {
     assert_eq!(fake.calls("DescribeServices"), 1, "events fetched once");
     // Logs are missing for these tasks: a note, not a failure.
     assert!(
-        evidence.notes.iter().any(|n| n.contains("not found")),
+        evidence.notes.iter().any(|n| n.text.contains("not found")),
         "{:?}",
         evidence.notes
     );
@@ -557,13 +567,13 @@ async fn a_service_task_comes_with_its_services_recent_stops_beside_the_other_ca
     // One ListTasks and one DescribeTasks besides the task's own DescribeTasks.
     assert_eq!(fake.calls("ListTasks"), 1);
     assert_eq!(fake.calls("DescribeTasks"), 2);
-    let facts = ecs_why::render::blocks::CardFacts::from_evidence(&ecs_why::evidence::Evidence {
+    let diagnosis = ecs_why::diagnose::diagnose(&ecs_why::evidence::Evidence {
         recent_stops: Some(recent),
         ..evidence
     });
     assert_eq!(
-        facts.same_way,
-        Some(ecs_why::render::blocks::facts::SameWay { same: 4, of: 5 })
+        diagnosis.same_way,
+        Some(ecs_why::diagnose::SameWay { same: 4, of: 5 })
     );
 
     // Asked by service name, the stops come with the calls that found the task.

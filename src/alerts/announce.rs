@@ -1,5 +1,9 @@
-//! One stopped task, announced: routes matched, diagnosed once, counted in its incident
-//! in each channel, and posted as a parent card or a thread line.
+//! One stopped task, announced: routes matched, investigated once per role (the task's
+//! account picks it, [`Access::resolve`]), counted in its incident in each channel, and
+//! posted as a parent card or a thread line. A new parent gets the same thread an asked
+//! card gets (log tail, who stopped it, task definition), then the probes run and the
+//! parent is updated with their verdict (**Confirmed** with the proof), with what they
+//! add (what changed, the memory graph) in its thread.
 //!
 //! The outcome tells the consumer whether the message may be deleted: [`Outcome::Done`]
 //! once every matching channel has its post (or deliberately has none), or
@@ -8,14 +12,14 @@
 //! away is taken over once its lease runs out.
 
 use super::event::StoppedEvent;
-use super::incident;
 use super::outbox::Outbox;
-use super::routes::AlertRoute;
+use crate::config::routes::AlertRoute;
+use crate::config::Settings;
+use crate::incidents::{self, stored_parent};
+use crate::investigate::access::Channel;
+use crate::investigate::{Access, Investigate, Investigation, Subject};
 use crate::render::blocks;
-use crate::slack::engine::{Alerted, Engine};
-use crate::slack::Settings;
 use crate::state::{self, Incident, Join, Joined, StateStore};
-use slack_morphism::prelude::SlackMessageContent;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,21 +57,28 @@ pub struct Summary {
 /// Turns stopped tasks into posts in their channels.
 pub struct Announcer {
     settings: Arc<Settings>,
-    engine: Arc<dyn Engine>,
+    investigator: Arc<dyn Investigate>,
     state: Arc<dyn StateStore>,
     outbox: Outbox,
+}
+
+/// One investigation of the event's task, and the access it was read with.
+#[derive(Clone)]
+struct Investigated {
+    investigation: Investigation,
+    access: Access,
 }
 
 impl Announcer {
     pub fn new(
         settings: Arc<Settings>,
-        engine: Arc<dyn Engine>,
+        investigator: Arc<dyn Investigate>,
         state: Arc<dyn StateStore>,
         outbox: Outbox,
     ) -> Announcer {
         Announcer {
             settings,
-            engine,
+            investigator,
             state,
             outbox,
         }
@@ -87,21 +98,31 @@ impl Announcer {
             unrouted: routes.is_empty(),
             ..Summary::default()
         };
-        // One diagnosis per role: channels mapped to the same role share it.
-        let mut diagnosed: HashMap<Option<String>, Alerted> = HashMap::new();
+        // One investigation per role: channels read with the same role share it.
+        let subject = Subject::Stopped(Box::new(task.clone()));
+        let account = crate::arn::account(&task.arn);
+        let mut investigated: HashMap<Access, Investigated> = HashMap::new();
         for route in routes {
-            let role = self.settings.defaults_for(&route.channel, None).role_arn;
-            let alerted = match diagnosed.get(&role) {
-                Some(a) => a.clone(),
-                None => match self.engine.diagnose_stopped(task, role.as_deref()).await {
-                    Ok(a) => {
-                        diagnosed.insert(role.clone(), a.clone());
-                        a
+            let channel = Channel {
+                id: &route.channel,
+                name: None,
+            };
+            let access = Access::resolve(&self.settings, account, Some(channel));
+            let alerted = match investigated.get(&access) {
+                Some(found) => found.clone(),
+                None => match self.investigator.investigate(&subject, &access).await {
+                    Ok(investigation) => {
+                        let found = Investigated {
+                            investigation,
+                            access: access.clone(),
+                        };
+                        investigated.insert(access, found.clone());
+                        found
                     }
                     Err(e) => return Outcome::Retry(format!("diagnosis failed: {e}")),
                 },
             };
-            if route.ignores(alerted.diagnosis.category) {
+            if route.ignores(alerted.investigation.diagnosis.category) {
                 summary.ignored += 1;
                 continue;
             }
@@ -119,15 +140,15 @@ impl Announcer {
         &self,
         channel: &str,
         event: &StoppedEvent,
-        alerted: &Alerted,
+        alerted: &Investigated,
         summary: &mut Summary,
     ) -> Result<(), String> {
         let task = &event.task;
         let now = state::now();
         let join = Join {
-            key: incident::key(channel, task, &alerted.diagnosis),
+            key: incidents::key(channel, task, &alerted.investigation.diagnosis),
             channel: channel.to_string(),
-            task_id: incident::task_id(task),
+            task_id: incidents::task_id(task),
             stopped_at: task.stopped_at.map_or(now, |t| t.timestamp()),
             now,
             window: GROUP_WINDOW,
@@ -161,7 +182,7 @@ impl Announcer {
             summary.muted += 1;
         } else {
             self.outbox
-                .post_line(channel, &parent_ts, incident::thread_line(task))
+                .post_line(channel, &parent_ts, incidents::thread_line(task))
                 .await
                 .map_err(|e| format!("could not post the thread line: {e}"))?;
             summary.lines += 1;
@@ -170,15 +191,11 @@ impl Announcer {
         Ok(())
     }
 
-    /// Post the incident's parent card and record it.
-    async fn post_parent(&self, incident: &Incident, alerted: &Alerted) -> Result<(), String> {
-        let reference = blocks::button_ref(&alerted.diagnosis.task);
-        let card = incident::with_incident_buttons(
-            &alerted.answer.card,
-            &incident.key,
-            reference.as_ref(),
-        );
-        let shown = incident::parent(&card, incident, state::now());
+    /// Post the incident's parent card and record it; then its thread's details, and
+    /// the probes' verdict.
+    async fn post_parent(&self, incident: &Incident, alerted: &Investigated) -> Result<(), String> {
+        let card = parent_card(incident, &alerted.investigation);
+        let shown = incidents::parent(&card, incident, state::now());
         let ts = self
             .outbox
             .post_parent(&incident.channel, shown)
@@ -191,12 +208,50 @@ impl Announcer {
             .map_err(|e| e.to_string())?;
         // Stops counted while the parent was on its way show in its count.
         self.refresh_parent(&incident.key, Some(incident)).await;
+        self.complete_thread(incident, &ts, alerted).await;
         Ok(())
+    }
+
+    /// Under a parent just posted: the details an asked card's thread has (log tail, who
+    /// stopped it, task definition), then the probes' verdict on the parent (stored, so
+    /// every later update keeps it) and what they add in the thread. A failure here is
+    /// logged: the stop is posted and counted, which is what must not be lost.
+    async fn complete_thread(&self, incident: &Incident, ts: &str, alerted: &Investigated) {
+        let channel = &incident.channel;
+        for detail in blocks::details(&alerted.investigation) {
+            if let Err(e) = self.outbox.post_reply(channel, ts, detail).await {
+                tracing::warn!(error = %e, "could not post an alert's detail in its thread");
+            }
+        }
+        let Some(confirmed) = self
+            .investigator
+            .confirm(&alerted.investigation, &alerted.access)
+            .await
+        else {
+            return;
+        };
+        let card = parent_card(incident, &confirmed);
+        let stored = serde_json::to_string(&card).unwrap_or_default();
+        if let Err(e) = self.state.set_parent(&incident.key, ts, &stored).await {
+            tracing::warn!(error = %e, "could not record the alert's confirmed card");
+        }
+        self.refresh_parent(&incident.key, None).await;
+        let (replies, files) = blocks::confirmed_extras(&confirmed.diagnosis);
+        for reply in replies {
+            if let Err(e) = self.outbox.post_reply(channel, ts, reply).await {
+                tracing::warn!(error = %e, "could not post a probe reply under an alert");
+            }
+        }
+        for file in files {
+            if let Err(e) = self.outbox.upload(channel, ts, file).await {
+                tracing::warn!(error = %e, "could not share a file under an alert (is files:write granted?)");
+            }
+        }
     }
 
     /// The parent is being posted by another replica: wait for its ts, or take over
     /// when that replica's lease runs out.
-    async fn wait_for_parent(&self, key: &str, alerted: &Alerted) -> Result<ParentBy, String> {
+    async fn wait_for_parent(&self, key: &str, alerted: &Investigated) -> Result<ParentBy, String> {
         let deadline = tokio::time::Instant::now() + PARENT_LEASE + Duration::from_secs(5);
         loop {
             let current = self.state.incident(key).await.map_err(|e| e.to_string())?;
@@ -247,7 +302,7 @@ impl Announcer {
             return;
         }
         if let Some((ts, card)) = stored_parent(&incident) {
-            let content = incident::parent(&card, &incident, state::now());
+            let content = incidents::parent(&card, &incident, state::now());
             self.outbox
                 .update_parent(&incident.channel, &ts, content)
                 .await;
@@ -255,15 +310,22 @@ impl Announcer {
     }
 }
 
+/// An incident's parent card for `investigation`: the card with the incident's
+/// Acknowledge and Mute buttons (without its status line, which is added when shown).
+fn parent_card(
+    incident: &Incident,
+    investigation: &Investigation,
+) -> slack_morphism::prelude::SlackMessageContent {
+    let reference = blocks::button_ref(&investigation.diagnosis.task);
+    incidents::with_incident_buttons(
+        &blocks::card_of(investigation),
+        &incident.key,
+        reference.as_ref(),
+    )
+}
+
 /// Who posted the parent we waited for.
 enum ParentBy {
     Other(String),
     Us,
-}
-
-/// The parent's ts and card as stored, when it has been posted.
-pub fn stored_parent(incident: &Incident) -> Option<(String, SlackMessageContent)> {
-    let ts = incident.parent_ts.clone()?;
-    let card = serde_json::from_str(incident.card.as_deref()?).ok()?;
-    Some((ts, card))
 }

@@ -2,18 +2,16 @@
 //!
 //! EventBridge puts every "ECS Task State Change" event with `lastStatus = STOPPED` on an
 //! SQS queue (`ECS_WHY_EVENTS_QUEUE_URL`). [`consumer`] long-polls it; [`event`] reads
-//! each message; [`announce`] diagnoses the task (from the event: no DescribeTasks),
-//! matches the `[[alerts]]` [`routes`], and counts the stop in its [`incident`] in the
-//! shared state ([`crate::state`]): the first stop posts the card as the parent, later
-//! ones become lines in its thread and update the parent's count. [`outbox`] paces the
-//! posts per channel (Slack allows about one message a second per channel) and batches
-//! thread lines, so a storm is delayed, never dropped. A message is deleted only once
-//! its outcome is recorded; [`buttons`] handles Acknowledge and Mute on the parent.
+//! each message; [`announce`] investigates the task (from the event: no DescribeTasks)
+//! as any ask is ([`crate::investigate`]), matches the `[[alerts]]` routes
+//! ([`crate::config::routes`]), and counts the stop in its incident
+//! ([`crate::incidents`]) in the shared state ([`crate::state`]): the first stop posts
+//! the card as the parent, later ones become lines in its thread and update the
+//! parent's count. [`outbox`] paces the posts per channel (Slack allows about one
+//! message a second per channel) and batches thread lines, so a storm is delayed, never
+//! dropped. A message is deleted only once its outcome is recorded.
 
 pub mod announce;
-pub mod buttons;
 pub mod consumer;
 pub mod event;
-pub mod incident;
 pub mod outbox;
-pub mod routes;

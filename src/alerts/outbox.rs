@@ -11,7 +11,8 @@
 //! current time slot (`spacing` long) in the shared state store, and waits for the next
 //! slot when another replica has it.
 
-use crate::slack::post::{PostError, Poster};
+use crate::render::blocks::Attachment;
+use crate::slack_api::{PostError, Poster};
 use crate::state::StateStore;
 use slack_morphism::prelude::SlackMessageContent;
 use std::collections::{HashMap, VecDeque};
@@ -44,6 +45,20 @@ struct Pending {
     lines: Vec<LineBatch>,
     /// Newest content per parent ts, and who waits for it.
     updates: Vec<Update>,
+    /// Whole messages and files for a parent's thread (its details), in arrival order.
+    replies: VecDeque<Reply>,
+}
+
+/// A message or a file for a parent's thread.
+struct Reply {
+    thread_ts: String,
+    what: ReplyKind,
+    done: oneshot::Sender<Result<(), PostError>>,
+}
+
+enum ReplyKind {
+    Message(SlackMessageContent),
+    File(Attachment),
 }
 
 struct Update {
@@ -141,6 +156,50 @@ impl Outbox {
         result.await.unwrap_or_else(|_| Err(stopped()))
     }
 
+    /// Post a whole message in the thread of `parent_ts` (a detail of the alert: its log
+    /// tail, what changed); returns once it is posted.
+    pub async fn post_reply(
+        &self,
+        channel: &str,
+        parent_ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), PostError> {
+        self.reply(channel, parent_ts, ReplyKind::Message(content))
+            .await
+    }
+
+    /// Share a file in the thread of `parent_ts` (the memory graph).
+    pub async fn upload(
+        &self,
+        channel: &str,
+        parent_ts: &str,
+        file: Attachment,
+    ) -> Result<(), PostError> {
+        self.reply(channel, parent_ts, ReplyKind::File(file)).await
+    }
+
+    async fn reply(
+        &self,
+        channel: &str,
+        parent_ts: &str,
+        what: ReplyKind,
+    ) -> Result<(), PostError> {
+        let (done, result) = oneshot::channel();
+        let queue = self.queue(channel);
+        queue
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replies
+            .push_back(Reply {
+                thread_ts: parent_ts.to_string(),
+                what,
+                done,
+            });
+        queue.wake.notify_one();
+        result.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
     /// Replace the parent at `ts` with `card`; only the newest waiting update of a
     /// parent is sent. Returns once it was sent (or failed, which is logged).
     pub async fn update_parent(&self, channel: &str, ts: &str, card: SlackMessageContent) {
@@ -176,6 +235,7 @@ enum Job {
     ),
     Lines(LineBatch),
     Update(Update),
+    Reply(Reply),
 }
 
 struct Worker {
@@ -197,6 +257,9 @@ impl Worker {
         }
         if !pending.updates.is_empty() {
             return Some(Job::Update(pending.updates.remove(0)));
+        }
+        if let Some(reply) = pending.replies.pop_front() {
+            return Some(Job::Reply(reply));
         }
         None
     }
@@ -271,6 +334,24 @@ impl Worker {
                 for waiter in update.waiters {
                     let _ = waiter.send(());
                 }
+            }
+            Job::Reply(reply) => {
+                let posted = match &reply.what {
+                    ReplyKind::Message(content) => self
+                        .poster
+                        .post_message(&self.channel, Some(&reply.thread_ts), content)
+                        .await
+                        .map(|_| ()),
+                    ReplyKind::File(file) => {
+                        self.poster
+                            .upload_file(&self.channel, &reply.thread_ts, file)
+                            .await
+                    }
+                };
+                if let Err(e) = &posted {
+                    tracing::warn!(channel = self.channel, error = %e, "could not post an alert's detail");
+                }
+                let _ = reply.done.send(posted);
             }
         }
     }

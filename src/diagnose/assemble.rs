@@ -7,15 +7,17 @@
 //! output shows those from the task summary.
 
 mod from_logs;
-mod headline;
 mod probed;
-mod stop_story;
 
-use super::findings;
-use super::rules::{self, Facts, NOT_STOPPED_TITLE};
+use super::findings::{self, FindingValues};
+use super::rules::{self, meaning_of, stop_story, Facts, Meaning, NOT_STOPPED_TITLE};
 use super::text::first_of_each;
 use super::{Cause, CauseId, ContainerSummary, Diagnosis, TaskSummary};
-use crate::evidence::{Evidence, StopLookup, Task};
+use crate::evidence::probes::CheckRequest;
+use crate::evidence::{Evidence, Note, StopCode, StopLookup, Task};
+
+/// Headlines are cut to this many characters.
+pub const MAX_HEADLINE_CHARS: usize = 80;
 
 /// Diagnose one task. Pure: depends only on `evidence`.
 pub fn diagnose(evidence: &Evidence) -> Diagnosis {
@@ -48,13 +50,20 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
     } else {
         cause.title
     };
+    let meaning = meaning_of(verdict.id);
     let headline = if not_stopped {
         title.to_string()
     } else {
-        headline::headline(verdict.id, &facts, evidence, title)
+        headline(meaning, &facts, title)
+    };
+    let checks = if not_stopped {
+        Vec::new()
+    } else {
+        checks(meaning, &facts)
     };
     let probed = probed::judge(
         verdict.id,
+        meaning.key_changes,
         &detailed,
         evidence.probes.as_ref(),
         stopped_by.as_ref(),
@@ -71,6 +80,7 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         category: verdict.id,
         title: title.to_string(),
         headline,
+        checks,
         summary: verdict.summary,
         evidence: first_of_each(lines, String::clone),
         fixes: first_of_each(fixes, String::clone),
@@ -78,7 +88,38 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         stopped_by,
         notes: notes(evidence),
         console_url: console_url(&evidence.task),
+        owner: owner(&evidence.task),
+        same_way: super::recent::same_way(evidence),
     }
+}
+
+/// The cause's headline for this task, or `title` when it names nothing more specific;
+/// redacted and cut to [`MAX_HEADLINE_CHARS`].
+fn headline(meaning: &Meaning, f: &Facts, title: &str) -> String {
+    let text = (meaning.headline)(f).unwrap_or_else(|| title.to_string());
+    let text = crate::redact::redact(&text).into_owned();
+    crate::text::truncate(&text, MAX_HEADLINE_CHARS).into_owned()
+}
+
+/// The checks that would confirm the cause (its rule's), the platforms of an image whose
+/// binary would not run (a finding's, whatever the cause), and those every task gets:
+/// the log group when a reason speaks of logging, and what changed for a service task.
+fn checks(meaning: &Meaning, f: &Facts) -> Vec<CheckRequest> {
+    let mut checks = (meaning.checks)(f);
+    let wrong_architecture: Vec<String> = f
+        .findings
+        .iter()
+        .filter(|x| matches!(x.values, FindingValues::WrongCpuArchitecture { .. }))
+        .filter_map(|x| x.finding.container.clone())
+        .collect();
+    if !wrong_architecture.is_empty() && !checks.contains(&CheckRequest::ImagePull) {
+        checks.push(CheckRequest::ImagePlatforms {
+            containers: wrong_architecture,
+        });
+    }
+    checks.push(CheckRequest::LogGroup);
+    checks.push(CheckRequest::DefinitionChanges);
+    checks
 }
 
 fn summarize_task(task: &Task) -> TaskSummary {
@@ -109,6 +150,21 @@ fn redacted(text: &str) -> String {
     crate::redact::redact(text).into_owned()
 }
 
+/// The service a task belongs to, else its family (from `family:NAME` or its task
+/// definition).
+fn owner(task: &Task) -> Option<String> {
+    if let Some(group) = task.group.as_deref() {
+        for prefix in ["service:", "family:"] {
+            if let Some(name) = group.strip_prefix(prefix).filter(|n| !n.is_empty()) {
+                return Some(name.to_string());
+            }
+        }
+    }
+    let name = crate::arn::task_definition_name(&task.task_definition);
+    let family = name.split(':').next().unwrap_or(name);
+    (!family.is_empty()).then(|| family.to_string())
+}
+
 /// The task's page in the ECS console, when region and cluster are known.
 pub fn console_url(task: &Task) -> Option<String> {
     let region = task.region()?;
@@ -123,16 +179,16 @@ pub fn console_url(task: &Task) -> Option<String> {
 }
 
 /// The evidence's notes, plus what the CloudTrail look-up could not say.
-fn notes(evidence: &Evidence) -> Vec<String> {
+fn notes(evidence: &Evidence) -> Vec<Note> {
     let mut notes = evidence.notes.clone();
-    let user_stop = evidence.task.stop_code.as_deref() == Some("UserInitiated");
+    let user_stop = evidence.task.stop_code == Some(StopCode::UserInitiated);
     match &evidence.stop_lookup {
-        StopLookup::NotFoundYet if user_stop => notes.push(
-            "CloudTrail has no StopTask event for this task yet: CloudTrail delivers events 5 to 15 minutes late, so look again in a few minutes.".to_string(),
-        ),
-        StopLookup::NotAttempted if user_stop => notes.push(
-            "Who called StopTask was not looked up: run `ecs-why why` with AWS access, or search CloudTrail for EventName=StopTask around the stop time.".to_string(),
-        ),
+        StopLookup::NotFoundYet if user_stop => notes.push(Note::general(
+            "CloudTrail has no StopTask event for this task yet: CloudTrail delivers events 5 to 15 minutes late, so look again in a few minutes.",
+        )),
+        StopLookup::NotAttempted if user_stop => notes.push(Note::general(
+            "Who called StopTask was not looked up: run `ecs-why why` with AWS access, or search CloudTrail for EventName=StopTask around the stop time.",
+        )),
         _ => {}
     }
     let task = &evidence.task;
@@ -140,9 +196,9 @@ fn notes(evidence: &Evidence) -> Vec<String> {
         (task.last_status.as_deref(), task.desired_status.as_deref())
     {
         if last != "STOPPED" {
-            notes.push(format!(
+            notes.push(Note::general(format!(
                 "The task is still stopping (last status {last}): exit codes and reasons may not be final yet."
-            ));
+            )));
         }
     }
     notes

@@ -4,16 +4,17 @@
 //! which is what lets recorded cases in `tests/cases/` pin the behaviour down.
 //! `catalog` holds every cause as data, `rules` picks one category for a task,
 //! `findings` scans log lines and the task definition for specific problems, and
-//! `assemble` puts the diagnosis together. `values` and `text` are shared helpers.
+//! `assemble` puts the diagnosis together. `text` holds shared wording helpers; the
+//! task's own values are read by [`crate::values`].
 
 mod assemble;
 pub mod catalog;
 pub mod findings;
+pub mod recent;
 pub mod rules;
 #[cfg(test)]
 mod test_tasks;
 mod text;
-pub mod values;
 
 use crate::evidence::{Evidence, StoppedBy};
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use assemble::console_url;
 pub use catalog::{Cause, CauseId, UnknownCauseId};
 pub use findings::{Finding, FindingKind};
+pub use recent::SameWay;
 
 /// The answer: one cause, the evidence it rests on, and what to do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,10 @@ pub struct Diagnosis {
     /// notification text put the service in front of it. The title when nothing more
     /// specific is known.
     pub headline: String,
+    /// The read-only checks that would confirm (or rule out) the cause, for the probes
+    /// to run: the rule's own, and those every task gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::evidence::probes::CheckRequest>,
     /// One or two sentences: what happened to this task, with its own values.
     pub summary: String,
     /// The facts the category rests on, one per line, quoted from the evidence.
@@ -45,9 +51,17 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     pub stopped_by: Option<StoppedBy>,
     /// What could not be checked (missing permissions, CloudTrail lag, ...).
-    pub notes: Vec<String>,
+    pub notes: Vec<crate::evidence::Note>,
     /// AWS console URL of the task, when region and cluster are known.
     pub console_url: Option<String>,
+    /// The service the task belongs to, else its task definition's family: the card's
+    /// header and the terminal's first line name it.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Of the service's recent stops, how many stopped like this one (`None`: fewer
+    /// than two known).
+    #[serde(default)]
+    pub same_way: Option<SameWay>,
     /// `confirmed` when a read-only probe proved the cause in the account, `likely` when
     /// only the rules speak.
     #[serde(default)]
@@ -103,7 +117,7 @@ pub struct TaskSummary {
     pub group: Option<String>,
     pub task_definition: String,
     pub region: Option<String>,
-    pub stop_code: Option<String>,
+    pub stop_code: Option<crate::evidence::StopCode>,
     pub stopped_reason: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,

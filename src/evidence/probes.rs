@@ -1,13 +1,56 @@
-//! What the read-only probes found, as plain data.
+//! The read-only checks the rules ask for, and what the probes found, as plain data.
 //!
-//! `gather/probes/` fills these after the rules have picked a cause; the diagnosis reads
-//! them (pure, like the rest of [`crate::diagnose`]) to say **Confirmed** with the proof or
-//! **Likely** with what could not be checked. They serialise with the evidence, so a
+//! The rules say which checks would confirm their verdict ([`CheckRequest`], on the
+//! diagnosis); `gather/probes/` runs those requests and fills [`ProbeResults`]; the
+//! diagnosis reads them (pure, like the rest of [`crate::diagnose`]) to say
+//! **Confirmed** with the proof or **Likely** with what could not be checked. Neither
+//! side imports the other: these types are the seam. They serialise with the evidence, so a
 //! recorded case can carry its probes and be explained again offline. Nothing here holds
 //! a secret's, a parameter's or an environment variable's value: names and metadata only.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// A read-only check that would confirm (or rule out) a verdict. A request is asked
+/// even where the evidence may not allow it (no subnet known, no target group): the
+/// probe then makes no call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
+pub enum CheckRequest {
+    /// The failing containers' images in ECR (tag or digest, the newest push, the
+    /// platforms) and whether the execution role may pull them.
+    ImagePull,
+    /// Only these containers' image platforms against the task's CPU architecture: the
+    /// image was pulled, its binary did not run.
+    ImagePlatforms { containers: Vec<String> },
+    /// Whether the task's subnet reaches what it needs: `reach`; `proves` when a
+    /// subnet that reaches nothing explains the cause (not a network interface that
+    /// could not be set up, where the route is only context).
+    SubnetEgress { reach: Reach, proves: bool },
+    /// The secrets and parameters the task definition references (with
+    /// `registry_only`, only its private registry credentials): they exist, are not
+    /// being deleted, and the execution role may read and decrypt them.
+    Secrets { registry_only: bool },
+    /// The awslogs groups the task writes to exist (when a reason speaks of logging).
+    LogGroup,
+    /// The target group's health check and its targets, against the container's start.
+    TargetHealth,
+    /// The task's memory in the minutes before it stopped.
+    MemoryBeforeStop,
+    /// What changed in the task definition since the previous deployment, and that
+    /// deployment's story (for every service task, whatever the cause).
+    DefinitionChanges,
+}
+
+/// What a task's subnet must reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reach {
+    /// Its image registry (ECR's endpoints).
+    Registry,
+    /// ECR and the services its task definition uses (Secrets Manager, SSM, Logs).
+    TaskServices,
+}
 
 /// Everything the probes of one diagnosis found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,10 +94,8 @@ impl ProbeResults {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Check {
-    /// Which check: `ecr-image`, `image-architecture`, `pull-permission`,
-    /// `subnet-egress`, `secret`, `secret-permission`, `log-group`, `target-health`,
-    /// `memory`, `definition-change`.
-    pub probe: String,
+    /// Which check it was.
+    pub probe: CheckId,
     pub outcome: CheckOutcome,
     /// One line with the account's own values, e.g. `ECR repository orders has no tag
     /// v1.4.2 (newest push 2026-11-20 14:02 UTC: v1.4.1)`.
@@ -62,13 +103,40 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn new(probe: &str, outcome: CheckOutcome, detail: impl Into<String>) -> Check {
+    pub fn new(probe: CheckId, outcome: CheckOutcome, detail: impl Into<String>) -> Check {
         Check {
-            probe: probe.to_string(),
+            probe,
             outcome,
             detail: detail.into(),
         }
     }
+}
+
+/// Which check a [`Check`] is (its `probe` field in JSON and recorded cases).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    /// The image's tag or digest in ECR, and the newest push.
+    EcrImage,
+    /// The image's platforms against the task's CPU architecture.
+    ImageArchitecture,
+    /// The execution role may pull from ECR.
+    PullPermission,
+    /// The task's subnet reaches ECR and the services it needs.
+    SubnetEgress,
+    /// A secret or parameter exists (and is not being deleted).
+    Secret,
+    /// The execution role may read (and decrypt) a secret or parameter.
+    SecretPermission,
+    /// The awslogs group exists.
+    LogGroup,
+    /// The target group's health check and targets.
+    TargetHealth,
+    /// The task's memory before the stop.
+    Memory,
+    /// What changed in the task definition.
+    #[default]
+    DefinitionChange,
 }
 
 /// What a check says about the cause the rules picked.
@@ -104,10 +172,7 @@ pub struct DefinitionChanges {
 pub struct DefinitionChange {
     /// The container, or `None` for task-level fields (cpu, memory, runtime platform).
     pub container: Option<String>,
-    /// `image`, `cpu`, `memory`, `memory-reservation`, `command`, `entry-point`,
-    /// `health-check`, `port-mappings`, `runtime-platform`, `environment`, `secrets`,
-    /// `container` (a container added or removed).
-    pub field: String,
+    pub field: ChangedField,
     pub kind: ChangeKind,
     /// The variable's or secret's name for `environment` and `secrets`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +180,33 @@ pub struct DefinitionChange {
     /// For a reader: `nginx:1.25 → nginx:1.27`, `512 → 256 MiB`, `DATABASE_URL was
     /// removed`, `API_KEY's value changed` (never the value).
     pub detail: String,
+}
+
+/// What part of a task definition changed (`field` in JSON and recorded cases).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangedField {
+    #[default]
+    Image,
+    Cpu,
+    Memory,
+    MemoryReservation,
+    Command,
+    EntryPoint,
+    HealthCheck,
+    PortMappings,
+    RuntimePlatform,
+    Environment,
+    Secrets,
+    /// A container added or removed.
+    Container,
+}
+
+impl ChangedField {
+    /// An environment variable or a secret: the change has a variable's name.
+    pub fn is_variable(self) -> bool {
+        matches!(self, ChangedField::Environment | ChangedField::Secrets)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

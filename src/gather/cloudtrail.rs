@@ -6,7 +6,7 @@
 //! events 5 to 15 minutes late, so "no match" is [`StopLookup::NotFoundYet`], not "nobody".
 
 use super::limits::CloudTrailQuota;
-use super::{aws_failure, AwsFailure, FailureKind};
+use super::{aws_failure, denied, AwsFailure, FailureKind};
 use crate::arn;
 use crate::evidence::{StopLookup, StoppedBy, Task};
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
@@ -131,10 +131,10 @@ fn refers_to(named: &str, task: &Task) -> bool {
 /// A note for a failed look-up, naming the IAM action when access was denied.
 pub fn note(failure: &AwsFailure) -> String {
     match failure.kind {
-        FailureKind::Denied => "Who stopped the task is unknown: access denied to \
-            cloudtrail:LookupEvents. Add cloudtrail:LookupEvents to the task role / \
-            deploy/iam-policy.json."
-            .to_string(),
+        FailureKind::Denied => format!(
+            "Who stopped the task is unknown: {}.",
+            denied("cloudtrail:LookupEvents")
+        ),
         FailureKind::Throttled => "Who stopped the task is unknown for now: CloudTrail \
             throttled cloudtrail:LookupEvents (2 calls per second per account and region). \
             Ask again in a minute."

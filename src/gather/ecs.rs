@@ -297,7 +297,8 @@ pub fn ecs_error(
             failure.message
         )),
         FailureKind::Denied => GatherError::AccessDenied(format!(
-            "access denied to {action} in {region_text}: add {action} to the role ecs-why runs as (see deploy/iam-policy.json). AWS said: {}",
+            "{} (in {region_text}). AWS said: {}",
+            super::denied(action),
             failure.message
         )),
         FailureKind::Credentials => GatherError::Aws(failure.message),
@@ -332,7 +333,9 @@ pub fn task_from_sdk(t: &aws_sdk_ecs::types::Task) -> Task {
         group: opt(t.group()),
         task_definition: t.task_definition_arn().unwrap_or_default().to_string(),
         region: None,
-        stop_code: t.stop_code().map(|c| c.as_str().to_string()),
+        stop_code: t
+            .stop_code()
+            .map(|c| crate::evidence::StopCode::from(c.as_str())),
         stopped_reason: opt(t.stopped_reason()),
         last_status: opt(t.last_status()),
         desired_status: opt(t.desired_status()),
@@ -468,5 +471,39 @@ fn container_definition_from_sdk(
         repository_credentials: c
             .repository_credentials()
             .map(|r| r.credentials_parameter().to_string()),
+    }
+}
+
+/// DescribeTaskDefinition, with failures turned into errors that name the fix.
+pub async fn task_definition_named(
+    client: &Client,
+    arn: &str,
+) -> Result<TaskDefinition, GatherError> {
+    describe_task_definition(client, arn)
+        .await
+        .map_err(|failure| match failure.kind {
+            FailureKind::Denied => GatherError::AccessDenied(format!(
+                "{} (task definition {arn})",
+                super::denied("ecs:DescribeTaskDefinition")
+            )),
+            FailureKind::NotFound | FailureKind::InvalidInput => GatherError::BadInput(format!(
+                "task definition {arn} was not found: {}",
+                failure.message
+            )),
+            _ => GatherError::Aws(format!(
+                "ecs:DescribeTaskDefinition failed for {arn}: {}",
+                failure.message
+            )),
+        })
+}
+
+/// A note for a DescribeServices that failed, naming the IAM action when denied.
+pub fn service_note(failure: &AwsFailure) -> String {
+    match failure.kind {
+        FailureKind::Denied => format!(
+            "The service's events were not read: {}.",
+            super::denied("ecs:DescribeServices")
+        ),
+        _ => format!("The service's events were not read: {}", failure.message),
     }
 }

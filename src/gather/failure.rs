@@ -50,6 +50,14 @@ pub struct AssumeRoleFailed {
     pub reason: String,
 }
 
+/// The one wording of a call IAM refused: `access denied to ACTION; add ACTION to
+/// ecs-why's task role (deploy/iam-policy.json)`, whatever was being read.
+pub fn denied(action: &str) -> String {
+    format!(
+        "access denied to {action}; add {action} to ecs-why's task role (deploy/iam-policy.json)"
+    )
+}
+
 /// Response headers that carry the request id, by service family.
 const REQUEST_ID_HEADERS: [&str; 3] = ["x-amzn-requestid", "x-amz-request-id", "x-amzn-request-id"];
 

@@ -5,7 +5,7 @@
 //! downstream (diagnosis, Slack, JSON output) ever sees an unredacted log line.
 
 use super::{aws_failure, AwsFailure, FailureKind};
-use crate::evidence::{ContainerDefinition, ContainerLogs, LogLine};
+use crate::evidence::{ContainerDefinition, ContainerLogs, LogLine, Note, NoteKind};
 use aws_sdk_cloudwatchlogs::Client;
 use chrono::DateTime;
 
@@ -20,7 +20,7 @@ pub enum Location {
         region: Option<String>,
     },
     /// Not readable, with a note for the reader (or None when there is nothing to say).
-    Unreadable(Option<String>),
+    Unreadable(Option<Note>),
 }
 
 /// The awslogs stream of `container` in task `task_id`: `PREFIX/CONTAINER/TASK_ID`.
@@ -34,16 +34,21 @@ pub fn locate(def: &ContainerDefinition, task_id: &str) -> Location {
             stream: format!("{prefix}/{}/{task_id}", def.name),
             region: config.options.get("awslogs-region").cloned(),
         },
-        Some((group, None)) => Location::Unreadable(Some(format!(
+        Some((group, None)) => Location::Unreadable(Some(Note::unread(format!(
             "Logs of container `{}` were not read: its awslogs configuration has no \
              awslogs-stream-prefix, so the stream in {group} is named after the Docker \
              container id. Add awslogs-stream-prefix to the task definition.",
             def.name
-        ))),
-        None => Location::Unreadable(Some(format!(
-            "Logs of container `{}` were not read: it logs with the `{}` driver; ecs-why \
-             reads CloudWatch Logs (awslogs) only.",
-            def.name, config.log_driver
+        )))),
+        None => Location::Unreadable(Some(Note::new(
+            NoteKind::LogsElsewhere {
+                container: def.name.clone(),
+            },
+            format!(
+                "Logs of container `{}` were not read: it logs with the `{}` driver; ecs-why \
+                 reads CloudWatch Logs (awslogs) only.",
+                def.name, config.log_driver
+            ),
         ))),
     }
 }
@@ -92,9 +97,8 @@ pub async fn fetch(
 pub fn note(container: &str, group: &str, stream: &str, failure: &AwsFailure) -> String {
     match failure.kind {
         FailureKind::Denied => format!(
-            "Logs of container `{container}` were not read: access denied to \
-             logs:GetLogEvents on log group {group}. Add logs:GetLogEvents to the task role \
-             / deploy/iam-policy.json."
+            "Logs of container `{container}` were not read (log group {group}): {}.",
+            super::denied("logs:GetLogEvents")
         ),
         FailureKind::NotFound => format!(
             "Logs of container `{container}` were not found: log group {group} or stream \

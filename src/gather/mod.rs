@@ -36,15 +36,16 @@ pub mod probes;
 
 use crate::arn;
 use crate::evidence::{
-    ContainerDefinition, ContainerLogs, Evidence, RecentStops, ServiceEvent, ServiceFacts,
-    StopLookup, Task, TaskDefinition,
+    ContainerDefinition, ContainerLogs, Evidence, Note, RecentStops, ServiceEvent, ServiceFacts,
+    StopCode, StopLookup, Task, TaskDefinition,
 };
+use crate::single_flight::SingleFlight;
 use crate::task_ref::{Target, TaskRef};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{Region, SdkConfig};
 use call_metrics::CountCalls;
-pub use failure::{aws_failure, AssumeRoleFailed, AwsFailure, FailureKind};
+pub use failure::{aws_failure, denied, AssumeRoleFailed, AwsFailure, FailureKind};
 use moka::future::Cache;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,7 +94,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 enum LogsUnavailable {
     /// The container does not log to CloudWatch in a way ecs-why can find, with a note
     /// for the reader (or `None` when there is nothing to say).
-    NotConfigured(Option<String>),
+    NotConfigured(Option<Note>),
     /// The read failed; the note names the fix.
     Failed { kind: FailureKind, note: String },
 }
@@ -119,7 +120,7 @@ pub struct Gatherer {
     task_definitions: Cache<String, TaskDefinition>,
     /// CloudTrail look-ups in flight by task ARN, shared by concurrent asks about one
     /// task. An answer is dropped as soon as it is handed out: CloudTrail may catch up.
-    lookups: Cache<String, (StopLookup, Vec<String>)>,
+    lookups: SingleFlight<String, (StopLookup, Vec<Note>)>,
     archive_log_group: Option<String>,
     /// The probes' clients by region (built on first use: most answers need none).
     probe_clients: moka::sync::Cache<String, Arc<probes::ProbeClients>>,
@@ -172,7 +173,7 @@ impl Gatherer {
             clients: moka::sync::Cache::new(REGION_CLIENTS),
             default_clients,
             task_definitions: Cache::new(TASK_DEFINITION_CACHE),
-            lookups: Cache::new(LOOKUPS_IN_FLIGHT),
+            lookups: SingleFlight::new(LOOKUPS_IN_FLIGHT),
             probe_clients: moka::sync::Cache::new(REGION_CLIENTS),
             archive_log_group: None,
             recent_stops: false,
@@ -232,12 +233,12 @@ impl Gatherer {
         })
     }
 
-    /// Run the read-only probes that apply to `diagnosis` (made from `evidence`) in the
+    /// Run the read-only checks `requests` asks for (those the evidence allows) in the
     /// task's region. Never fails: what could not be checked is listed in the result.
     pub async fn probe(
         &self,
         evidence: &Evidence,
-        diagnosis: &crate::diagnose::Diagnosis,
+        requests: &[crate::evidence::probes::CheckRequest],
     ) -> crate::evidence::ProbeResults {
         let region = evidence
             .task
@@ -251,27 +252,7 @@ impl Gatherer {
                 Some(region.as_str()).filter(|r| !r.is_empty()),
             ))
         });
-        probes::run_all(
-            &clients,
-            probes::ProbeInput {
-                evidence,
-                diagnosis,
-            },
-        )
-        .await
-    }
-
-    /// Diagnose `evidence`, run the probes that apply, and diagnose again with what they
-    /// found (the second diagnosis says Confirmed or Likely). Returns the evidence with
-    /// the probes' results on it, and that diagnosis.
-    pub async fn diagnose_and_confirm(
-        &self,
-        mut evidence: Evidence,
-    ) -> (Evidence, crate::diagnose::Diagnosis) {
-        let first = crate::diagnose::diagnose(&evidence);
-        evidence.probes = Some(self.probe(&evidence, &first).await);
-        let confirmed = crate::diagnose::diagnose(&evidence);
-        (evidence, confirmed)
+        probes::run_all(&clients, evidence, requests).await
     }
 
     /// Gather the evidence for one target.
@@ -324,7 +305,11 @@ impl Gatherer {
             };
             match events {
                 Ok((events, facts)) => (events, Some(facts), None),
-                Err(failure) => (Vec::new(), None, Some(service_note(&failure))),
+                Err(failure) => (
+                    Vec::new(),
+                    None,
+                    Some(Note::unread(ecs::service_note(&failure))),
+                ),
             }
         };
         // Runs beside the task definition and logs, so it adds no round trip to the
@@ -345,26 +330,37 @@ impl Gatherer {
                 Ok(recent) => (Some(recent), None),
                 Err(err) => (
                     None,
-                    Some(format!(
+                    Some(Note::unread(format!(
                         "The service's other recent stops were not counted: {err}"
-                    )),
+                    ))),
                 ),
             }
         };
         Ok(self.around_task(task, service, recent, notes).await)
     }
 
-    /// Evidence for a task an EventBridge event already holds (alerts): no DescribeTasks
-    /// and no service events; the task definition (cached), the log tail and, for a
-    /// person's StopTask, CloudTrail.
+    /// Evidence for a task an EventBridge event already holds (alerts): no DescribeTasks;
+    /// the task definition (cached), the log tail, its service's events and settings
+    /// (what the what-changed check compares) and, for a person's StopTask, CloudTrail.
     pub async fn gather_stopped(&self, task: Task) -> Evidence {
-        self.around_task(
-            task,
-            async { (Vec::new(), None, None) },
-            async { (None, None) },
-            Vec::new(),
-        )
-        .await
+        let clients = self.clients(task.region());
+        let service_name = task.service_name().map(str::to_string);
+        let cluster = task.cluster_name().to_string();
+        let service = async {
+            let Some(name) = &service_name else {
+                return (Vec::new(), None, None);
+            };
+            match ecs::describe_service(&clients.ecs, &cluster, name, SERVICE_EVENTS).await {
+                Ok((events, facts)) => (events, Some(facts), None),
+                Err(failure) => (
+                    Vec::new(),
+                    None,
+                    Some(Note::unread(ecs::service_note(&failure))),
+                ),
+            }
+        };
+        self.around_task(task, service, async { (None, None) }, Vec::new())
+            .await
     }
 
     /// Everything around a known task, fetched concurrently: its task definition and
@@ -374,10 +370,10 @@ impl Gatherer {
         &self,
         task: Task,
         service: impl std::future::Future<
-            Output = (Vec<ServiceEvent>, Option<ServiceFacts>, Option<String>),
+            Output = (Vec<ServiceEvent>, Option<ServiceFacts>, Option<Note>),
         >,
-        recent: impl std::future::Future<Output = (Option<RecentStops>, Option<String>)>,
-        mut notes: Vec<String>,
+        recent: impl std::future::Future<Output = (Option<RecentStops>, Option<Note>)>,
+        mut notes: Vec<Note>,
     ) -> Evidence {
         let definition_and_logs = async {
             let mut notes = Vec::new();
@@ -387,15 +383,15 @@ impl Gatherer {
                     (Some(definition), logs, notes)
                 }
                 Err(err) => {
-                    notes.push(format!(
+                    notes.push(Note::unread(format!(
                         "The task definition was not read, so no logs either: {err}"
-                    ));
+                    )));
                     (None, Vec::new(), notes)
                 }
             }
         };
         let who = async {
-            if task.stop_code.as_deref() == Some("UserInitiated") {
+            if task.stop_code == Some(StopCode::UserInitiated) {
                 self.who_stopped(&task).await
             } else {
                 (StopLookup::NotAttempted, Vec::new())
@@ -430,7 +426,7 @@ impl Gatherer {
         clients: &Clients,
         task_id: &str,
         missing: String,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<Note>,
     ) -> Result<Task, GatherError> {
         let Some(group) = &self.archive_log_group else {
             return Err(GatherError::TaskMissing(missing));
@@ -438,10 +434,10 @@ impl Gatherer {
         match logs::search_archive(&clients.logs, group, task_id).await {
             Ok(entries) => match archive::newest_task(&entries, task_id) {
                 Some(task) => {
-                    notes.push(format!(
+                    notes.push(Note::general(format!(
                         "ECS no longer has this task (it keeps stopped tasks about an hour); \
                          it was read from the event archive log group {group}."
-                    ));
+                    )));
                     Ok(task)
                 }
                 None => Err(GatherError::TaskMissing(format!(
@@ -450,9 +446,9 @@ impl Gatherer {
             },
             Err(failure) => {
                 let why = match failure.kind {
-                    FailureKind::Denied => format!(
-                        "access denied to logs:FilterLogEvents on {group}; add it to the task role / deploy/iam-policy.json"
-                    ),
+                    FailureKind::Denied => {
+                        format!("{} (log group {group})", denied("logs:FilterLogEvents"))
+                    }
                     FailureKind::NotFound => format!(
                         "the log group {group} does not exist; check ECS_WHY_ARCHIVE_LOG_GROUP"
                     ),
@@ -470,7 +466,7 @@ impl Gatherer {
         &self,
         task: &Task,
         definition: &TaskDefinition,
-        notes: &mut Vec<String>,
+        notes: &mut Vec<Note>,
     ) -> Vec<ContainerLogs> {
         let names: Vec<&str> = if task.containers.is_empty() {
             definition
@@ -493,7 +489,7 @@ impl Gatherer {
             match result {
                 Ok(logs) => found.push(logs),
                 Err(LogsUnavailable::NotConfigured(note)) => notes.extend(note),
-                Err(LogsUnavailable::Failed { note, .. }) => failures.push(note),
+                Err(LogsUnavailable::Failed { note, .. }) => failures.push(Note::unread(note)),
             }
         }
         notes.extend(failures);
@@ -526,7 +522,7 @@ impl Gatherer {
         self.container_logs(&task, def, page_token)
             .await
             .map_err(|unavailable| match unavailable {
-                LogsUnavailable::NotConfigured(note) => GatherError::Aws(note.unwrap_or_else(|| {
+                LogsUnavailable::NotConfigured(note) => GatherError::Aws(note.map(|n| n.text).unwrap_or_else(|| {
                     format!(
                         "container `{container}` has no log configuration, so it has no logs to read"
                     )
@@ -572,17 +568,13 @@ impl Gatherer {
 
     /// Who called StopTask on `task`, from CloudTrail. Rate-limited per account and
     /// region; concurrent look-ups of the same task share one call.
-    pub async fn who_stopped(&self, task: &Task) -> (StopLookup, Vec<String>) {
-        let answer = self
-            .lookups
-            .get_with_by_ref(&task.arn, async {
+    pub async fn who_stopped(&self, task: &Task) -> (StopLookup, Vec<Note>) {
+        self.lookups
+            .run(&task.arn, async {
                 let clients = self.clients(task.region());
                 who_stopped_uncached(&clients, task).await
             })
-            .await;
-        // Shared only while in flight: a later ask looks again.
-        self.lookups.invalidate(&task.arn).await;
-        answer
+            .await
     }
 
     /// The task definition `arn`, from the cache or DescribeTaskDefinition.
@@ -590,7 +582,7 @@ impl Gatherer {
         self.task_definitions
             .try_get_with_by_ref(arn, async {
                 let clients = self.clients(arn::region(arn));
-                describe_task_definition(&clients, arn).await
+                ecs::task_definition_named(&clients.ecs, arn).await
             })
             .await
             .map_err(|err| GatherError::clone(&err))
@@ -615,33 +607,11 @@ impl Gatherer {
     }
 }
 
-/// DescribeTaskDefinition, with failures turned into errors that name the fix.
-async fn describe_task_definition(
-    clients: &Clients,
-    arn: &str,
-) -> Result<TaskDefinition, GatherError> {
-    ecs::describe_task_definition(&clients.ecs, arn)
-        .await
-        .map_err(|failure| match failure.kind {
-            FailureKind::Denied => GatherError::AccessDenied(format!(
-                "access denied to ecs:DescribeTaskDefinition for {arn}: add ecs:DescribeTaskDefinition to the task role / deploy/iam-policy.json"
-            )),
-            FailureKind::NotFound | FailureKind::InvalidInput => GatherError::BadInput(format!(
-                "task definition {arn} was not found: {}",
-                failure.message
-            )),
-            _ => GatherError::Aws(format!(
-                "ecs:DescribeTaskDefinition failed for {arn}: {}",
-                failure.message
-            )),
-        })
-}
-
-async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Vec<String>) {
+async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Vec<Note>) {
     let Some(at) = cloudtrail::anchor(task) else {
         return (
             StopLookup::NotAttempted,
-            vec!["Who stopped the task was not looked up: the task has no stoppingAt or stoppedAt time to search CloudTrail around.".to_string()],
+            vec![Note::general("Who stopped the task was not looked up: the task has no stoppingAt or stoppedAt time to search CloudTrail around.")],
         );
     };
     let account = arn::account(&task.arn).unwrap_or("unknown");
@@ -652,17 +622,10 @@ async fn who_stopped_uncached(clients: &Clients, task: &Task) -> (StopLookup, Ve
     let quota = limits::CloudTrailQuota::new(account, region);
     match cloudtrail::lookup(&clients.cloudtrail, task, at, &quota).await {
         Ok(found) => (found, Vec::new()),
-        Err(failure) => (StopLookup::Failed, vec![cloudtrail::note(&failure)]),
-    }
-}
-
-fn service_note(failure: &AwsFailure) -> String {
-    match failure.kind {
-        FailureKind::Denied => "The service's events were not read: access denied to \
-            ecs:DescribeServices. Add ecs:DescribeServices to the task role / \
-            deploy/iam-policy.json."
-            .to_string(),
-        _ => format!("The service's events were not read: {}", failure.message),
+        Err(failure) => (
+            StopLookup::Failed,
+            vec![Note::unread(cloudtrail::note(&failure))],
+        ),
     }
 }
 

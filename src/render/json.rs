@@ -27,7 +27,7 @@ pub fn to_json(d: &Diagnosis) -> Value {
         "fixes": d.fixes,
         "findings": d.findings.iter().map(finding).collect::<Vec<_>>(),
         "stopped_by": d.stopped_by.as_ref().map_or(Value::Null, stopped_by),
-        "notes": d.notes,
+        "notes": d.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
         "console_url": d.console_url,
         "confidence": confidence(d),
         "proof": d.proof.iter().map(|e| redacted(e)).collect::<Vec<_>>(),

@@ -6,7 +6,7 @@
 //! uses the bundled DejaVu Sans (assets/fonts/), so it looks the same on every machine.
 
 use crate::evidence::probes::MemorySeries;
-use crate::gather::probes::memory::{figure, grouped};
+use crate::text::{figure, grouped};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::sync::OnceLock;

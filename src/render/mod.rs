@@ -20,31 +20,15 @@ pub mod text;
 
 pub use blocks::{card, to_blocks_json};
 
-use crate::arn;
-use crate::diagnose::{Diagnosis, FindingKind, TaskSummary};
+use crate::diagnose::{Diagnosis, FindingKind};
 
 /// `<service>: <headline>` (a standalone task names its family): the card's header, the
 /// notification text and the terminal's first line.
 pub fn headline_text(d: &Diagnosis) -> String {
-    match owner(&d.task) {
+    match &d.owner {
         Some(owner) => format!("{owner}: {}", d.headline),
         None => d.headline.clone(),
     }
-}
-
-/// The service a task belongs to, else its family (from `family:NAME` or its task
-/// definition).
-fn owner(t: &TaskSummary) -> Option<&str> {
-    if let Some(group) = t.group.as_deref() {
-        for prefix in ["service:", "family:"] {
-            if let Some(name) = group.strip_prefix(prefix).filter(|n| !n.is_empty()) {
-                return Some(name);
-            }
-        }
-    }
-    let name = arn::task_definition_name(&t.task_definition);
-    let family = name.split(':').next().unwrap_or(name);
-    (!family.is_empty()).then_some(family)
 }
 
 /// A finding's kind in plain words for people (the card and the terminal); the JSON

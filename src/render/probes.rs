@@ -5,8 +5,8 @@
 //! and secrets never reach here: the changes carry names and "value changed" only.
 
 use super::json::time;
-use super::text::duration;
 use crate::evidence::probes::{DefinitionChange, DefinitionChanges, DeploymentStory};
+use crate::time::duration;
 
 /// `What changed since web:41 (the previous deployment)`.
 pub fn changes_heading(changes: &DefinitionChanges) -> String {
@@ -130,7 +130,7 @@ mod tests {
     fn a_change_names_its_container() {
         let change = DefinitionChange {
             container: Some("web".into()),
-            field: "environment".into(),
+            field: crate::evidence::probes::ChangedField::Environment,
             kind: ChangeKind::Removed,
             name: Some("DATABASE_URL".into()),
             detail: "DATABASE_URL was removed".into(),

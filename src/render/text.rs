@@ -124,7 +124,7 @@ fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
 fn what_stopped_it(out: &mut String, p: &Painter, t: &TaskSummary) {
     section(out, p, "What stopped it");
     if let Some(code) = &t.stop_code {
-        labelled(out, p, "Stop code", &escape::terminal(code, false));
+        labelled(out, p, "Stop code", &escape::terminal(code.as_str(), false));
     }
     if let Some(reason) = &t.stopped_reason {
         labelled(out, p, "Stopped reason", &escape::terminal(reason, false));
@@ -173,7 +173,7 @@ fn what_stopped_it(out: &mut String, p: &Painter, t: &TaskSummary) {
                 "{} → {} ({})",
                 time(&start),
                 time(&stop),
-                duration((stop - start).num_seconds())
+                crate::time::duration((stop - start).num_seconds())
             );
             labelled(out, p, "Ran", &ran);
         }
@@ -375,7 +375,7 @@ fn notes(out: &mut String, p: &Painter, d: &Diagnosis) {
         bullet(
             out,
             &format!("  {} ", p.paint(yellow(), "!")),
-            &escape::terminal(n, false),
+            &escape::terminal(&n.text, false),
         );
     }
 }
@@ -505,25 +505,6 @@ fn pieces(word: &str, width: usize) -> Vec<&str> {
         rest = tail;
     }
     out
-}
-
-/// `3m 12s`, `2h 5m`, `1d 4h`, `45s`.
-pub(crate) fn duration(seconds: i64) -> String {
-    if seconds < 0 {
-        return "clock skew".to_string();
-    }
-    let (d, h, m, s) = (
-        seconds / 86_400,
-        (seconds % 86_400) / 3600,
-        (seconds % 3600) / 60,
-        seconds % 60,
-    );
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
-    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 use super::actions::ButtonPress;
 use super::commands::SlashCommand;
 use super::events::Mention;
+use crate::investigate::Access;
 use crate::task_ref::{Target, TaskRef};
 
 /// Words addressed to the bot, with who typed them and where.
@@ -39,8 +40,8 @@ pub struct Asker {
 pub struct Ask {
     /// With the channel's default cluster and region applied.
     pub target: Target,
-    /// The channel's role to assume, if any.
-    pub role_arn: Option<String>,
+    /// Whose credentials read the target (the task's account, else the channel).
+    pub access: Access,
     pub asker: Asker,
     pub reply_to: ReplyTo,
 }

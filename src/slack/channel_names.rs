@@ -5,7 +5,7 @@
 //! Slash commands and button presses carry the name; the bot learns it from them. A
 //! mention in a channel not yet seen is looked up once with `conversations.info`.
 
-use super::post::Poster;
+use crate::slack_api::Poster;
 use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::prelude::{SlackApiConversationsInfoRequest, SlackApiToken};
 use std::time::Duration;

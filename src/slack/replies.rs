@@ -6,7 +6,7 @@
 
 use super::ask::Asker;
 use super::commands;
-use super::engine::{EngineError, EngineErrorKind};
+use crate::investigate::{ErrorKind, InvestigateError};
 use crate::render::escape::mrkdwn;
 use crate::task_ref::{Target, TaskRef};
 use slack_morphism::prelude::SlackMessageContent;
@@ -66,11 +66,11 @@ impl Outcome {
     }
 
     /// The outcome of a failed diagnosis or follow-up.
-    pub fn of_error(e: &EngineError) -> Outcome {
+    pub fn of_error(e: &InvestigateError) -> Outcome {
         match e.kind {
-            EngineErrorKind::BadInput | EngineErrorKind::TaskMissing => Outcome::BadInput,
-            EngineErrorKind::AccessDenied | EngineErrorKind::Aws => Outcome::AwsError,
-            EngineErrorKind::ShuttingDown => Outcome::ShuttingDown,
+            ErrorKind::BadInput | ErrorKind::TaskMissing => Outcome::BadInput,
+            ErrorKind::AccessDenied | ErrorKind::Aws => Outcome::AwsError,
+            ErrorKind::ShuttingDown => Outcome::ShuttingDown,
         }
     }
 }
@@ -91,12 +91,12 @@ pub fn looking_at(target: &Target) -> String {
 }
 
 /// The asker's ephemeral message for a failed diagnosis: the cause and the fix.
-pub fn failure_message(target: &Target, e: &EngineError) -> String {
+pub fn failure_message(target: &Target, e: &InvestigateError) -> String {
     let what = mrkdwn(&target.to_string()).into_owned();
     let message = mrkdwn(&e.message);
     match e.kind {
-        EngineErrorKind::BadInput => format!(":warning: I cannot look at {what}: {message}"),
-        EngineErrorKind::TaskMissing => {
+        ErrorKind::BadInput => format!(":warning: I cannot look at {what}: {message}"),
+        ErrorKind::TaskMissing => {
             let hint = match &target.task {
                 TaskRef::Task { .. } if target.cluster.is_none() => {
                     " Name the cluster: `/ecs why TASK CLUSTER`."
@@ -105,11 +105,11 @@ pub fn failure_message(target: &Target, e: &EngineError) -> String {
             };
             format!(":mag: {message}{hint}")
         }
-        EngineErrorKind::AccessDenied => {
+        ErrorKind::AccessDenied => {
             format!(":lock: I am not allowed to read {what}: {message}")
         }
-        EngineErrorKind::Aws => format!(":warning: AWS did not answer for {what}: {message}"),
-        EngineErrorKind::ShuttingDown => {
+        ErrorKind::Aws => format!(":warning: AWS did not answer for {what}: {message}"),
+        ErrorKind::ShuttingDown => {
             format!(":arrows_counterclockwise: I did not look at {what}: {message}")
         }
     }
@@ -170,8 +170,8 @@ mod tests {
     fn a_shutdown_is_not_reported_as_aws_failing() {
         let target = Target::parse("0123456789abcdef0123456789abcdef", Some("prod"), None)
             .expect("a task id");
-        let e = EngineError {
-            kind: EngineErrorKind::ShuttingDown,
+        let e = InvestigateError {
+            kind: ErrorKind::ShuttingDown,
             message: "the bot is shutting down; ask again in a minute".into(),
         };
         let message = failure_message(&target, &e);

@@ -15,16 +15,16 @@
 use super::actions;
 use super::bot::Bot;
 use super::commands::SlashCommand;
-use super::config::Settings;
 use super::connections::{self, ConnectionLimits};
-use super::engine::Engine;
 use super::events;
-use super::post::{install_crypto_provider, Poster};
 use super::readiness::Readiness;
 use super::signature::{self, SignatureCheck};
+use crate::config::Settings;
 use crate::gather::Gatherer;
+use crate::investigate::{Investigate, Investigator};
 use crate::metrics::Metrics;
-use crate::shutdown::{self, Shutdown, DRAIN_LIMIT};
+use crate::shutdown::Shutdown;
+use crate::slack_api::{install_crypto_provider, Poster};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -58,21 +58,31 @@ pub struct App {
     connections: ConnectionLimits,
 }
 
-/// Build the app with the production engine (AWS). Readiness waits for both the Slack
-/// token (`auth.test`) and the AWS credentials (STS GetCallerIdentity) to be verified.
+/// Build the app with the production investigator (AWS). Readiness waits for both the
+/// Slack token (`auth.test`) and the AWS credentials (STS GetCallerIdentity) to be
+/// verified.
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let listener = listen(&settings).await?;
-    let engine = super::aws_engine::AwsEngine::new(&settings).await;
-    let gatherer = engine.default_gatherer();
-    let app = build_around(settings, Arc::new(engine), listener).await?;
+    let investigator = Investigator::new(
+        settings.region.as_deref(),
+        settings.archive_log_group.clone(),
+        true,
+    )
+    .await;
+    let gatherer = investigator.default_gatherer();
+    let app = build_around(settings, Arc::new(investigator), listener).await?;
     app.verify_aws(gatherer);
     Ok(app)
 }
 
-/// Build the app around any engine (tests use a fake one). Binds `settings.listen`.
-pub async fn build_with_engine(settings: Settings, engine: Arc<dyn Engine>) -> anyhow::Result<App> {
+/// Build the app around any investigator (tests use a fake one). Binds
+/// `settings.listen`.
+pub async fn build_with(
+    settings: Settings,
+    investigator: Arc<dyn Investigate>,
+) -> anyhow::Result<App> {
     let listener = listen(&settings).await?;
-    build_around(settings, engine, listener).await
+    build_around(settings, investigator, listener).await
 }
 
 /// `ECS_WHY_LISTEN` could not be bound (in use, not an address of this host, or a
@@ -96,7 +106,7 @@ async fn listen(settings: &Settings) -> Result<TcpListener, ListenError> {
 
 async fn build_around(
     settings: Settings,
-    engine: Arc<dyn Engine>,
+    investigator: Arc<dyn Investigate>,
     listener: TcpListener,
 ) -> anyhow::Result<App> {
     install_crypto_provider();
@@ -108,7 +118,13 @@ async fn build_around(
         crate::state::from_settings(settings.state_table.as_deref(), settings.region.as_deref())
             .await;
     let bot = Arc::new(
-        Bot::new(settings.clone(), engine, poster.clone(), shutdown.clone()).with_state(state),
+        Bot::new(
+            settings.clone(),
+            investigator,
+            poster.clone(),
+            shutdown.clone(),
+        )
+        .with_state(state),
     );
     let readiness = Readiness::default();
     readiness.require("slack", "auth.test has not succeeded yet");
@@ -185,35 +201,6 @@ impl App {
             .require("aws", "STS GetCallerIdentity has not succeeded yet");
         let readiness = self.readiness.clone();
         tokio::spawn(async move { check_aws(gatherer, readiness).await });
-    }
-
-    /// Read stopped-task events from `ECS_WHY_EVENTS_QUEUE_URL` (when set) until
-    /// shutdown, announcing them in their `[[alerts]]` channels. `sqs` is the client to
-    /// read with (`None`: the standard credential chain and endpoint variables).
-    pub async fn start_alerts(&self, sqs: Option<aws_sdk_sqs::Client>) {
-        let settings = self.bot.settings_arc();
-        let Some(queue_url) = settings.alerts.queue_url.clone() else {
-            return;
-        };
-        let sqs = match sqs {
-            Some(client) => client,
-            None => crate::alerts::consumer::sqs_client(settings.region.as_deref()).await,
-        };
-        let outbox = crate::alerts::outbox::Outbox::new(
-            self.bot.poster().clone(),
-            settings.limits.alert_spacing,
-            self.bot.state(),
-        );
-        let announcer = crate::alerts::announce::Announcer::new(
-            settings.clone(),
-            self.bot.engine(),
-            self.bot.state(),
-            outbox,
-        );
-        let consumer = crate::alerts::consumer::Consumer::new(sqs, queue_url, Arc::new(announcer));
-        let shutdown = self.shutdown.clone();
-        // Tracked, so the drain also waits for the consumer to stop receiving.
-        self.shutdown.spawn(consumer.run(shutdown));
     }
 
     /// Bounds on HTTP connections other than the defaults (tests shorten them).
@@ -323,78 +310,4 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
-}
-
-/// Run the bot: HTTP always (health, readiness, metrics and, with a signing secret, the
-/// Slack routes), Socket Mode as well when `SLACK_APP_TOKEN` is set. On SIGTERM or
-/// Ctrl-C it stops accepting requests, lets in-flight diagnoses and posts finish (at most
-/// [`DRAIN_LIMIT`], inside ECS's 30 s stop timeout) and returns `Ok`.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    // Registered before anything else, so an early SIGTERM is not lost.
-    let signal = shutdown::signal();
-    let app_token = settings.app_token.clone();
-    let app = build(settings).await?;
-    app.start_alerts(None).await;
-    // The connection cap follows the descriptor limit actually in force.
-    let app = match connections::raise_fd_limit() {
-        Ok((before, after)) => {
-            let limits = ConnectionLimits::for_descriptors(after.0);
-            tracing::info!(
-                soft_before = before.0,
-                soft = after.0,
-                hard = after.1,
-                max_connections = limits.max_connections,
-                "open-file limit"
-            );
-            app.with_connection_limits(limits)
-        }
-        Err(error) => {
-            tracing::warn!(%error, "could not raise the open-file limit");
-            app
-        }
-    };
-    tracing::info!(addr = %app.local_addr(), socket_mode = app_token.is_some(), "ecs-why is listening");
-    let stop = app.shutdown();
-    if let Some(token) = app_token {
-        let bot = app.bot();
-        let readiness = app.readiness();
-        readiness.require(
-            super::socket_mode::READINESS_CHECK,
-            "no Socket Mode connection to Slack yet",
-        );
-        let cancelled = stop.cancelled();
-        tokio::spawn(async move {
-            tokio::select! {
-                result = super::socket_mode::run(bot, token, readiness) => {
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "Socket Mode stopped");
-                    }
-                }
-                _ = cancelled => {}
-            }
-        });
-    }
-    let mut server = tokio::spawn(app.run_until(stop.cancelled()));
-    tokio::select! {
-        received = signal => {
-            tracing::info!(?received, in_flight = stop.in_flight(), "stopping: finishing work in flight");
-            stop.begin();
-            match server.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
-                Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
-            }
-        }
-        ended = &mut server => {
-            stop.drain(DRAIN_LIMIT).await;
-            return match ended {
-                Ok(Ok(())) => Err(anyhow::anyhow!("the HTTP server stopped unexpectedly")),
-                Ok(Err(e)) => Err(anyhow::anyhow!("the HTTP server failed: {e}")),
-                Err(e) => Err(anyhow::anyhow!("the HTTP server task failed: {e}")),
-            };
-        }
-    }
-    let outcome = stop.drain(DRAIN_LIMIT).await;
-    tracing::info!(?outcome, "stopped");
-    Ok(())
 }

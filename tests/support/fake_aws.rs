@@ -3,8 +3,10 @@
 //! It speaks the awsJson protocol for what moto cannot do: ECS (DescribeTasks,
 //! DescribeTaskDefinition, DescribeServices, ListTasks) with any exit codes, stop codes
 //! and container reasons; CloudWatch Logs (GetLogEvents, FilterLogEvents); and CloudTrail
-//! (LookupEvents); and STS GetCallerIdentity (awsQuery: a form-encoded POST answered
-//! with XML), which the bot's readiness check calls. It serves canned answers, counts
+//! (LookupEvents); and STS GetCallerIdentity and AssumeRole (awsQuery: a form-encoded
+//! POST answered with XML): the bot's readiness check calls the first, and a role mapped
+//! for another account is assumed with the second. Every call's access key is recorded,
+//! so a test can tell which credentials read what. It serves canned answers, counts
 //! calls per operation, can add latency to every call, and can answer an operation with
 //! AccessDenied, throttling, not-found or invalid credentials.
 //! Used by tests/why.rs, benches/why.rs and benches/slack_storm.rs (via `#[path]`) and
@@ -70,6 +72,10 @@ struct Shared {
     /// Faults that heal by themselves after this many more answers.
     fault_budget: Mutex<HashMap<String, usize>>,
     latency: Mutex<Duration>,
+    /// (operation, access key id) of every call, in order.
+    keys: Mutex<Vec<(String, String)>>,
+    /// The role ARNs AssumeRole was asked for, in order.
+    assumed: Mutex<Vec<String>>,
 }
 
 /// The running fake. Dropping it stops the server.
@@ -257,6 +263,9 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         .unwrap()
         .entry(operation.clone())
         .or_default() += 1;
+    if let Some(key) = access_key(&headers) {
+        shared.keys.lock().unwrap().push((operation.clone(), key));
+    }
     let latency = *shared.latency.lock().unwrap();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -273,6 +282,9 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         }
     }
     if query_action.is_some() {
+        if fault.is_none() && operation == "AssumeRole" {
+            return assume_role(&shared, &body);
+        }
         return sts(&operation, fault);
     }
     if let Some(fault) = fault {
@@ -335,6 +347,44 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             &format!("the fake AWS does not implement `{target}`"),
         ),
     }
+}
+
+/// The access key id a SigV4 `Authorization` header names (`Credential=KEY/...`).
+fn access_key(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let after = auth.split("Credential=").nth(1)?;
+    Some(after.split('/').next()?.to_string())
+}
+
+/// STS AssumeRole: credentials whose access key is `ASIA-<role name>`, so the calls made
+/// with them can be told apart.
+fn assume_role(shared: &Shared, body: &[u8]) -> Response {
+    let role = url::form_urlencoded::parse(body)
+        .find(|(key, _)| key == "RoleArn")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    shared.assumed.lock().unwrap().push(role.clone());
+    let name = role.rsplit('/').next().unwrap_or("role");
+    let account = role.split(':').nth(4).unwrap_or(ACCOUNT);
+    (
+        StatusCode::OK,
+        [("content-type", "text/xml")],
+        format!(
+            "<AssumeRoleResponse xmlns=\"{STS_XMLNS}\"><AssumeRoleResult><Credentials>\
+             <AccessKeyId>{}</AccessKeyId><SecretAccessKey>fake-assumed-secret</SecretAccessKey>\
+             <SessionToken>fake-session</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>\
+             </Credentials><AssumedRoleUser><Arn>arn:aws:sts::{account}:assumed-role/{name}/ecs-why</Arn>\
+             <AssumedRoleId>AROAFAKE:ecs-why</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>\
+             <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata></AssumeRoleResponse>",
+            assumed_key(&role)
+        ),
+    )
+        .into_response()
+}
+
+/// The access key id of the credentials the fake hands out for `role_arn`.
+pub fn assumed_key(role_arn: &str) -> String {
+    format!("ASIA-{}", role_arn.rsplit('/').next().unwrap_or("role"))
 }
 
 /// `Action` of an awsQuery form body, if the body is one.
@@ -746,6 +796,25 @@ pub mod canned {
             "requestParameters": {"cluster": cluster, "task": task_param, "reason": reason},
             "responseElements": {}
         })
+    }
+}
+
+impl FakeAws {
+    /// The access keys `operation` was called with, in order.
+    pub fn keys_for(&self, operation: &str) -> Vec<String> {
+        self.shared
+            .keys
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, key)| key.clone())
+            .collect()
+    }
+
+    /// The role ARNs AssumeRole was asked for.
+    pub fn assumed_roles(&self) -> Vec<String> {
+        self.shared.assumed.lock().unwrap().clone()
     }
 }
 

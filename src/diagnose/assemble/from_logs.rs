@@ -4,11 +4,11 @@
 
 use crate::diagnose::rules::{Facts, Verdict};
 use crate::diagnose::text::quotable;
-use crate::diagnose::values::logs::{
-    elb_status_codes, elb_timed_out, last_line, last_request, last_telling_line,
-};
 use crate::diagnose::CauseId;
 use crate::evidence::{Container, Evidence};
+use crate::values::logs::{
+    elb_status_codes, elb_timed_out, last_line, last_request, last_telling_line,
+};
 
 /// The fix step about a service's health-check grace period (the ELB rule's wording).
 const GRACE_PERIOD: &str = "healthCheckGracePeriodSeconds";
@@ -31,16 +31,8 @@ pub fn add(verdict: &mut Verdict, f: &Facts, evidence: &Evidence) {
     }
 }
 
-/// The container a load balancer sends health checks to: the first with a port.
-pub fn checked_container<'a>(f: &Facts<'a>) -> Option<&'a Container> {
-    let with_port = f
-        .container_definitions()
-        .find(|d| d.port_mappings.iter().any(|m| m.container_port.is_some()))?;
-    f.task.containers.iter().find(|c| c.name == with_port.name)
-}
-
 fn elb(verdict: &mut Verdict, f: &Facts, evidence: &Evidence) {
-    let Some(container) = checked_container(f).or(f.blamed_container) else {
+    let Some(container) = f.checked_container().or(f.blamed_container) else {
         return;
     };
     if let Some(request) = last_request(evidence, &container.name) {

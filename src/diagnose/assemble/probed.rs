@@ -6,7 +6,9 @@
 
 use super::super::findings::{DetailedFinding, FindingValues};
 use super::super::{CauseId, Confidence};
-use crate::evidence::probes::{ChangeKind, CheckOutcome, DefinitionChange, ProbeResults};
+use crate::evidence::probes::{
+    ChangeKind, ChangedField, CheckOutcome, DefinitionChange, ProbeResults,
+};
 use crate::evidence::StoppedBy;
 
 /// The probes' verdict on the cause, for the diagnosis.
@@ -19,10 +21,12 @@ pub struct Probed {
     pub key_change: Option<String>,
 }
 
-/// Judge `probes` (None: they did not run) for cause `id` and its findings. A StopTask
-/// call CloudTrail recorded (`stopped_by`) proves a stop by a person on its own.
+/// Judge `probes` (None: they did not run) for cause `id` and its findings; a change of
+/// one of `key_changes` (the cause's telling fields) explains it. A StopTask call
+/// CloudTrail recorded (`stopped_by`) proves a stop by a person on its own.
 pub fn judge(
     id: CauseId,
+    key_changes: &[ChangedField],
     findings: &[DetailedFinding],
     probes: Option<&ProbeResults>,
     stopped_by: Option<&StoppedBy>,
@@ -61,7 +65,7 @@ pub fn judge(
     };
     let mut proof: Vec<String> = recorded_stop.into_iter().collect();
     proof.extend(of(CheckOutcome::Confirms));
-    let key = key_change(id, findings, probes);
+    let key = key_change(key_changes, findings, probes);
     let key_change = key.map(|(sentence, corroborates)| {
         // A removed variable the logs say is missing is proof, not only a clue.
         if corroborates {
@@ -83,10 +87,11 @@ pub fn judge(
     }
 }
 
-/// The change of the task definition that explains cause `id`, in words, and whether
-/// the evidence independently points at it (then it proves the cause).
+/// The change of the task definition that explains the cause (a missing variable the
+/// logs name, else the first of `fields` that changed), in words, and whether the
+/// evidence independently points at it (then it proves the cause).
 fn key_change(
-    id: CauseId,
+    fields: &[ChangedField],
     findings: &[DetailedFinding],
     probes: &ProbeResults,
 ) -> Option<(String, bool)> {
@@ -97,7 +102,7 @@ fn key_change(
         if let FindingValues::MissingEnvVar { name, .. } = &finding.values {
             let removed = changes.changes.iter().find(|c| {
                 c.kind == ChangeKind::Removed
-                    && matches!(c.field.as_str(), "environment" | "secrets")
+                    && c.field.is_variable()
                     && c.name.as_deref().is_some_and(|n| same_variable(n, name))
             });
             if let Some(change) = removed {
@@ -105,20 +110,6 @@ fn key_change(
             }
         }
     }
-    let fields: &[&str] = match id {
-        CauseId::OutOfMemory | CauseId::ContainerKilledSigkill => {
-            &["memory", "memory-reservation", "image"]
-        }
-        CauseId::ImagePullFailed => &["image", "runtime-platform"],
-        CauseId::SecretsOrRegistryAuth => &["secrets"],
-        CauseId::ElbHealthCheckFailed => &["port-mappings", "health-check", "image", "command"],
-        CauseId::ContainerHealthCheckFailed => &["health-check", "image", "command"],
-        CauseId::EntrypointFailed | CauseId::Segfault => {
-            &["entry-point", "command", "image", "runtime-platform"]
-        }
-        CauseId::ContainerExitedAppError => &["environment", "secrets", "image", "command"],
-        _ => return None,
-    };
     fields.iter().find_map(|field| {
         changes
             .changes
@@ -139,7 +130,18 @@ fn same_variable(defined: &str, wanted: &str) -> bool {
 mod tests {
     use super::*;
     use crate::diagnose::findings::{Finding, FindingKind, VariableDefinition};
-    use crate::evidence::probes::{Check, DefinitionChanges};
+    use crate::evidence::probes::{Check, CheckId, DefinitionChanges};
+
+    /// [`judge`] with the cause's own telling fields.
+    fn judged(
+        id: CauseId,
+        findings: &[DetailedFinding],
+        probes: Option<&ProbeResults>,
+        stopped_by: Option<&StoppedBy>,
+    ) -> Probed {
+        let key_changes = crate::diagnose::rules::meaning_of(id).key_changes;
+        judge(id, key_changes, findings, probes, stopped_by)
+    }
 
     fn missing(name: &str) -> DetailedFinding {
         DetailedFinding {
@@ -159,7 +161,7 @@ mod tests {
     fn removed(name: &str) -> DefinitionChange {
         DefinitionChange {
             container: Some("web".into()),
-            field: "environment".into(),
+            field: ChangedField::Environment,
             kind: ChangeKind::Removed,
             name: Some(name.into()),
             detail: format!("{name} was removed"),
@@ -185,7 +187,7 @@ mod tests {
             time: "2026-11-21T10:00:00Z".parse().ok(),
             ..StoppedBy::default()
         };
-        let judged = judge(CauseId::StoppedByUser, &[], None, Some(&by));
+        let judged = judged(CauseId::StoppedByUser, &[], None, Some(&by));
         assert_eq!(judged.confidence, Confidence::Confirmed);
         assert_eq!(
             judged.proof,
@@ -195,7 +197,7 @@ mod tests {
 
     #[test]
     fn without_probes_the_cause_is_likely() {
-        let judged = judge(CauseId::OutOfMemory, &[], None, None);
+        let judged = judged(CauseId::OutOfMemory, &[], None, None);
         assert_eq!(judged.confidence, Confidence::Likely);
     }
 
@@ -203,13 +205,17 @@ mod tests {
     fn a_confirming_check_makes_it_confirmed_with_its_detail_as_proof() {
         let probes = ProbeResults {
             checks: vec![
-                Check::new("ecr-image", CheckOutcome::Confirms, "no tag v2"),
-                Check::new("pull-permission", CheckOutcome::RulesOut, "role may pull"),
+                Check::new(CheckId::EcrImage, CheckOutcome::Confirms, "no tag v2"),
+                Check::new(
+                    CheckId::PullPermission,
+                    CheckOutcome::RulesOut,
+                    "role may pull",
+                ),
             ],
             unchecked: vec!["Could not check the subnet".into()],
             ..ProbeResults::default()
         };
-        let judged = judge(CauseId::ImagePullFailed, &[], Some(&probes), None);
+        let judged = judged(CauseId::ImagePullFailed, &[], Some(&probes), None);
         assert_eq!(judged.confidence, Confidence::Confirmed);
         assert_eq!(judged.proof, vec!["no tag v2"]);
         assert_eq!(judged.ruled_out, vec!["role may pull"]);
@@ -220,20 +226,20 @@ mod tests {
     fn only_ruled_out_suspects_leave_it_likely() {
         let probes = ProbeResults {
             checks: vec![Check::new(
-                "ecr-image",
+                CheckId::EcrImage,
                 CheckOutcome::RulesOut,
                 "tag exists",
             )],
             ..ProbeResults::default()
         };
-        let judged = judge(CauseId::ImagePullFailed, &[], Some(&probes), None);
+        let judged = judged(CauseId::ImagePullFailed, &[], Some(&probes), None);
         assert_eq!(judged.confidence, Confidence::Likely);
     }
 
     #[test]
     fn a_removed_variable_the_logs_miss_is_the_key_change_and_proof() {
         let probes = with_changes(vec![removed("LOG_LEVEL"), removed("DATABASE_URL")]);
-        let judged = judge(
+        let judged = judged(
             CauseId::ContainerExitedAppError,
             &[missing("DATABASE_URL")],
             Some(&probes),
@@ -250,12 +256,12 @@ mod tests {
     fn a_memory_cut_explains_an_out_of_memory_stop_but_does_not_prove_it() {
         let cut = DefinitionChange {
             container: None,
-            field: "memory".into(),
+            field: ChangedField::Memory,
             kind: ChangeKind::Changed,
             name: None,
             detail: "memory 1,024 → 512 MiB".into(),
         };
-        let judged = judge(
+        let judged = judged(
             CauseId::OutOfMemory,
             &[],
             Some(&with_changes(vec![cut])),
@@ -270,7 +276,7 @@ mod tests {
 
     #[test]
     fn a_change_unrelated_to_the_cause_is_not_put_on_the_card() {
-        let judged = judge(
+        let judged = judged(
             CauseId::SpotInterruption,
             &[],
             Some(&with_changes(vec![removed("DATABASE_URL")])),

@@ -3,15 +3,7 @@
 
 use super::{Described, DetailedFinding, FindingValues};
 use crate::evidence::{Evidence, TaskDefinition};
-
-/// `x86_64`/`X86_64`/`amd64` -> `X86_64`; `arm64`/`aarch64`/`ARM64` -> `ARM64`.
-pub fn normalise_architecture(arch: &str) -> String {
-    match arch.to_ascii_lowercase().as_str() {
-        "x86_64" | "amd64" | "x86-64" => "X86_64".to_string(),
-        "arm64" | "aarch64" => "ARM64".to_string(),
-        other => other.to_ascii_uppercase(),
-    }
-}
+use crate::values::normalise_architecture;
 
 /// What an "exec format error" means for this task definition.
 pub fn exec_format_error(definition: Option<&TaskDefinition>) -> Described {

@@ -7,8 +7,8 @@ use super::{
     SCANNED_LINES,
 };
 use crate::diagnose::text::quotable;
-use crate::diagnose::values::container_definition;
 use crate::evidence::{ContainerLogs, TaskDefinition};
+use crate::values::container_definition;
 use regex::RegexSet;
 use std::sync::LazyLock;
 

@@ -22,7 +22,6 @@ mod port_in_use;
 mod task_definition;
 
 pub use access_denied::{aws_access_denied, not_authorized, NotAuthorized};
-pub use architecture::normalise_architecture;
 pub use crash::crash_line;
 pub use dependency::dependency_unreachable;
 pub use missing_env_var::{

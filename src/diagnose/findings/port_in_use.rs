@@ -2,8 +2,8 @@
 //! ports its container maps.
 
 use super::{Described, FindingValues};
-use crate::diagnose::values::fixed_host_ports;
 use crate::evidence::ContainerDefinition;
+use crate::values::fixed_host_ports;
 use regex::Regex;
 use std::sync::LazyLock;
 

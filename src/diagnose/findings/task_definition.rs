@@ -2,8 +2,8 @@
 //! essential container without a `logConfiguration`.
 
 use super::{Described, DetailedFinding, FindingValues};
-use crate::diagnose::values::HealthCheckTiming;
 use crate::evidence::ContainerDefinition;
+use crate::values::HealthCheckTiming;
 
 /// Seconds a container may take to become healthy before it is called unhealthy.
 const MIN_START_PERIOD: i32 = 30;

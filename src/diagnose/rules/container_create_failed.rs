@@ -7,11 +7,13 @@
 //! their security group, not on the task's network interface), so it stays here; a
 //! runtime error that is a memory kill is `out-of-memory` ([`recognise_memory_kill`]).
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::text::quotable;
-use crate::diagnose::values::{fixed_host_ports, MemoryLimits};
 use crate::diagnose::CauseId;
+use crate::values::{fixed_host_ports, MemoryLimits};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -223,3 +225,28 @@ fn log_group_fix(f: &Facts) -> String {
         None => "Check the container's logConfiguration: the log group must exist and the execution role must be allowed `logs:CreateLogStream` and `logs:PutLogEvents`.".to_string(),
     }
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    if f.reasons_mention("log group does not exist") {
+        let group = f
+            .container_definitions()
+            .filter_map(|d| d.log_configuration.as_ref())
+            .find_map(|l| l.options.get("awslogs-group"));
+        return Some(match group {
+            Some(g) => format!("log group {} does not exist", cut(g)),
+            None => "its log group does not exist".to_string(),
+        });
+    }
+    if f.reasons_mention_any(&["port is already allocated", "address already in use"]) {
+        return Some("a host port it maps is already taken".to_string());
+    }
+    if f.reasons_mention("mount") {
+        return Some("a volume could not be mounted".to_string());
+    }
+    None
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -1,12 +1,16 @@
 //! `container-exited-app-error`: the blamed essential container exited with an error
 //! code no earlier rule explains. The findings of its logs say why, and name the fixes.
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::{catalog_general_fixes, Facts, Verdict};
+use crate::diagnose::findings::DetailedFinding;
 use crate::diagnose::findings::{env_form, FindingKind, FindingValues, VariableDefinition};
 use crate::diagnose::text::{as_sentence, lowercase_first};
-use crate::diagnose::values::MemoryLimits;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::ChangedField;
 use crate::evidence::Container;
+use crate::values::MemoryLimits;
 
 /// The last of the exit-code rules: any exit code left is the application's error.
 pub fn recognise(f: &Facts) -> Option<Verdict> {
@@ -105,3 +109,67 @@ fn fixes_from_findings(f: &Facts, container: &Container) -> Vec<String> {
     }
     fixes
 }
+
+/// What the logs say the application lacked (`DATABASE_URL is not set (exit 1)`), its
+/// crash, or its exit code.
+fn headline(f: &Facts) -> Option<String> {
+    let container = f.blamed_container?;
+    let about = |x: &&DetailedFinding| x.is_about(&container.name);
+    let specific = f
+        .findings
+        .iter()
+        .filter(about)
+        .find_map(|x| match &x.values {
+            FindingValues::MissingEnvVar {
+                name,
+                definition: VariableDefinition::NotDefined { .. },
+            } => Some(format!("{} is not set", cut(name))),
+            FindingValues::MissingEnvVar { name, .. } => {
+                Some(format!("{} is empty or unreadable", cut(name)))
+            }
+            FindingValues::DependencyUnreachable { target: Some(t) } => {
+                Some(format!("cannot reach {}", cut(t)))
+            }
+            FindingValues::DependencyUnreachable { target: None } => {
+                Some("a dependency is unreachable".to_string())
+            }
+            FindingValues::PortInUse { port: Some(p), .. } => {
+                Some(format!("port {} is already in use", cut(p)))
+            }
+            FindingValues::AwsAccessDenied { denied: Some(d) } => {
+                Some(format!("AWS denied {}", cut(&d.action)))
+            }
+            FindingValues::AwsAccessDenied { denied: None } => {
+                Some("AWS denied access".to_string())
+            }
+            _ => None,
+        });
+    let crash = || {
+        f.findings
+            .iter()
+            .filter(about)
+            .find(|x| matches!(x.values, FindingValues::Crash))
+            .and_then(|x| x.finding.line.as_deref())
+            .map(|l| format!("crashed: {}", cut(l)))
+    };
+    let code = container
+        .exit_code
+        .map(|c| format!(" (exit {c})"))
+        .unwrap_or_default();
+    Some(match specific.or_else(crash) {
+        Some(what) => format!("{what}{code}"),
+        None => format!("`{}` exited with an error{code}", container.name),
+    })
+}
+
+/// A variable, secret, image or command that changed explains an application error.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| Vec::new(),
+    key_changes: &[
+        ChangedField::Environment,
+        ChangedField::Secrets,
+        ChangedField::Image,
+        ChangedField::Command,
+    ],
+};

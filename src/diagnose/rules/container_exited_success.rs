@@ -1,5 +1,6 @@
 //! `container-exited-success`: the blamed essential container finished with exit code 0.
 
+use super::meaning::Meaning;
 use super::wording::describe_command;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
@@ -27,3 +28,21 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     }
     Some(verdict.general_fixes())
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    f.blamed_container.map(|c| {
+        if f.task.service_name().is_some() {
+            format!(
+                "`{}` exited 0, but a service expects it to keep running",
+                c.name
+            )
+        } else {
+            format!("`{}` finished (exit 0)", c.name)
+        }
+    })
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

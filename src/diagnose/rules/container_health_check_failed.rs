@@ -1,11 +1,14 @@
 //! `container-health-check-failed`: the task definition's health check kept failing,
 //! so ECS marked an essential container UNHEALTHY and stopped the task.
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::findings::health_checks_failed;
-use crate::diagnose::values::{describe_health_check, HealthCheckTiming};
 use crate::diagnose::CauseId;
+use crate::evidence::probes::ChangedField;
+use crate::values::{describe_health_check, HealthCheckTiming};
 
 const UNHEALTHY: &str = "UNHEALTHY";
 
@@ -65,3 +68,32 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     }
     Some(verdict.fix(fixes::HEALTH_CHECK_PORT_AND_TIMEOUT))
 }
+
+/// `` `web` health check failed: curl -f http://localhost/health ``.
+fn headline(f: &Facts) -> Option<String> {
+    let container = f
+        .task
+        .containers
+        .iter()
+        .find(|c| c.health_status.as_deref() == Some("UNHEALTHY"))
+        .or(f.blamed_container)?;
+    let check = f.definition_of(container)?.health_check.as_ref()?;
+    let command = check.shell_command();
+    let command = command.trim_end_matches("|| exit 1").trim_end();
+    Some(format!(
+        "`{}` health check failed: {}",
+        container.name,
+        cut(command)
+    ))
+}
+
+/// A changed check, image or command explains a check that now fails.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| Vec::new(),
+    key_changes: &[
+        ChangedField::HealthCheck,
+        ChangedField::Image,
+        ChangedField::Command,
+    ],
+};

@@ -2,6 +2,7 @@
 //! from a scale-in by the deployment ids (`ecs-svc/...`) in the reason and `startedBy`,
 //! and by service events near the stop that show a rollout.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
@@ -80,3 +81,14 @@ fn rollout_event<'a>(f: &Facts<'a>, own: Option<&str>) -> Option<&'a ServiceEven
         near && rolling
     })
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    DEPLOYMENT_ID
+        .find(f.stopped_reason)
+        .map(|m| format!("replaced by deployment {}", m.as_str()))
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -2,6 +2,7 @@
 //! could not stop a container (`CannotStopContainerError`, which AWS's stopped-task error
 //! codes list as "failed sending SIGTERM to container").
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
 use regex::Regex;
@@ -67,3 +68,13 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         "If it keeps happening, open an AWS Support case with the task ARN and the time it stopped.",
     ))
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    f.reasons_mention("timed out after")
+        .then(|| "the container runtime timed out starting the container".to_string())
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -5,8 +5,12 @@
 
 use super::{Facts, Verdict};
 use crate::diagnose::text::quotable;
-use crate::diagnose::values::logs::{elb_status_codes, elb_timed_out};
+
+use super::meaning::Meaning;
+use super::wording::cut;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::{ChangedField, CheckRequest};
+use crate::values::logs::{elb_status_codes, elb_timed_out, last_line, last_request};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -109,3 +113,52 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     };
     Some(verdict.fixes(fixes.into_iter().flatten()))
 }
+
+/// `ELB health check GET /health got 404`, from the container's log and the service's
+/// events.
+fn headline(f: &Facts) -> Option<String> {
+    let container = f.checked_container().or(f.blamed_container);
+    let request = container.and_then(|c| last_request(f.evidence, &c.name));
+    let codes = elb_status_codes(f.service_events).map(|(codes, _)| codes);
+    match (request, codes) {
+        (Some(r), Some(codes)) if codes.contains(&r.status) => Some(format!(
+            "ELB health check {} {} got {}",
+            r.method,
+            cut(&r.path),
+            r.status
+        )),
+        (_, Some(codes)) => Some(format!(
+            "ELB health checks got HTTP {}",
+            codes
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (Some(r), None) => Some(format!(
+            "ELB health check {} {} got {}",
+            r.method,
+            cut(&r.path),
+            r.status
+        )),
+        (None, None) if elb_timed_out(f.service_events).is_some() => {
+            Some("ELB health checks timed out".to_string())
+        }
+        (None, None) => container
+            .and_then(|c| last_line(f.evidence, &c.name))
+            .map(|l| format!("ELB health checks failed; last log: \"{}\"", cut(l))),
+    }
+}
+
+/// The target group's check against the container's start; what changed in how the
+/// container answers it.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| vec![CheckRequest::TargetHealth],
+    key_changes: &[
+        ChangedField::PortMappings,
+        ChangedField::HealthCheck,
+        ChangedField::Image,
+        ChangedField::Command,
+    ],
+};

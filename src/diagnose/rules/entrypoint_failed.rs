@@ -3,13 +3,18 @@
 //! rules that would also match it, and from the blamed container's exit code (126, 127,
 //! or any failure with a wrong-architecture finding) among the exit-code rules.
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::wording::describe_command;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
-use crate::diagnose::findings::{normalise_architecture, FindingKind};
+use crate::diagnose::findings::FindingKind;
+use crate::diagnose::findings::FindingValues;
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::ChangedField;
 use crate::evidence::Container;
+use crate::values::normalise_architecture;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -145,3 +150,39 @@ fn wrong_architecture(f: &Facts, container: Option<&Container>) -> Verdict {
         "Build the image for {wanted} (`docker buildx build --platform {platform} ...`) or a multi-architecture image, or set `runtimePlatform.cpuArchitecture` to the image's architecture."
     ))
 }
+
+/// `/app/server not found in the image`, `image built for another CPU than the task's
+/// ARM64`, ...
+fn headline(f: &Facts) -> Option<String> {
+    let container = f.blamed_container?;
+    let def = f.definition_of(container);
+    let program = def.and_then(|d| d.entry_point.first().or(d.command.first()));
+    let wrong_arch = f.findings.iter().find_map(|x| match &x.values {
+        FindingValues::WrongCpuArchitecture { wanted, .. } => Some(wanted.clone()),
+        _ => None,
+    });
+    if let Some(wanted) = wrong_arch {
+        return Some(match wanted {
+            Some(arch) => format!("image built for another CPU than the task's {arch}"),
+            None => "image built for another CPU architecture".to_string(),
+        });
+    }
+    let program = program.map(|p| cut(p))?;
+    Some(match container.exit_code {
+        Some(126) => format!("{program} is not executable (exit 126)"),
+        Some(127) => format!("{program}: command not found (exit 127)"),
+        _ => format!("{program} not found in the image"),
+    })
+}
+
+/// A new entry point, command, image or platform explains a program that cannot run.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| Vec::new(),
+    key_changes: &[
+        ChangedField::EntryPoint,
+        ChangedField::Command,
+        ChangedField::Image,
+        ChangedField::RuntimePlatform,
+    ],
+};

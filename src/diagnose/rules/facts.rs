@@ -3,20 +3,24 @@
 //! blame, what to call the task in a sentence).
 
 use crate::diagnose::findings::{DetailedFinding, FindingKind};
-use crate::diagnose::values::{container_definition, is_essential, on_fargate};
+use crate::evidence::probes::{CheckId, CheckOutcome};
 use crate::evidence::{
-    Container, ContainerDefinition, Evidence, ServiceEvent, StopLookup, Task, TaskDefinition,
+    Container, ContainerDefinition, Evidence, ServiceEvent, StopCode, StopLookup, Task,
+    TaskDefinition,
 };
+use crate::values::{container_definition, is_essential, on_fargate};
 
 /// Everything the rules look at, read once.
 pub struct Facts<'a> {
+    /// The whole evidence, for what the fields below do not hold (the logs).
+    pub evidence: &'a Evidence,
     pub task: &'a Task,
     pub task_definition: Option<&'a TaskDefinition>,
     pub findings: &'a [DetailedFinding],
     pub service_events: &'a [ServiceEvent],
     pub stop_lookup: &'a StopLookup,
-    /// The task's stop code, or "".
-    pub stop_code: &'a str,
+    /// The task's stop code.
+    pub stop_code: Option<&'a StopCode>,
     /// The task's stopped reason as ECS wrote it, or "".
     pub stopped_reason: &'a str,
     /// The stopped reason and every container's reason, lower-cased, one per line.
@@ -40,22 +44,22 @@ impl<'a> Facts<'a> {
         }
         let blamed = blamed_container(task, task_definition);
         Facts {
+            evidence,
             task,
             task_definition,
             findings,
             service_events: &evidence.service_events,
             stop_lookup: &evidence.stop_lookup,
-            stop_code: task.stop_code.as_deref().unwrap_or_default(),
+            stop_code: task.stop_code.as_ref(),
             stopped_reason: task.stopped_reason.as_deref().unwrap_or_default(),
             all_reasons_lowercase: reasons.to_lowercase(),
             blamed_container: blamed,
             blamed_definition: blamed
                 .and_then(|c| task_definition.and_then(|d| container_definition(d, &c.name))),
             memory_reached_limit: evidence.probes.as_ref().is_some_and(|p| {
-                p.checks.iter().any(|c| {
-                    c.probe == "memory"
-                        && c.outcome == crate::evidence::probes::CheckOutcome::Confirms
-                })
+                p.checks
+                    .iter()
+                    .any(|c| c.probe == CheckId::Memory && c.outcome == CheckOutcome::Confirms)
             }),
         }
     }
@@ -123,6 +127,17 @@ impl<'a> Facts<'a> {
             let reason = reason.to_lowercase();
             needles.iter().any(|n| reason.contains(n))
         })
+    }
+
+    /// The container a load balancer sends health checks to: the first with a port.
+    pub fn checked_container(&self) -> Option<&'a Container> {
+        let with_port = self
+            .container_definitions()
+            .find(|d| d.port_mappings.iter().any(|m| m.container_port.is_some()))?;
+        self.task
+            .containers
+            .iter()
+            .find(|c| c.name == with_port.name)
     }
 
     pub fn definition_of(&self, container: &Container) -> Option<&'a ContainerDefinition> {

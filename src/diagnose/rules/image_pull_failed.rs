@@ -2,11 +2,14 @@
 //! (disk space, Docker Hub's rate limit, access, a missing tag, the network), and the
 //! fixes follow from that.
 
+use super::meaning::Meaning;
 use super::verdict::catalog_general_fixes;
+use super::wording::{cut, image_of};
 use super::{Facts, Verdict};
 use crate::diagnose::findings::not_authorized;
-use crate::diagnose::values::ImageRef;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::{ChangedField, CheckRequest, Reach};
+use crate::values::ImageRef;
 
 const PULL_FAILURE: &[&str] = &[
     "cannotpullcontainererror",
@@ -175,3 +178,43 @@ fn why_and_fixes(f: &Facts, image: &ImageRef, shown: &str) -> (&'static str, Vec
         )
     }
 }
+
+/// `image web:v2 not found`, `pull rate limit reached pulling nginx:latest`, ...
+fn headline(f: &Facts) -> Option<String> {
+    let image = image_of(f.container_mentioning(&["cannotpull"]), f)?;
+    let image = cut(&image);
+    Some(
+        if f.reasons_mention_any(&["not found", "does not exist", "name unknown"]) {
+            format!("image {image} not found")
+        } else if f.reasons_mention_any(&["429", "toomanyrequests", "rate limit"]) {
+            format!("pull rate limit reached pulling {image}")
+        } else if f.reasons_mention_any(&["403", "denied", "unauthorized"]) {
+            format!("registry refused access to {image}")
+        } else if f.reasons_mention("no space left") {
+            format!("no disk space left to pull {image}")
+        } else if f.reasons_mention_any(&["timeout", "i/o timeout", "dial tcp"]) {
+            format!("registry unreachable pulling {image}")
+        } else {
+            format!("cannot pull {image}")
+        },
+    )
+}
+
+/// The tag in ECR, the role's pull permission, the subnet's way to the registry and the
+/// registry credentials: each can prove (or rule out) the failed pull.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| {
+        vec![
+            CheckRequest::ImagePull,
+            CheckRequest::SubnetEgress {
+                reach: Reach::Registry,
+                proves: true,
+            },
+            CheckRequest::Secrets {
+                registry_only: true,
+            },
+        ]
+    },
+    key_changes: &[ChangedField::Image, ChangedField::RuntimePlatform],
+};

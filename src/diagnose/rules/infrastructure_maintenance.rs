@@ -1,10 +1,11 @@
 //! `infrastructure-maintenance`: AWS retired the task to maintain its infrastructure.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
+use crate::evidence::StopCode;
 
 /// The stop code of a termination notice.
-const TERMINATION_STOP_CODE: &str = "TerminationNotice";
 /// Reason wording of a retirement or maintenance.
 const MAINTENANCE_REASONS: &[&str] = &[
     "performing maintenance",
@@ -14,7 +15,9 @@ const MAINTENANCE_REASONS: &[&str] = &[
 ];
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    if f.stop_code != TERMINATION_STOP_CODE && !f.reasons_mention_any(MAINTENANCE_REASONS) {
+    if f.stop_code != Some(&StopCode::TerminationNotice)
+        && !f.reasons_mention_any(MAINTENANCE_REASONS)
+    {
         return None;
     }
     let replacement = if f.task.service_name().is_some() {
@@ -33,3 +36,8 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .general_fixes(),
     )
 }
+
+pub const MEANING: Meaning = Meaning {
+    headline: |_| Some("AWS retired the task for infrastructure maintenance".to_string()),
+    ..Meaning::PLAIN
+};

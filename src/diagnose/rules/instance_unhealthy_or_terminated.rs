@@ -1,14 +1,15 @@
 //! `instance-unhealthy-or-terminated`: the EC2 container instance hosting the task was
 //! stopped, terminated, drained or lost its agent.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
+use crate::evidence::StopCode;
 use regex::Regex;
 use std::sync::LazyLock;
 
 /// The stop code ECS gives a task it stopped because the infrastructure under it failed
 /// its health checks (aws-sdk-ecs lists it since 2025).
-const INFRASTRUCTURE_HEALTH_STOP_CODE: &str = "InfrastructureHealth";
 /// "Host EC2 (instance i-...) stopped/terminated."
 const HOST_GONE: &str = "host ec2 (instance";
 /// "Container instance ... is DRAINING" and friends.
@@ -29,7 +30,7 @@ static INSTANCE_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bi-[0-9a-f]{8,17}\b").expect("valid instance id regex"));
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    let host_gone = f.stop_code == INFRASTRUCTURE_HEALTH_STOP_CODE
+    let host_gone = f.stop_code == Some(&StopCode::InfrastructureHealth)
         || f.reasons_mention(HOST_GONE)
         || (f.reasons_mention(CONTAINER_INSTANCE)
             && f.reasons_mention_any(CONTAINER_INSTANCE_STATES))
@@ -42,7 +43,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .map(|m| m.as_str().to_string())
         .or_else(|| f.task.container_instance_arn.clone())
         .unwrap_or_else(|| "its container instance".to_string());
-    let summary = if f.stop_code == INFRASTRUCTURE_HEALTH_STOP_CODE {
+    let summary = if f.stop_code == Some(&StopCode::InfrastructureHealth) {
         let host = if f.on_fargate() {
             "the Fargate infrastructure".to_string()
         } else {
@@ -68,7 +69,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             f.region()
         ));
     }
-    if f.stop_code == INFRASTRUCTURE_HEALTH_STOP_CODE && f.on_fargate() {
+    if f.stop_code == Some(&StopCode::InfrastructureHealth) && f.on_fargate() {
         let again = if f.task.service_name().is_some() {
             "its service starts a replacement by itself"
         } else {
@@ -81,3 +82,22 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     }
     Some(verdict.general_fixes())
 }
+
+static INSTANCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bi-[0-9a-f]{8,}\b").expect("valid instance regex"));
+
+fn headline(f: &Facts) -> Option<String> {
+    if let Some(id) = INSTANCE.find(f.stopped_reason) {
+        if f.reasons_mention("terminated") {
+            return Some(format!("host {} terminated", id.as_str()));
+        }
+        return Some(format!("host {} went away", id.as_str()));
+    }
+    f.reasons_mention("draining")
+        .then(|| "its container instance was draining".to_string())
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -1,8 +1,9 @@
 //! `insufficient-resources-placement`: no container instance had room for the task.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
-use crate::diagnose::values::fixed_host_ports;
 use crate::diagnose::CauseId;
+use crate::values::fixed_host_ports;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -104,3 +105,21 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     }
     Some(verdict.general_fixes())
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    let what = if f.reasons_mention("resource:memory") {
+        "free memory"
+    } else if f.reasons_mention("resource:cpu") {
+        "free CPU"
+    } else if f.reasons_mention("resource:ports") {
+        "the host ports it needs free"
+    } else {
+        return None;
+    };
+    Some(format!("no container instance had {what}"))
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -1,5 +1,6 @@
 //! `internal-error`: ECS reported an internal error of its own.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
@@ -22,3 +23,5 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .general_fixes(),
     )
 }
+
+pub const MEANING: Meaning = Meaning::PLAIN;

@@ -2,7 +2,9 @@
 //!
 //! Each cause has a file here with its keyword lists and a `recognise` function that
 //! returns a [`Verdict`] (the cause, plus a summary, evidence and fixes written with the
-//! task's own values) when the task looks like that cause. [`RULES`] is the one place
+//! task's own values) when the task looks like that cause, and its `MEANING`
+//! ([`meaning::Meaning`]: the headline, the checks that would confirm it, the changes
+//! that would explain it). [`RULES`] is the one place
 //! that says in which order they are asked; the first that recognises the task wins,
 //! and [`other`] is the fallback.
 
@@ -21,6 +23,7 @@ mod infrastructure_maintenance;
 mod instance_unhealthy_or_terminated;
 mod insufficient_resources_placement;
 mod internal_error;
+pub mod meaning;
 mod network_setup_failed;
 mod not_stopped;
 mod other;
@@ -30,15 +33,19 @@ mod secrets_or_registry_auth;
 mod segfault;
 mod service_scheduler;
 mod spot_interruption;
+pub mod stop_story;
 mod stopped_by_user;
 mod task_limit_quota;
 mod verdict;
 mod wording;
 
 pub use facts::{blamed_container, Facts};
+pub use meaning::Meaning;
 pub use not_stopped::{has_not_stopped, NOT_STOPPED_TITLE};
 pub use out_of_memory::says_out_of_memory;
 pub use verdict::{catalog_general_fixes, Verdict};
+
+use crate::diagnose::CauseId;
 
 /// A rule: the verdict when it recognises the task, else `None`.
 pub type Rule = fn(&Facts) -> Option<Verdict>;
@@ -95,6 +102,35 @@ pub fn classify(facts: &Facts) -> Verdict {
         .iter()
         .find_map(|rule| rule(facts))
         .unwrap_or_else(|| other::verdict(facts))
+}
+
+/// The meaning of `id`, from its rule's file.
+pub fn meaning_of(id: CauseId) -> &'static Meaning {
+    match id {
+        CauseId::ImagePullFailed => &image_pull_failed::MEANING,
+        CauseId::SecretsOrRegistryAuth => &secrets_or_registry_auth::MEANING,
+        CauseId::NetworkSetupFailed => &network_setup_failed::MEANING,
+        CauseId::ContainerExitedAppError => &container_exited_app_error::MEANING,
+        CauseId::ContainerExitedSuccess => &container_exited_success::MEANING,
+        CauseId::ContainerKilledSigkill => &container_killed_sigkill::MEANING,
+        CauseId::OutOfMemory => &out_of_memory::MEANING,
+        CauseId::Segfault => &segfault::MEANING,
+        CauseId::EntrypointFailed => &entrypoint_failed::MEANING,
+        CauseId::ContainerHealthCheckFailed => &container_health_check_failed::MEANING,
+        CauseId::ElbHealthCheckFailed => &elb_health_check_failed::MEANING,
+        CauseId::StoppedByUser => &stopped_by_user::MEANING,
+        CauseId::ScalingEvent => &scaling_event::MEANING,
+        CauseId::DeploymentReplaced => &deployment_replaced::MEANING,
+        CauseId::InfrastructureMaintenance => &infrastructure_maintenance::MEANING,
+        CauseId::SpotInterruption => &spot_interruption::MEANING,
+        CauseId::InstanceUnhealthyOrTerminated => &instance_unhealthy_or_terminated::MEANING,
+        CauseId::InsufficientResourcesPlacement => &insufficient_resources_placement::MEANING,
+        CauseId::TaskLimitQuota => &task_limit_quota::MEANING,
+        CauseId::ContainerCreateFailed => &container_create_failed::MEANING,
+        CauseId::DockerTimeout => &docker_timeout::MEANING,
+        CauseId::InternalError => &internal_error::MEANING,
+        CauseId::Other => &other::MEANING,
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! `network-setup-failed`: ECS could not create or attach the task's network interface.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::{CheckRequest, Reach};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -35,3 +37,32 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     }
     Some(verdict.general_fixes())
 }
+
+static SUBNET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"subnet-[0-9a-f]+").expect("valid subnet regex"));
+
+fn headline(f: &Facts) -> Option<String> {
+    if let Some(subnet) = SUBNET.find(f.stopped_reason) {
+        if f.reasons_mention("free addresses") {
+            return Some(format!(
+                "subnet {} has no free IP addresses",
+                subnet.as_str()
+            ));
+        }
+    }
+    f.reasons_mention("timeout waiting for network interface")
+        .then(|| "network interface provisioning timed out".to_string())
+}
+
+/// Where the subnet routes is worth showing, but a network interface that could not be
+/// set up is not explained by it: context, not proof.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| {
+        vec![CheckRequest::SubnetEgress {
+            reach: Reach::TaskServices,
+            proves: false,
+        }]
+    },
+    key_changes: &[],
+};

@@ -18,7 +18,10 @@ pub fn has_not_stopped(task: &Task) -> bool {
     last != "STOPPED"
         && desired != "STOPPED"
         && task.stopped_at.is_none()
-        && task.stop_code.as_deref().unwrap_or_default().is_empty()
+        && task
+            .stop_code
+            .as_ref()
+            .is_none_or(|c| c.as_str().is_empty())
 }
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {

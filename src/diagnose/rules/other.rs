@@ -1,8 +1,11 @@
 //! `other`: no rule recognised the stop. The raw reason is quoted; nothing is guessed.
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
+use crate::evidence::StopCode;
 
 /// The fallback verdict when no rule applies.
 pub fn verdict(f: &Facts) -> Verdict {
@@ -11,10 +14,13 @@ pub fn verdict(f: &Facts) -> Verdict {
     } else {
         format!("\"{}\"", quotable(f.stopped_reason))
     };
-    let code = if f.stop_code.is_empty() {
+    let code = if f.stop_code.is_none_or(|c| c.as_str().is_empty()) {
         String::new()
     } else {
-        format!(" (stop code {})", f.stop_code)
+        format!(
+            " (stop code {})",
+            f.stop_code.map(StopCode::as_str).unwrap_or_default()
+        )
     };
     Verdict::new(
         CauseId::Other,
@@ -22,3 +28,13 @@ pub fn verdict(f: &Facts) -> Verdict {
     )
     .general_fixes()
 }
+
+/// The stopped reason itself, quoted: nothing is guessed.
+fn headline(f: &Facts) -> Option<String> {
+    (!f.stopped_reason.is_empty()).then(|| format!("\"{}\"", cut(f.stopped_reason)))
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

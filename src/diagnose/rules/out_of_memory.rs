@@ -9,13 +9,16 @@
 //! its limit; a runtime's own message (`java.lang.OutOfMemoryError: Java heap space`)
 //! proves its heap was full, which a heap setting fixes before more task memory does.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::findings::FindingKind;
+use crate::diagnose::findings::FindingValues;
 use crate::diagnose::text::lowercase_first;
-use crate::diagnose::values::MemoryLimits;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::{ChangedField, CheckRequest};
 use crate::evidence::{Container, ContainerDefinition};
+use crate::values::MemoryLimits;
 
 /// ECS's word for it (`OutOfMemoryError: Container killed due to memory usage`),
 /// lower-cased: reasons are matched without regard to case.
@@ -224,6 +227,65 @@ fn runtime_fix(
         Runtime::Other => None,
     }
 }
+
+/// `` `web` killed at its 512 MiB limit (exit 137) `` or the runtime's own words
+/// (`Java heap exhausted`).
+fn headline(f: &Facts) -> Option<String> {
+    let container = f
+        .container_whose_reason(says_out_of_memory)
+        .or(f.blamed_container)?;
+    let reason_said = container.reason.as_deref().is_some_and(says_out_of_memory)
+        || says_out_of_memory(f.stopped_reason);
+    let exit = container
+        .exit_code
+        .map(|c| format!(" (exit {c})"))
+        .unwrap_or_default();
+    if reason_said {
+        let limits = MemoryLimits::of(
+            f.task,
+            f.task_definition,
+            Some(container),
+            f.definition_of(container),
+        );
+        return Some(match limits.container.or(limits.task) {
+            Some(limit) => format!("`{}` killed at its {limit} MiB limit{exit}", container.name),
+            None => format!(
+                "`{}` killed for exceeding its memory limit{exit}",
+                container.name
+            ),
+        });
+    }
+    let line = f
+        .findings
+        .iter()
+        .find(|x| x.is_about(&container.name) && matches!(x.values, FindingValues::OomInLogs))
+        .and_then(|x| x.finding.line.as_deref())?;
+    let what = if line.contains("java.lang.OutOfMemoryError: Java heap space") {
+        "Java heap exhausted"
+    } else if line.contains("java.lang.OutOfMemoryError") {
+        "JVM out of memory"
+    } else if line.contains("JavaScript heap out of memory") {
+        "Node.js heap exhausted"
+    } else if line.contains("fatal error: runtime: out of memory") {
+        "Go runtime out of memory"
+    } else if line.contains("MemoryError") {
+        "Python MemoryError"
+    } else {
+        "the process ran out of memory"
+    };
+    Some(format!("{what}{exit}"))
+}
+
+/// The memory graph before the stop confirms the climb; a lowered limit explains it.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| vec![CheckRequest::MemoryBeforeStop],
+    key_changes: &[
+        ChangedField::Memory,
+        ChangedField::MemoryReservation,
+        ChangedField::Image,
+    ],
+};
 
 #[cfg(test)]
 mod tests {

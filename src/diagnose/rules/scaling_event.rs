@@ -1,6 +1,7 @@
 //! `scaling-event`: the service scaled in, or is being deleted (see
 //! `service_scheduler` for the rule that tells them from a deployment).
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
 
@@ -32,3 +33,16 @@ pub fn scaled_in(f: &Facts, service: &str) -> Verdict {
         f.task.cluster_name()
     ))
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    Some(if f.reasons_mention("is being deleted") {
+        "the service is being deleted".to_string()
+    } else {
+        "the service scaled in (desired count lowered)".to_string()
+    })
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -4,9 +4,12 @@
 //! The reason says what failed (denied, missing, KMS, timeout, environment files), and
 //! each says so with its own fix; more than one may apply.
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::findings::not_authorized;
 use crate::diagnose::CauseId;
+use crate::evidence::probes::{ChangedField, CheckRequest, Reach};
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -176,3 +179,61 @@ fn named_secrets(reason: &str) -> String {
         named.join(", ")
     }
 }
+
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:secret:([\w/+=.@-]+)|invalid parameters: (\S+))").expect("valid secret regex")
+});
+
+/// `cannot fetch secret prod/orders/db`, `SSM parameter /app/key not found`, ...
+fn headline(f: &Facts) -> Option<String> {
+    let timed_out = f.reasons_mention_any(&["timeout", "dial tcp", "send request failed"]);
+    let named = SECRET_NAME.captures(f.stopped_reason).and_then(|c| {
+        c.get(1).or(c.get(2)).map(|m| {
+            cut(without_secret_suffix(
+                m.as_str().trim_end_matches(['.', ':']),
+            ))
+        })
+    });
+    Some(match named {
+        Some(name) if f.reasons_mention("kms") => format!("cannot decrypt secret {name} (KMS)"),
+        Some(name) if f.reasons_mention("invalid parameters") => {
+            format!("SSM parameter {name} not found")
+        }
+        Some(name) if f.reasons_mention("get registry auth") => {
+            format!("cannot fetch registry credentials {name}")
+        }
+        Some(name) => format!("cannot fetch secret {name}"),
+        None if timed_out => "AWS endpoint unreachable fetching secrets".to_string(),
+        None => return None,
+    })
+}
+
+/// `prod/orders/db` from `prod/orders/db-AbCdEf`: Secrets Manager's six-character suffix.
+fn without_secret_suffix(name: &str) -> &str {
+    match name.rsplit_once('-') {
+        Some((base, suffix))
+            if suffix.len() == 6 && suffix.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            base
+        }
+        _ => name,
+    }
+}
+
+/// Each secret exists and the role may read it; the subnet reaches Secrets Manager, SSM
+/// and the registry.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| {
+        vec![
+            CheckRequest::SubnetEgress {
+                reach: Reach::TaskServices,
+                proves: true,
+            },
+            CheckRequest::Secrets {
+                registry_only: false,
+            },
+        ]
+    },
+    key_changes: &[ChangedField::Secrets],
+};

@@ -1,8 +1,10 @@
 //! `segfault`: the blamed container crashed with SIGSEGV (exit code 139).
 
+use super::meaning::Meaning;
 use super::wording::reproduce_with_image;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
+use crate::evidence::probes::ChangedField;
 
 const SIGSEGV_EXIT: i32 = 139;
 
@@ -24,3 +26,20 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .general_fixes(),
     )
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    f.blamed_container
+        .map(|c| format!("`{}` crashed with a segmentation fault (exit 139)", c.name))
+}
+
+/// A new binary (image, platform, command) explains a crash that did not happen before.
+pub const MEANING: Meaning = Meaning {
+    headline,
+    checks: |_| Vec::new(),
+    key_changes: &[
+        ChangedField::EntryPoint,
+        ChangedField::Command,
+        ChangedField::Image,
+        ChangedField::RuntimePlatform,
+    ],
+};

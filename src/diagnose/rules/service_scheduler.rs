@@ -4,15 +4,15 @@
 //! the causes they yield.
 
 use super::{deployment_replaced, scaling_event, Facts, Verdict};
+use crate::evidence::StopCode;
 
-const SCHEDULER_STOP_CODE: &str = "ServiceSchedulerInitiated";
 /// "Scaling activity initiated by (deployment ecs-svc/...)".
 const SCALING_ACTIVITY: &str = "scaling activity initiated by";
 /// "Service X is being deleted".
 const SERVICE_DELETED: &str = "is being deleted";
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    let scheduler = f.stop_code == SCHEDULER_STOP_CODE
+    let scheduler = f.stop_code == Some(&StopCode::ServiceSchedulerInitiated)
         || f.reasons_mention(SCALING_ACTIVITY)
         || f.reasons_mention(SERVICE_DELETED);
     if !scheduler {

@@ -1,11 +1,12 @@
 //! `spot-interruption`: AWS reclaimed the Fargate Spot or EC2 Spot capacity.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::CauseId;
+use crate::evidence::StopCode;
 
 /// The stop code ECS gives a Spot interruption.
-const SPOT_STOP_CODE: &str = "SpotInterruption";
 /// Reason wording of a Spot interruption.
 const SPOT_REASONS: &[&str] = &[
     "spot task was interrupted",
@@ -14,7 +15,7 @@ const SPOT_REASONS: &[&str] = &[
 ];
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    if f.stop_code != SPOT_STOP_CODE && !f.reasons_mention_any(SPOT_REASONS) {
+    if f.stop_code != Some(&StopCode::SpotInterruption) && !f.reasons_mention_any(SPOT_REASONS) {
         return None;
     }
     let provider = f
@@ -37,3 +38,15 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     }
     Some(verdict.fix(fixes::SPOT_HANDLE_SIGTERM))
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    Some(match f.task.capacity_provider.as_deref() {
+        Some(p) => format!("Spot capacity reclaimed by AWS ({p})"),
+        None => "Spot capacity reclaimed by AWS".to_string(),
+    })
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -4,18 +4,22 @@
 //! the full ARN, source address and user agent are in `stopped_by`, which every output
 //! shows, and the stopped reason is in the task summary.
 
+use super::meaning::Meaning;
+use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
+use crate::evidence::StopCode;
 use crate::evidence::{StopLookup, StoppedBy};
 
-const USER_STOP_CODE: &str = "UserInitiated";
 /// How ECS words a StopTask without a reason of the caller's.
 pub const USER_STOP_REASON_PREFIX: &str = "Task stopped by user";
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    if f.stop_code != USER_STOP_CODE && !f.stopped_reason.starts_with(USER_STOP_REASON_PREFIX) {
+    if f.stop_code != Some(&StopCode::UserInitiated)
+        && !f.stopped_reason.starts_with(USER_STOP_REASON_PREFIX)
+    {
         return None;
     }
     let found = match f.stop_lookup {
@@ -69,3 +73,30 @@ pub fn caller_reason<'a>(f: &Facts<'a>, found: Option<&'a StoppedBy>) -> Option<
         .map(str::trim)
         .filter(|r| !r.is_empty() && !r.starts_with(USER_STOP_REASON_PREFIX))
 }
+
+/// ECS's wording of a StopTask without a reason of the caller's.
+const DEFAULT_USER_STOP_REASON: &str = "Task stopped by user";
+
+/// `stopped by jane.doe (OpsAdmin): "rotating hosts"`.
+fn headline(f: &Facts) -> Option<String> {
+    let StopLookup::Found(who) = f.stop_lookup else {
+        return Some("stopped by a StopTask call".to_string());
+    };
+    let caller = who.who().unwrap_or_else(|| "an unnamed caller".to_string());
+    let reason = who
+        .reason
+        .as_deref()
+        .or(Some(f.stopped_reason))
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && !r.starts_with(DEFAULT_USER_STOP_REASON));
+    Some(match reason {
+        Some(r) => format!("stopped by {caller}: \"{}\"", cut(r)),
+        None => format!("stopped by {caller} (StopTask)"),
+    })
+}
+
+/// The StopTask record CloudTrail keeps is its proof (judged with the probes).
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

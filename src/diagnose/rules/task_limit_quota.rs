@@ -1,5 +1,6 @@
 //! `task-limit-quota`: the account reached an ECS or Fargate quota.
 
+use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::text::quotable;
@@ -34,3 +35,14 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .fix(fixes::QUOTA_SPREAD_WORKLOADS),
     )
 }
+
+fn headline(f: &Facts) -> Option<String> {
+    f.task
+        .region()
+        .map(|r| format!("task quota of the account reached in {r}"))
+}
+
+pub const MEANING: Meaning = Meaning {
+    headline,
+    ..Meaning::PLAIN
+};

@@ -15,19 +15,22 @@ pub use diff::{diff, fingerprint, Compared};
 use super::{unchecked, ProbeClients, ProbeInput};
 use crate::arn;
 use crate::evidence::probes::{
-    Check, CheckOutcome, DefinitionChange, DefinitionChanges, DeploymentStory, PreviousDeployment,
+    Check, CheckId, CheckOutcome, CheckRequest, DefinitionChange, DefinitionChanges,
+    DeploymentStory, PreviousDeployment,
 };
 use crate::evidence::{Deployment, Evidence, ProbeResults, TaskDefinition};
 use crate::gather::failure::{aws_failure, AwsFailure, FailureKind};
 
 /// The check's name.
-const PROBE: &str = "definition-change";
+const PROBE: CheckId = CheckId::DefinitionChange;
 /// How many changes the summary check lists before "and N more".
 const LISTED_IN_SUMMARY: usize = 4;
 
 /// A service task with a task definition.
 pub fn applies(input: ProbeInput<'_>) -> bool {
-    input.evidence.service.is_some() && input.evidence.task_definition.is_some()
+    *input.request == CheckRequest::DefinitionChanges
+        && input.evidence.service.is_some()
+        && input.evidence.task_definition.is_some()
 }
 
 /// Tell the deployment's story and list what changed since the previous definition.

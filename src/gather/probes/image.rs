@@ -11,13 +11,11 @@
 
 use super::permissions::{permission_check, simulate, Decision};
 use super::{unchecked, ProbeClients, ProbeInput};
-use crate::diagnose::findings::{normalise_architecture, FindingKind};
-use crate::diagnose::values::ImageRef;
-use crate::diagnose::CauseId;
-use crate::evidence::probes::{Check, CheckOutcome};
+use crate::evidence::probes::{Check, CheckId, CheckOutcome, CheckRequest};
 use crate::evidence::{Evidence, ProbeResults};
 use crate::gather::ecs::to_chrono;
 use crate::gather::failure::aws_failure;
+use crate::values::{normalise_architecture, ImageRef};
 use aws_sdk_ecr::types::{DescribeImagesFilter, ImageIdentifier, TagStatus};
 use chrono::{DateTime, Utc};
 
@@ -93,17 +91,10 @@ enum Scope {
 }
 
 fn scope(input: ProbeInput<'_>) -> Option<Scope> {
-    if input.diagnosis.category == CauseId::ImagePullFailed {
-        Some(Scope::PullFailure)
-    } else if input
-        .diagnosis
-        .findings
-        .iter()
-        .any(|f| f.kind == FindingKind::WrongCpuArchitecture)
-    {
-        Some(Scope::ArchitectureOnly)
-    } else {
-        None
+    match input.request {
+        CheckRequest::ImagePull => Some(Scope::PullFailure),
+        CheckRequest::ImagePlatforms { .. } => Some(Scope::ArchitectureOnly),
+        _ => None,
     }
 }
 
@@ -203,9 +194,10 @@ fn failing_images(input: ProbeInput<'_>, scope: Scope) -> Vec<ContainerImage> {
                         .is_some_and(|r| r.to_ascii_lowercase().contains("pull"))
             }) || stopped_reason.contains(&image.to_ascii_lowercase())
         }
-        Scope::ArchitectureOnly => input.diagnosis.findings.iter().any(|f| {
-            f.kind == FindingKind::WrongCpuArchitecture && f.container.as_deref() == Some(name)
-        }),
+        Scope::ArchitectureOnly => matches!(
+            input.request,
+            CheckRequest::ImagePlatforms { containers } if containers.iter().any(|c| c == name)
+        ),
     };
     let all: Vec<(&str, &str)> = all
         .into_iter()
@@ -413,7 +405,7 @@ fn newest_push(details: &[aws_sdk_ecr::types::ImageDetail]) -> Option<(DateTime<
 
 fn no_repository(repository: &EcrRepository<'_>) -> Check {
     Check::new(
-        "ecr-image",
+        CheckId::EcrImage,
         CheckOutcome::Confirms,
         format!(
             "no ECR repository {} in {} {}",
@@ -434,7 +426,7 @@ fn no_image(image: &ContainerImage, newest: Option<Option<(DateTime<Utc>, String
         None => String::new(),
     };
     Check::new(
-        "ecr-image",
+        CheckId::EcrImage,
         CheckOutcome::Confirms,
         format!(
             "ECR repository {} has no {missing}{newest}",
@@ -454,7 +446,7 @@ fn image_exists(
     let pulled_before = evidence.task.stopped_at.or(evidence.task.stopping_at);
     let Some(pushed_at) = pushed_at else {
         return Check::new(
-            "ecr-image",
+            CheckId::EcrImage,
             CheckOutcome::RulesOut,
             format!("{name} exists in ECR"),
         );
@@ -469,7 +461,7 @@ fn image_exists(
                 ),
             };
             Check::new(
-                "ecr-image",
+                CheckId::EcrImage,
                 outcome,
                 format!(
                     "{name} exists in ECR now but was pushed {}, after the task stopped ({}): {then}",
@@ -479,7 +471,7 @@ fn image_exists(
             )
         }
         _ => Check::new(
-            "ecr-image",
+            CheckId::EcrImage,
             CheckOutcome::RulesOut,
             format!("{name} exists in ECR, pushed {}", when(pushed_at)),
         ),
@@ -534,7 +526,7 @@ fn architecture_check(
     });
     Ok(match matching {
         Some(index) => Check::new(
-            "image-architecture",
+            CheckId::ImageArchitecture,
             CheckOutcome::RulesOut,
             format!(
                 "{name} has a {} image for the task's {}",
@@ -542,7 +534,7 @@ fn architecture_check(
             ),
         ),
         None if shown.is_empty() => Check::new(
-            "image-architecture",
+            CheckId::ImageArchitecture,
             CheckOutcome::Confirms,
             format!(
                 "{name}'s index lists no platform; the task runs {}",
@@ -550,7 +542,7 @@ fn architecture_check(
             ),
         ),
         None => Check::new(
-            "image-architecture",
+            CheckId::ImageArchitecture,
             CheckOutcome::Confirms,
             format!(
                 "{name} is built for {} only; the task runs {}",
@@ -598,7 +590,7 @@ async fn pull_permission(
     }
     if !decisions.is_empty() {
         results.checks.push(permission_check(
-            "pull-permission",
+            CheckId::PullPermission,
             role_arn,
             "pull the image from ECR",
             &decisions,
@@ -619,7 +611,7 @@ fn no_execution_role(evidence: &Evidence) -> ProbeResults {
         )
     };
     ProbeResults {
-        checks: vec![Check::new("pull-permission", outcome, detail)],
+        checks: vec![Check::new(CheckId::PullPermission, outcome, detail)],
         ..ProbeResults::default()
     }
 }

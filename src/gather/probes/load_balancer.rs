@@ -10,17 +10,16 @@
 //!   listens or is ready) against the grace period plus the check's failure window.
 
 use super::{unchecked, ProbeClients, ProbeInput};
-use crate::diagnose::values::logs::elb_status_codes;
-use crate::diagnose::CauseId;
-use crate::evidence::probes::{Check, CheckOutcome};
+use crate::evidence::probes::{Check, CheckId, CheckOutcome, CheckRequest};
 use crate::evidence::{Evidence, ProbeResults};
 use crate::gather::failure::aws_failure;
+use crate::values::logs::elb_status_codes;
 use aws_sdk_elasticloadbalancingv2::types::{TargetGroup, TargetHealthDescription};
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use std::sync::LazyLock;
 
-const PROBE: &str = "target-health";
+const PROBE: CheckId = CheckId::TargetHealth;
 
 /// A log line saying the application is up: `Listening on :8080`, `Started Application
 /// in 92.3 seconds`, `server ready`.
@@ -114,8 +113,7 @@ impl HealthCheck {
 
 /// Whether this probe has anything to check for this diagnosis.
 pub fn applies(input: ProbeInput<'_>) -> bool {
-    input.diagnosis.category == CauseId::ElbHealthCheckFailed
-        && !target_groups(input.evidence).is_empty()
+    *input.request == CheckRequest::TargetHealth && !target_groups(input.evidence).is_empty()
 }
 
 /// Run the probe's read-only calls.

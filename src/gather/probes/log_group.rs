@@ -6,7 +6,7 @@
 //! (else the task's). One call per distinct group, all at once.
 
 use super::{unchecked, ProbeClients, ProbeInput};
-use crate::evidence::probes::{Check, CheckOutcome};
+use crate::evidence::probes::{Check, CheckId, CheckOutcome, CheckRequest};
 use crate::evidence::ProbeResults;
 use crate::gather::probes::secrets::minute;
 
@@ -38,7 +38,9 @@ pub fn applies(input: ProbeInput<'_>) -> bool {
             let text = text.to_lowercase();
             LOGGER_WORDS.iter().any(|word| text.contains(word))
         });
-    speaks_of_logging && !destinations(input, "").is_empty()
+    *input.request == CheckRequest::LogGroup
+        && speaks_of_logging
+        && !destinations(input, "").is_empty()
 }
 
 /// Run the probe's read-only calls.
@@ -124,14 +126,14 @@ async fn check(clients: &ProbeClients, destination: &Destination) -> Result<Chec
         .find(|g| g.log_group_name() == Some(group.as_str()));
     Ok(match existing {
         None if *create_group => Check::new(
-            "log-group",
+            CheckId::LogGroup,
             CheckOutcome::Confirms,
             format!(
                 "log group {group} does not exist in {region}; awslogs-create-group is set, so the execution role needs logs:CreateLogGroup"
             ),
         ),
         None => Check::new(
-            "log-group",
+            CheckId::LogGroup,
             CheckOutcome::Confirms,
             format!(
                 "log group {group} does not exist in {region} and awslogs-create-group is not set"
@@ -144,7 +146,7 @@ async fn check(clients: &ProbeClients, destination: &Destination) -> Result<Chec
                 .map(|at| format!(" (created {})", minute(&at)))
                 .unwrap_or_default();
             Check::new(
-                "log-group",
+                CheckId::LogGroup,
                 CheckOutcome::RulesOut,
                 format!("log group {group} exists in {region}{created}"),
             )

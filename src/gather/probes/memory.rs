@@ -9,18 +9,20 @@
 //! for the graph ([`crate::render::memory_graph`]).
 
 use super::{unchecked, ProbeClients, ProbeInput};
-use crate::diagnose::CauseId;
-use crate::evidence::probes::{Check, CheckOutcome, MemoryPoint, MemorySeries};
+use crate::evidence::probes::{
+    Check, CheckId, CheckOutcome, CheckRequest, MemoryPoint, MemorySeries,
+};
 use crate::evidence::{Evidence, ProbeResults};
 use crate::gather::ecs::to_chrono;
 use crate::gather::failure::aws_failure;
+use crate::text::figure;
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
 };
 use chrono::{DateTime, Duration, Utc};
 
 /// The check's name.
-const PROBE: &str = "memory";
+const PROBE: CheckId = CheckId::Memory;
 /// How far back from the stop the graph reaches.
 const WINDOW_MINUTES: i64 = 30;
 /// One point a minute: the finest `AWS/ECS` and Container Insights publish.
@@ -36,13 +38,10 @@ const TASK_QUERY: &str = "task";
 const TASK_FAMILY_QUERY: &str = "task_family";
 const SERVICE_QUERY: &str = "service";
 
-/// Out-of-memory causes (and SIGKILLs, which are often the kernel's OOM killer) of a
-/// task whose stop time is known.
+/// Asked for (out-of-memory causes, and SIGKILLs, which are often the kernel's OOM
+/// killer), for a task whose stop time is known.
 pub fn applies(input: ProbeInput<'_>) -> bool {
-    matches!(
-        input.diagnosis.category,
-        CauseId::OutOfMemory | CauseId::ContainerKilledSigkill
-    ) && input.evidence.task.stopped_at.is_some()
+    *input.request == CheckRequest::MemoryBeforeStop && input.evidence.task.stopped_at.is_some()
 }
 
 /// Fetch the memory series in one call and judge its peak against the limit.
@@ -265,32 +264,6 @@ fn minutes_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     ((seconds + 59) / 60).max(1)
 }
 
-/// `1,019 MiB` or `87 %`.
-pub fn figure(value: f64, unit: &str) -> String {
-    if unit.eq_ignore_ascii_case("percent") {
-        format!("{} %", grouped(value))
-    } else {
-        format!("{} {unit}", grouped(value))
-    }
-}
-
-/// A value rounded to a whole number with thousands separated: `1,019`.
-pub fn grouped(value: f64) -> String {
-    let rounded = value.round();
-    let digits = format!("{}", rounded.abs() as u64);
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    if rounded < 0.0 {
-        out.insert(0, '-');
-    }
-    out
-}
-
 fn smithy_time(at: DateTime<Utc>) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs(at.timestamp())
 }
@@ -317,14 +290,6 @@ mod tests {
             limit,
             stopped_at: Some(stop),
         }
-    }
-
-    #[test]
-    fn figures_are_grouped_by_thousands() {
-        assert_eq!(grouped(1019.4), "1,019");
-        assert_eq!(grouped(1_234_567.0), "1,234,567");
-        assert_eq!(grouped(310.0), "310");
-        assert_eq!(figure(87.2, "Percent"), "87 %");
     }
 
     #[test]

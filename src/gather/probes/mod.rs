@@ -1,14 +1,15 @@
-//! Read-only probes: after the rules pick a cause, check it against the account.
+//! Read-only probes: run the checks the rules asked for ([`CheckRequest`]) against the
+//! account. Nothing here knows causes: a request says what to check.
 //!
-//! Each probe module decides from the evidence and the diagnosis whether it applies
-//! (`applies`) and, if so, makes its read-only calls (`run`) and returns what it found as
-//! [`ProbeResults`]: checks that confirm or rule out the cause, and sentences for what it
-//! could not check (naming the IAM action that was denied). The applicable probes run
-//! concurrently, each bounded by [`PROBE_TIME_LIMIT`]; a probe that fails or runs out of
-//! time becomes an `unchecked` sentence, never an error. Nothing here reads a secret's or
-//! parameter's value, nor shows an environment variable's value.
+//! Each probe module decides from the evidence and its request whether it has anything
+//! to check (`applies`) and, if so, makes its read-only calls (`run`) and returns what it
+//! found as [`ProbeResults`]: checks that confirm or rule out the cause, and sentences
+//! for what it could not check (naming the IAM action that was denied). The applicable
+//! probes run concurrently, each bounded by [`PROBE_TIME_LIMIT`]; a probe that fails or
+//! runs out of time becomes an `unchecked` sentence, never an error. Nothing here reads
+//! a secret's or parameter's value, nor shows an environment variable's value.
 //!
-//! The probes by cause:
+//! The probes by request:
 //! - image pull failures: the ECR repository, tag or digest and the newest push
 //!   ([`image`]), the image's platforms against the task's architecture, whether the
 //!   execution role may pull ([`permissions`]), whether the subnet reaches ECR ([`network`]);
@@ -31,7 +32,7 @@ pub mod permissions;
 pub mod secrets;
 
 use super::failure::{AwsFailure, FailureKind};
-use crate::diagnose::Diagnosis;
+use crate::evidence::probes::CheckRequest;
 use crate::evidence::{Evidence, ProbeResults};
 use aws_config::{Region, SdkConfig};
 use std::future::Future;
@@ -41,11 +42,11 @@ use std::time::Duration;
 /// The longest a probe may take; past it, what it was checking is listed as unchecked.
 pub const PROBE_TIME_LIMIT: Duration = Duration::from_secs(6);
 
-/// What a probe reads: the evidence the diagnosis rests on, and the diagnosis.
+/// What a probe reads: the evidence the diagnosis rests on, and the check asked for.
 #[derive(Clone, Copy)]
 pub struct ProbeInput<'a> {
     pub evidence: &'a Evidence,
-    pub diagnosis: &'a Diagnosis,
+    pub request: &'a CheckRequest,
 }
 
 /// The SDK clients the probes use, for one region.
@@ -109,27 +110,42 @@ struct Probe<'a> {
     run: ProbeFuture<'a>,
 }
 
-/// Run every probe that applies to this diagnosis, concurrently, and gather what they
-/// found in a stable order.
-pub async fn run_all(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults {
+/// Run every requested check that the evidence allows, concurrently, and gather what
+/// they found in the order they were asked for.
+pub async fn run_all(
+    clients: &ProbeClients,
+    evidence: &Evidence,
+    requests: &[CheckRequest],
+) -> ProbeResults {
     let mut probes: Vec<Probe<'_>> = Vec::new();
-    macro_rules! probe {
-        ($module:ident, $checking:expr) => {
-            if $module::applies(input) {
-                probes.push(Probe {
-                    checking: $checking,
-                    run: Box::pin($module::run(clients, input)),
-                });
+    for request in requests {
+        let input = ProbeInput { evidence, request };
+        macro_rules! probe {
+            ($module:ident, $checking:expr) => {
+                if $module::applies(input) {
+                    probes.push(Probe {
+                        checking: $checking,
+                        run: Box::pin($module::run(clients, input)),
+                    });
+                }
+            };
+        }
+        match request {
+            CheckRequest::ImagePull | CheckRequest::ImagePlatforms { .. } => {
+                probe!(image, "the image in ECR")
             }
-        };
+            CheckRequest::SubnetEgress { .. } => probe!(network, "the subnet's route to ECR"),
+            CheckRequest::Secrets { .. } => probe!(secrets, "the secrets and parameters"),
+            CheckRequest::LogGroup => probe!(log_group, "the log group"),
+            CheckRequest::TargetHealth => {
+                probe!(load_balancer, "the target group's health check")
+            }
+            CheckRequest::MemoryBeforeStop => probe!(memory, "the memory graph"),
+            CheckRequest::DefinitionChanges => {
+                probe!(changes, "what changed since the previous deployment")
+            }
+        }
     }
-    probe!(image, "the image in ECR");
-    probe!(network, "the subnet's route to ECR");
-    probe!(secrets, "the secrets and parameters");
-    probe!(log_group, "the log group");
-    probe!(load_balancer, "the target group's health check");
-    probe!(memory, "the memory graph");
-    probe!(changes, "what changed since the previous deployment");
 
     let bounded = probes.into_iter().map(|probe| async move {
         match tokio::time::timeout(PROBE_TIME_LIMIT, probe.run).await {
@@ -155,14 +171,15 @@ pub async fn run_all(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResu
 /// v1.4.2 in ECR repository orders`), `action` the IAM action the call needs.
 pub fn unchecked(what: &str, action: &str, failure: &AwsFailure) -> String {
     match failure.kind {
-        FailureKind::Denied => format!(
-            "Could not check {what}: access denied to {action}; add it to ecs-why's task role (deploy/iam-policy.json)."
-        ),
+        FailureKind::Denied => format!("Could not check {what}: {}.", super::denied(action)),
         FailureKind::Timeout | FailureKind::Network => format!(
             "Could not check {what}: {action} did not answer ({}).",
             failure.message
         ),
-        _ => format!("Could not check {what}: {action} failed: {}", failure.message),
+        _ => format!(
+            "Could not check {what}: {action} failed: {}",
+            failure.message
+        ),
     }
 }
 

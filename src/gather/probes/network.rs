@@ -10,24 +10,28 @@
 //! endpoints of the services the task needs. Judging the answers is pure ([`judge`]).
 
 use super::{unchecked, ProbeClients, ProbeInput};
-use crate::diagnose::values::ImageRef;
-use crate::diagnose::CauseId;
-use crate::evidence::probes::{Check, CheckOutcome};
+use crate::evidence::probes::{Check, CheckId, CheckOutcome, CheckRequest, Reach};
 use crate::evidence::{Evidence, ProbeResults};
 use crate::gather::ec2::{self, Filter};
+use crate::values::ImageRef;
 
 /// Every endpoint service the probe may need, by its name's last part.
 const ENDPOINT_SERVICES: [&str; 6] = ["ecr.api", "ecr.dkr", "s3", "secretsmanager", "ssm", "logs"];
 /// What ECS needs to pull from ECR without the internet.
 const ECR_ENDPOINTS: [&str; 3] = ["ecr.api", "ecr.dkr", "s3"];
 
-/// Whether this probe has anything to check: a pull, secret or network failure of a
-/// task whose subnet is known.
+/// Whether this probe has anything to check: a subnet egress request for a task whose
+/// subnet is known.
 pub fn applies(input: ProbeInput<'_>) -> bool {
-    matches!(
-        input.diagnosis.category,
-        CauseId::ImagePullFailed | CauseId::SecretsOrRegistryAuth | CauseId::NetworkSetupFailed
-    ) && subnet_of(input.evidence).is_some()
+    request(input).is_some() && subnet_of(input.evidence).is_some()
+}
+
+/// What the subnet must reach, and whether reaching nothing proves the cause.
+fn request(input: ProbeInput<'_>) -> Option<(Reach, bool)> {
+    match input.request {
+        CheckRequest::SubnetEgress { reach, proves } => Some((*reach, *proves)),
+        _ => None,
+    }
 }
 
 /// Run the probe's read-only calls.
@@ -120,9 +124,9 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         table: &table,
     };
     let mut check = judge(&place, endpoints.as_deref(), &needed(input));
-    // A network interface that could not be set up is not explained by where the
-    // subnet routes: there the route is a fact worth showing, not proof.
-    if input.diagnosis.category == CauseId::NetworkSetupFailed {
+    // Where the subnet routes does not always explain the cause (a network interface
+    // that could not be set up): then it is a fact worth showing, not proof.
+    if request(input).is_some_and(|(_, proves)| !proves) {
         check.outcome = CheckOutcome::Context;
     }
     results.checks.push(check);
@@ -161,7 +165,7 @@ fn needed(input: ProbeInput<'_>) -> Vec<&'static str> {
     {
         needed.extend(ECR_ENDPOINTS);
     }
-    if input.diagnosis.category == CauseId::ImagePullFailed {
+    if request(input).is_some_and(|(reach, _)| reach == Reach::Registry) {
         return needed;
     }
     let references = containers.iter().flat_map(|c| c.secrets.iter());
@@ -190,8 +194,8 @@ fn needed(input: ProbeInput<'_>) -> Vec<&'static str> {
 
 /// What the task must reach for this cause, for sentences.
 fn reached(input: ProbeInput<'_>) -> &'static str {
-    match input.diagnosis.category {
-        CauseId::ImagePullFailed => "its image registry",
+    match request(input) {
+        Some((Reach::Registry, _)) => "its image registry",
         _ => "the AWS services the task needs",
     }
 }
@@ -298,7 +302,7 @@ pub fn judge(place: &Place<'_>, endpoints: Option<&[Endpoint]>, needed: &[&str])
     let targets = &place.table.default_targets;
     if let Some(nat) = targets.iter().find(|t| t.starts_with("nat-")) {
         return Check::new(
-            "subnet-egress",
+            CheckId::SubnetEgress,
             CheckOutcome::RulesOut,
             format!("{subnet} reaches the internet via {nat} (route table {table})"),
         );
@@ -319,7 +323,7 @@ pub fn judge(place: &Place<'_>, endpoints: Option<&[Endpoint]>, needed: &[&str])
     if endpoints.is_some() && !needed.is_empty() && missing.is_empty() {
         let ids: Vec<&str> = present.iter().map(|e| e.id.as_str()).collect();
         return Check::new(
-            "subnet-egress",
+            CheckId::SubnetEgress,
             CheckOutcome::RulesOut,
             format!(
                 "{subnet} reaches {} through VPC endpoints ({})",
@@ -330,7 +334,7 @@ pub fn judge(place: &Place<'_>, endpoints: Option<&[Endpoint]>, needed: &[&str])
     }
     if let Some(igw) = targets.iter().find(|t| t.starts_with("igw-")) {
         return Check::new(
-            "subnet-egress",
+            CheckId::SubnetEgress,
             CheckOutcome::Context,
             format!(
                 "{subnet} routes 0.0.0.0/0 to internet gateway {igw} (route table {table}): the task reaches the internet only with a public IP (assignPublicIp ENABLED)"
@@ -339,7 +343,7 @@ pub fn judge(place: &Place<'_>, endpoints: Option<&[Endpoint]>, needed: &[&str])
     }
     if let Some(other) = targets.first() {
         return Check::new(
-            "subnet-egress",
+            CheckId::SubnetEgress,
             CheckOutcome::Context,
             format!(
                 "{subnet} routes 0.0.0.0/0 to {other} (route table {table}), not to a NAT or internet gateway; what lies beyond it was not checked"
@@ -351,7 +355,7 @@ pub fn judge(place: &Place<'_>, endpoints: Option<&[Endpoint]>, needed: &[&str])
     );
     if endpoints.is_none() && !needed.is_empty() {
         return Check::new(
-            "subnet-egress",
+            CheckId::SubnetEgress,
             CheckOutcome::Context,
             format!("{no_route}; its VPC endpoints were not checked"),
         );
@@ -365,7 +369,7 @@ pub fn judge(place: &Place<'_>, endpoints: Option<&[Endpoint]>, needed: &[&str])
             services_named(&missing)
         )
     };
-    Check::new("subnet-egress", CheckOutcome::Confirms, detail)
+    Check::new(CheckId::SubnetEgress, CheckOutcome::Confirms, detail)
 }
 
 /// A usable endpoint of `service` for this subnet: an interface endpoint in its VPC, or

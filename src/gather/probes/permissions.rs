@@ -7,7 +7,7 @@
 //! policies lack the action.
 
 use super::unchecked;
-use crate::evidence::probes::{Check, CheckOutcome};
+use crate::evidence::probes::{Check, CheckId, CheckOutcome};
 use crate::gather::failure::aws_failure;
 
 /// The simulator's answer for one action on one resource.
@@ -60,7 +60,12 @@ pub async fn simulate(
 
 /// The simulation as one check: `Confirms` naming each denied action (the cause
 /// `what` needs), `RulesOut` when the role's policies allow all of them.
-pub fn permission_check(probe: &str, role_arn: &str, what: &str, decisions: &[Decision]) -> Check {
+pub fn permission_check(
+    probe: CheckId,
+    role_arn: &str,
+    what: &str,
+    decisions: &[Decision],
+) -> Check {
     let role = role_name(role_arn);
     let denied: Vec<String> = decisions
         .iter()
@@ -125,7 +130,7 @@ mod tests {
     #[test]
     fn a_denied_action_confirms_and_is_named_with_its_resource() {
         let check = permission_check(
-            "pull-permission",
+            CheckId::PullPermission,
             "arn:aws:iam::123456789012:role/web-execution",
             "pull the image",
             &[
@@ -147,7 +152,7 @@ mod tests {
     #[test]
     fn all_allowed_rules_the_role_out() {
         let check = permission_check(
-            "pull-permission",
+            CheckId::PullPermission,
             "arn:aws:iam::123456789012:role/web-execution",
             "pull the image",
             &[

@@ -12,8 +12,7 @@
 use super::permissions::{permission_check, simulate};
 use super::{unchecked, ProbeClients, ProbeInput};
 use crate::arn::Arn;
-use crate::diagnose::CauseId;
-use crate::evidence::probes::{Check, CheckOutcome};
+use crate::evidence::probes::{Check, CheckId, CheckOutcome, CheckRequest};
 use crate::evidence::{Evidence, ProbeResults, TaskDefinition};
 use crate::gather::failure::{aws_failure, FailureKind};
 use chrono::{DateTime, Utc};
@@ -56,9 +55,13 @@ pub fn applies(input: ProbeInput<'_>) -> bool {
         .iter()
         .any(|c| c.repository_credentials.is_some());
     let secrets = definition.containers.iter().any(|c| !c.secrets.is_empty());
-    match input.diagnosis.category {
-        CauseId::SecretsOrRegistryAuth => credentials || secrets,
-        CauseId::ImagePullFailed => credentials,
+    match input.request {
+        CheckRequest::Secrets {
+            registry_only: true,
+        } => credentials,
+        CheckRequest::Secrets {
+            registry_only: false,
+        } => credentials || secrets,
         _ => false,
     }
 }
@@ -73,7 +76,12 @@ pub async fn run(clients: &ProbeClients, input: ProbeInput<'_>) -> ProbeResults 
         .clone()
         .or_else(|| input.evidence.task.region().map(str::to_string))
         .unwrap_or_default();
-    let registry_only = input.diagnosis.category == CauseId::ImagePullFailed;
+    let registry_only = matches!(
+        input.request,
+        CheckRequest::Secrets {
+            registry_only: true
+        }
+    );
     let references = to_check(input.evidence, definition, &task_region, registry_only);
     if references.is_empty() {
         return ProbeResults::default();
@@ -342,7 +350,7 @@ async fn describe_secret(
             if failure.kind == FailureKind::NotFound {
                 return Ok(Described {
                     check: Check::new(
-                        "secret",
+                        CheckId::Secret,
                         CheckOutcome::Confirms,
                         format!("secret {} does not exist in {region}", reference.name),
                     ),
@@ -359,7 +367,7 @@ async fn describe_secret(
     let name = secret.name().unwrap_or(&reference.name);
     let check = if let Some(deleted) = secret.deleted_date() {
         Check::new(
-            "secret",
+            CheckId::Secret,
             CheckOutcome::Confirms,
             format!(
                 "secret {name} is scheduled for deletion (deleted {})",
@@ -368,19 +376,19 @@ async fn describe_secret(
         )
     } else if let Some(changed) = secret.last_changed_date() {
         Check::new(
-            "secret",
+            CheckId::Secret,
             CheckOutcome::RulesOut,
             format!("secret {name} exists (last changed {})", minute(changed)),
         )
     } else if let Some(created) = secret.created_date() {
         Check::new(
-            "secret",
+            CheckId::Secret,
             CheckOutcome::RulesOut,
             format!("secret {name} exists (created {})", minute(created)),
         )
     } else {
         Check::new(
-            "secret",
+            CheckId::Secret,
             CheckOutcome::RulesOut,
             format!("secret {name} exists in {region}"),
         )
@@ -421,7 +429,7 @@ async fn describe_parameter(
         .find(|p| p.name() == Some(reference.name.as_str()));
     let check = match found {
         None => Check::new(
-            "secret",
+            CheckId::Secret,
             CheckOutcome::Confirms,
             format!("parameter {} does not exist in {region}", reference.name),
         ),
@@ -439,7 +447,7 @@ async fn describe_parameter(
                 format!(" ({})", facts.join(", "))
             };
             Check::new(
-                "secret",
+                CheckId::Secret,
                 CheckOutcome::RulesOut,
                 format!("parameter {} exists{facts}", reference.name),
             )
@@ -465,7 +473,7 @@ async fn may_read(
 ) -> Vec<Result<Check, String>> {
     let Some(role) = role else {
         return vec![Ok(Check::new(
-            "secret-permission",
+            CheckId::SecretPermission,
             CheckOutcome::Confirms,
             "the task definition has no execution role, which ECS needs to read secrets and registry credentials",
         ))];
@@ -507,7 +515,7 @@ async fn ask(
     Some(
         simulate(&clients.iam, role, &[action], &resources)
             .await
-            .map(|decisions| permission_check("secret-permission", role, &what, &decisions)),
+            .map(|decisions| permission_check(CheckId::SecretPermission, role, &what, &decisions)),
     )
 }
 
@@ -527,7 +535,7 @@ async fn may_decrypt(
     let what = format!("decrypt {} with its KMS key", listed_with_kind(&references));
     let decisions = simulate(&clients.iam, role, &["kms:Decrypt"], &resources).await?;
     Ok(permission_check(
-        "secret-permission",
+        CheckId::SecretPermission,
         role,
         &what,
         &decisions,

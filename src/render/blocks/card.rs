@@ -7,11 +7,11 @@ use super::build::{
     button, context, fit, header, inline_code, list_text, quote, section, section_with_fields,
     slack_date, url_button, valid, Budget,
 };
-use super::facts::{CardFacts, Rechecked, SameWay, Unlogged};
+use super::facts::{CardFacts, Rechecked, Unlogged};
 use super::limits;
 use crate::arn;
-use crate::diagnose::{Diagnosis, Finding, FindingKind, TaskSummary};
-use crate::evidence::StoppedBy;
+use crate::diagnose::{Diagnosis, Finding, FindingKind, SameWay, TaskSummary};
+use crate::evidence::{Note, NoteKind, StopCode, StoppedBy};
 use crate::follow_up::{ButtonRef, FollowUp};
 use crate::render::escape::{self, truncate, truncate_escaped};
 use crate::render::finding_label;
@@ -138,13 +138,13 @@ fn when_line(d: &Diagnosis, facts: &CardFacts) -> Vec<String> {
     if let (Some(start), Some(stop)) = (t.started_at, t.stopped_at) {
         parts.push(format!(
             "ran {}",
-            crate::render::text::duration((stop - start).num_seconds())
+            crate::time::duration((stop - start).num_seconds())
         ));
     }
     if let Some(stop) = &t.stopped_at {
         parts.push(format!("stopped {}", slack_ago(stop)));
     }
-    if let Some(same) = facts.same_way {
+    if let Some(same) = d.same_way {
         parts.push(same_way_text(same));
     }
     // Confirmed or likely, and the catalog id (for searching and `ecs-why causes`).
@@ -212,7 +212,7 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
     // Summary with the key facts as fields.
     let mut fields = Vec::new();
     if let Some(code) = &t.stop_code {
-        fields.push(format!("*Stop code*\n`{}`", inline_code(code)));
+        fields.push(format!("*Stop code*\n`{}`", inline_code(code.as_str())));
     }
     if !t.containers.is_empty() {
         let lines: Vec<String> = t
@@ -339,8 +339,8 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
     let notes: Vec<String> = d
         .notes
         .iter()
-        .filter(|n| !expected_absence(n, &facts.unlogged))
-        .cloned()
+        .filter(|n| !explained_by_the_logs_line(n, &facts.unlogged))
+        .map(|n| n.text.clone())
         .collect();
     if !notes.is_empty() {
         blocks.push(notes_context(&notes, b.of(400)));
@@ -384,13 +384,11 @@ fn unlogged_text(unlogged: &[Unlogged]) -> String {
 
 /// A note that only says a container without awslogs was not read (the logs line says
 /// where its logs are instead).
-fn expected_absence(note: &str, unlogged: &[Unlogged]) -> bool {
-    unlogged.iter().any(|u| {
-        note.starts_with(&format!(
-            "Logs of container `{}` were not read: it logs with the",
-            u.container
-        ))
-    })
+fn explained_by_the_logs_line(note: &Note, unlogged: &[Unlogged]) -> bool {
+    match &note.kind {
+        NoteKind::LogsElsewhere { container } => unlogged.iter().any(|u| &u.container == container),
+        _ => false,
+    }
 }
 
 /// The buttons that apply to this stop, most useful first, at most
@@ -398,7 +396,7 @@ fn expected_absence(note: &str, unlogged: &[Unlogged]) -> bool {
 fn card_buttons(d: &Diagnosis, facts: &CardFacts) -> Vec<SlackActionBlockElement> {
     let mut buttons = Vec::new();
     if let Some(base) = button_ref(&d.task) {
-        let user_stop = d.task.stop_code.as_deref() == Some("UserInitiated")
+        let user_stop = d.task.stop_code == Some(StopCode::UserInitiated)
             || d.stopped_by.as_ref().is_some_and(|by| by.arn.is_some());
         if user_stop {
             buttons.push(button(FollowUp::WhoStopped, "Who stopped it", &base));

@@ -14,9 +14,11 @@
 //!   be too long is rebuilt with smaller budgets. [`limit_violations`] checks a message.
 //!
 //! Layout: [`card`](mod@card) builds the card from the [`crate::diagnose::Diagnosis`]
-//! alone; [`thread`] the replies, from the evidence; [`limits`] holds Block Kit's limits
-//! and the checks; `build` the small block constructors both use.
+//! alone; [`thread`] the replies, from the evidence; [`answer`] the whole answer to an
+//! investigation (card, thread details, what the probes add, follow-ups); [`limits`]
+//! holds Block Kit's limits and the checks; `build` the small block constructors.
 
+pub mod answer;
 mod build;
 pub mod card;
 pub mod facts;
@@ -24,6 +26,7 @@ pub mod limits;
 pub mod thread;
 pub mod verdict;
 
+pub use answer::{card_of, confirmed_extras, details, Attachment};
 pub use card::{
     button_ref, card, card_with, stamp_rechecked, to_blocks_json, to_blocks_json_with,
     MAX_CARD_BUTTONS,

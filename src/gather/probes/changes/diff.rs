@@ -4,10 +4,10 @@
 //! names only) plus a fingerprint of each variable's value, so a changed value can be
 //! reported by name without the value ever being kept or shown.
 
-use crate::evidence::probes::{ChangeKind, DefinitionChange};
+use crate::evidence::probes::{ChangeKind, ChangedField, DefinitionChange};
 use crate::evidence::{ContainerDefinition, HealthCheck, PortMapping, TaskDefinition};
 use crate::gather::ecs::task_definition_from_sdk;
-use crate::gather::probes::memory::grouped;
+use crate::text::grouped;
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -65,13 +65,13 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
     let (old, new) = (&before.definition, &after.definition);
     let mut changes = Vec::new();
     let mut change = |container: Option<&str>,
-                      field: &str,
+                      field: ChangedField,
                       kind: ChangeKind,
                       name: Option<&str>,
                       detail: String| {
         changes.push(DefinitionChange {
             container: container.map(str::to_string),
-            field: field.to_string(),
+            field,
             kind,
             name: name.map(str::to_string),
             detail,
@@ -81,7 +81,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
     if task_number(&old.cpu) != task_number(&new.cpu) {
         change(
             None,
-            "cpu",
+            ChangedField::Cpu,
             ChangeKind::Changed,
             None,
             format!(
@@ -93,7 +93,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
     if task_number(&old.memory) != task_number(&new.memory) {
         change(
             None,
-            "memory",
+            ChangedField::Memory,
             ChangeKind::Changed,
             None,
             format!(
@@ -115,7 +115,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
     if platform(old) != platform(new) {
         change(
             None,
-            "runtime-platform",
+            ChangedField::RuntimePlatform,
             ChangeKind::Changed,
             None,
             format!(
@@ -131,7 +131,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         let Some(was) = old.containers.iter().find(|c| c.name == container.name) else {
             change(
                 Some(name),
-                "container",
+                ChangedField::Container,
                 ChangeKind::Added,
                 None,
                 format!("container {name} was added"),
@@ -142,7 +142,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.image != container.image {
             change(
                 here,
-                "image",
+                ChangedField::Image,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -156,7 +156,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.cpu != container.cpu {
             change(
                 here,
-                "cpu",
+                ChangedField::Cpu,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -168,7 +168,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.memory != container.memory {
             change(
                 here,
-                "memory",
+                ChangedField::Memory,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -180,7 +180,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.memory_reservation != container.memory_reservation {
             change(
                 here,
-                "memory-reservation",
+                ChangedField::MemoryReservation,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -195,7 +195,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.command != container.command {
             change(
                 here,
-                "command",
+                ChangedField::Command,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -208,7 +208,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.entry_point != container.entry_point {
             change(
                 here,
-                "entry-point",
+                ChangedField::EntryPoint,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -221,7 +221,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.health_check != container.health_check {
             change(
                 here,
-                "health-check",
+                ChangedField::HealthCheck,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -234,7 +234,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if was.port_mappings != container.port_mappings {
             change(
                 here,
-                "port-mappings",
+                ChangedField::PortMappings,
                 ChangeKind::Changed,
                 None,
                 format!(
@@ -251,7 +251,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
         if !new.containers.iter().any(|c| c.name == was.name) {
             change(
                 Some(&was.name),
-                "container",
+                ChangedField::Container,
                 ChangeKind::Removed,
                 None,
                 format!("container {} was removed", was.name),
@@ -261,7 +261,7 @@ pub fn diff(before: &Compared, after: &Compared) -> Vec<DefinitionChange> {
     changes
 }
 
-type Record<'a> = dyn FnMut(Option<&str>, &str, ChangeKind, Option<&str>, String) + 'a;
+type Record<'a> = dyn FnMut(Option<&str>, ChangedField, ChangeKind, Option<&str>, String) + 'a;
 
 /// Variables added or removed, by name, and those whose value changed (compared by
 /// fingerprint; the detail never holds a value).
@@ -277,7 +277,7 @@ fn environment_changes(
         if !was.environment_names.contains(name) {
             change(
                 here,
-                "environment",
+                ChangedField::Environment,
                 ChangeKind::Added,
                 Some(name),
                 format!("{name} was added"),
@@ -285,7 +285,7 @@ fn environment_changes(
         } else if before.env(&was.name, name) != after.env(&now.name, name) {
             change(
                 here,
-                "environment",
+                ChangedField::Environment,
                 ChangeKind::Changed,
                 Some(name),
                 format!("{name}'s value changed"),
@@ -296,7 +296,7 @@ fn environment_changes(
         if !now.environment_names.contains(name) {
             change(
                 here,
-                "environment",
+                ChangedField::Environment,
                 ChangeKind::Removed,
                 Some(name),
                 format!("{name} was removed"),
@@ -312,14 +312,14 @@ fn secret_changes(was: &ContainerDefinition, now: &ContainerDefinition, change: 
         match was.secrets.iter().find(|s| s.name == secret.name) {
             None => change(
                 here,
-                "secrets",
+                ChangedField::Secrets,
                 ChangeKind::Added,
                 Some(&secret.name),
                 format!("secret {} was added", secret.name),
             ),
             Some(old) if old.value_from != secret.value_from => change(
                 here,
-                "secrets",
+                ChangedField::Secrets,
                 ChangeKind::Changed,
                 Some(&secret.name),
                 format!(
@@ -336,7 +336,7 @@ fn secret_changes(was: &ContainerDefinition, now: &ContainerDefinition, change: 
         if !now.secrets.iter().any(|s| s.name == secret.name) {
             change(
                 here,
-                "secrets",
+                ChangedField::Secrets,
                 ChangeKind::Removed,
                 Some(&secret.name),
                 format!("secret {} was removed", secret.name),
@@ -494,12 +494,12 @@ mod tests {
         );
         let removed = &changes[2];
         assert_eq!(
+            (removed.field, removed.kind, removed.name.as_deref()),
             (
-                removed.field.as_str(),
-                removed.kind,
-                removed.name.as_deref()
-            ),
-            ("environment", ChangeKind::Removed, Some("DATABASE_URL"))
+                ChangedField::Environment,
+                ChangeKind::Removed,
+                Some("DATABASE_URL")
+            )
         );
     }
 

@@ -6,10 +6,9 @@
 //! and must belong to the channel the button was pressed in, so a button cannot reach
 //! another channel's incident.
 
-use super::announce::stored_parent;
-use super::incident;
+use super::{self as incident, stored_parent};
 use crate::follow_up::{ButtonRef, FollowUp};
-use crate::slack::post::Poster;
+use crate::slack_api::Poster;
 use crate::state::{self, StateStore};
 use std::time::Duration;
 

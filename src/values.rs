@@ -1,7 +1,7 @@
-//! The task's own values, read and shaped for fix steps: memory limits and a larger
-//! valid size, image repository and tag, fixed host ports, health-check timing, the
+//! The task's own values, read and shaped: memory limits and a larger valid size, image
+//! repository and tag, CPU architectures, fixed host ports, health-check timing, the
 //! container definitions of containers, and what the logs and service events say
-//! (`logs`).
+//! (`logs`). Shared by the diagnosis (for fix steps) and the probes (for their calls).
 //!
 //! Everything here is a pure lookup over the evidence; nothing guesses a value that the
 //! evidence does not hold.
@@ -12,6 +12,15 @@ pub mod logs;
 pub use image::ImageRef;
 
 use crate::evidence::{Container, ContainerDefinition, HealthCheck, Task, TaskDefinition};
+
+/// `x86_64`/`X86_64`/`amd64` -> `X86_64`; `arm64`/`aarch64`/`ARM64` -> `ARM64`.
+pub fn normalise_architecture(arch: &str) -> String {
+    match arch.to_ascii_lowercase().as_str() {
+        "x86_64" | "amd64" | "x86-64" => "X86_64".to_string(),
+        "arm64" | "aarch64" => "ARM64".to_string(),
+        other => other.to_ascii_uppercase(),
+    }
+}
 
 /// Fargate task CPU units and the memory sizes (MiB) each allows.
 fn fargate_memory_options(cpu: u32) -> Vec<u32> {

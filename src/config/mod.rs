@@ -1,4 +1,5 @@
-//! Settings of `ecs-why serve`, read once from the environment at start.
+//! Settings of `ecs-why serve`, read once from the environment at start, and the
+//! `ECS_WHY_CONFIG` file: channels, accounts and alert routes ([`routes`]).
 //!
 //! The variable names are a contract (DESIGN.md). Each error names the variable and says
 //! how to set it, so a misconfigured deployment stops with one useful line. The optional
@@ -10,6 +11,11 @@
 //! region = "eu-west-1"
 //! role_arn = "arn:aws:iam::123456789012:role/ecs-why-read"   # optional
 //! ```
+
+pub mod accounts;
+pub mod routes;
+
+pub use accounts::{Account, AccountMap};
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -41,6 +47,8 @@ pub struct Settings {
     pub default_cluster: Option<String>,
     pub region: Option<String>,
     pub channels: ChannelMap,
+    /// `[accounts."…"]`: each account's name and read role.
+    pub accounts: AccountMap,
     /// Log group archiving "ECS Task State Change" events (the deploy stack creates it).
     pub archive_log_group: Option<String>,
     pub limits: Limits,
@@ -56,7 +64,7 @@ pub struct AlertSettings {
     /// The SQS queue EventBridge delivers "ECS Task State Change" events to; alerts are
     /// on when it is set.
     pub queue_url: Option<String>,
-    pub routes: Vec<crate::alerts::routes::AlertRoute>,
+    pub routes: Vec<routes::AlertRoute>,
 }
 
 /// Bounds that keep an incident storm from becoming an outage of its own.
@@ -205,9 +213,9 @@ impl Settings {
                 ));
             }
         }
-        let (channels, routes) = match get("ECS_WHY_CONFIG") {
+        let (channels, accounts, routes) = match get("ECS_WHY_CONFIG") {
             Some(path) => load_config(Path::new(&path))?,
-            None => (ChannelMap::default(), Vec::new()),
+            None => (ChannelMap::default(), AccountMap::default(), Vec::new()),
         };
         let queue_url = get("ECS_WHY_EVENTS_QUEUE_URL");
         if let Some(url) = &queue_url {
@@ -234,6 +242,7 @@ impl Settings {
             default_cluster,
             region,
             channels,
+            accounts,
             archive_log_group: get("ECS_WHY_ARCHIVE_LOG_GROUP"),
             limits: Limits::default(),
             alerts: AlertSettings { queue_url, routes },
@@ -261,17 +270,22 @@ impl Settings {
 struct ConfigFile {
     #[serde(default)]
     channels: BTreeMap<String, ChannelDefaults>,
-    /// Checked by [`crate::alerts::routes::parse`].
+    /// Checked by [`routes::parse`].
     #[serde(default)]
     #[allow(dead_code)]
     alerts: Vec<toml::Value>,
+    /// Checked by [`AccountMap::parse`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    accounts: toml::Table,
 }
 
-/// Read the TOML file named by `ECS_WHY_CONFIG` once, and validate its channel mappings
-/// and its `[[alerts]]` routes.
-fn load_config(
-    path: &Path,
-) -> Result<(ChannelMap, Vec<crate::alerts::routes::AlertRoute>), ConfigError> {
+/// The file's channel mappings, accounts and alert routes.
+type ConfigTables = (ChannelMap, AccountMap, Vec<routes::AlertRoute>);
+
+/// Read the TOML file named by `ECS_WHY_CONFIG` once, and validate its channel
+/// mappings, its accounts and its `[[alerts]]` routes.
+fn load_config(path: &Path) -> Result<ConfigTables, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -281,8 +295,9 @@ fn load_config(
         reason,
     };
     let channels = ChannelMap::parse(&text).map_err(bad_file)?;
-    let routes = crate::alerts::routes::parse(&text).map_err(bad_file)?;
-    Ok((channels, routes))
+    let accounts = AccountMap::parse(&text).map_err(bad_file)?;
+    let routes = routes::parse(&text).map_err(bad_file)?;
+    Ok((channels, accounts, routes))
 }
 
 impl ChannelMap {

@@ -1,4 +1,6 @@
-//! What makes two stops one incident, and how an incident reads in Slack.
+//! Incidents: what makes two stops one incident, how an incident reads in Slack, and
+//! its buttons ([`buttons`]: Acknowledge, Mute). The alerts open and grow incidents;
+//! the bot applies their buttons; neither depends on the other, both on this.
 //!
 //! An incident is a channel, a service (or the task family of a standalone task), a
 //! cause and the key fact (the missing variable, the image, the exit codes): facts,
@@ -6,6 +8,8 @@
 //! the header (how many stopped, over how long, acknowledged, muted), "Crash loop" in
 //! the header once it repeats, and Acknowledge and Mute buttons. Each later stop is one
 //! short line in the thread.
+
+pub mod buttons;
 
 use crate::diagnose::{CauseId, Diagnosis};
 use crate::evidence::Task;
@@ -247,6 +251,13 @@ pub fn with_incident_buttons(
         }
     }
     serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+}
+
+/// The parent's ts and card as stored, when it has been posted.
+pub fn stored_parent(incident: &Incident) -> Option<(String, SlackMessageContent)> {
+    let ts = incident.parent_ts.clone()?;
+    let card = serde_json::from_str(incident.card.as_deref()?).ok()?;
+    Some((ts, card))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The Slack Web API client: post, update, ephemeral, permalinks, and `response_url`
-//! replies.
+//! The Slack Web API client: post, update, ephemeral, permalinks, file uploads and
+//! `response_url` replies. The only module that calls Slack's Web API; the bot
+//! ([`crate::slack`]) and the alerts ([`crate::alerts`]) both post through it.
 //!
 //! Built on slack-morphism's hyper client with an `https_or_http` rustls connector, so
 //! `SLACK_API_URL` can point at a local fake in tests. A 429 is retried after its
@@ -7,7 +8,7 @@
 //! as [`PostError::NotInChannel`] so the bot can answer through `response_url` instead.
 //! `response_url` replies go only to Slack's own hosts (or the configured API host).
 
-use super::config::Settings;
+use crate::config::Settings;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use secrecy::ExposeSecret;
@@ -50,8 +51,9 @@ pub struct Poster {
     max_retry_after: Duration,
 }
 
-/// Install the rustls crypto provider once (the AWS SDK and slack-morphism pull in
-/// different ones; without a choice rustls refuses to build a client).
+/// Install rustls' process-wide crypto provider once: slack-morphism's client asks for
+/// the default one, and `ring` is the only one compiled in (the AWS clients name it
+/// themselves, [`crate::aws`]).
 pub fn install_crypto_provider() {
     // Err means one is already installed: that is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -148,7 +150,7 @@ impl Poster {
         &self,
         channel: &str,
         thread_ts: &str,
-        file: &super::engine::Attachment,
+        file: &crate::render::blocks::Attachment,
     ) -> Result<(), PostError> {
         let session = self.client.open_session(&self.token);
         let ask =

@@ -4,10 +4,10 @@
 
 use crate::diagnose::rules::{Facts, Verdict};
 use crate::diagnose::text::quotable;
-use crate::diagnose::values::logs::{last_line, stop_request_line};
-use crate::diagnose::values::{is_essential, MemoryLimits};
 use crate::diagnose::CauseId;
 use crate::evidence::{Container, Evidence};
+use crate::values::logs::{last_line, stop_request_line};
+use crate::values::{is_essential, MemoryLimits};
 
 /// Exit code of a container killed with SIGKILL.
 pub const SIGKILL_EXIT: i32 = 137;
