@@ -163,7 +163,9 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         ]);
         let settings = Settings::from_vars(|k| vars.get(k).cloned()).expect("valid bench settings");
         let gatherer = Gatherer::from_sdk_config(&aws.sdk_config().await);
-        let engine = Arc::new(Investigator::from_gatherer(gatherer));
+        let engine = Arc::new(Investigator::from_gatherer(
+            gatherer.with_recent_stops(true),
+        ));
         let app = slack::build_with(settings, engine)
             .await
             .expect("the app builds");

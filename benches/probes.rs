@@ -6,7 +6,8 @@
 //! times the CLI's path cold (a new gatherer per run, as each `ecs-why why` is a new
 //! process) without probes and with them, at L and at no latency, and prints the round
 //! trips the probes add to the answer: ((with − without) at L − (with − without) at 0) ÷ L,
-//! the second term being the local work (moto's own time, the probes' CPU). Target: 1.
+//! the second term being the local work (moto's own time, the probes' CPU). Target: 1 at
+//! most; 0 for a cause whose checks need no logs (they start beside the log read).
 //!
 //! Run: `cargo bench --bench probes` (BENCH_LATENCY_MS and BENCH_RUNS override the
 //! defaults). Needs moto in ./.venv (`scripts/test-env`).
@@ -31,6 +32,7 @@ mod support;
 use aws_config::SdkConfig;
 use delay_proxy::DelayProxy;
 use ecs_why::gather::Gatherer;
+use ecs_why::investigate::{Access, Investigate, Investigator, Subject};
 use fake_aws::{canned, FakeAws, ACCOUNT, REGION};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -40,19 +42,17 @@ const CLUSTER: &str = "bench";
 
 /// One answer as the CLI makes it: gather, diagnose, and (with `probes`) confirm.
 async fn answer(config: &SdkConfig, id: &str, probes: bool) -> (Duration, String) {
-    let gatherer = Gatherer::from_sdk_config(config);
+    let investigator =
+        Investigator::from_gatherer(Gatherer::from_sdk_config(config).with_recent_stops(false));
     let started = Instant::now();
-    let evidence = gatherer
-        .gather(&target(CLUSTER, id))
-        .await
-        .expect("gathered");
-    let diagnosis = if probes {
-        ecs_why::investigate::confirm_with(&gatherer, &evidence)
-            .await
-            .diagnosis
+    let subject = Subject::Named(target(CLUSTER, id));
+    let access = Access::own();
+    let answered = if probes {
+        investigator.investigate_confirmed(&subject, &access).await
     } else {
-        std::sync::Arc::new(ecs_why::diagnose::diagnose(&evidence))
+        investigator.investigate(&subject, &access).await
     };
+    let diagnosis = answered.expect("investigated").diagnosis;
     let confidence = ecs_why::render::json::confidence(&diagnosis);
     (started.elapsed(), confidence)
 }
@@ -188,8 +188,19 @@ fn main() {
             (canned::STOPPED_AT as i64 - 30) * 1000,
             &["java.lang.OutOfMemoryError: Java heap space"],
         );
+        let crashed = canned::task_id(3);
+        aws.add_task(in_service(
+            canned::task(CLUSTER, &crashed, "EssentialContainerExited", 1),
+            &subnet,
+        ));
+        aws.add_log_lines(
+            canned::LOG_GROUP,
+            &canned::log_stream(&crashed),
+            (canned::STOPPED_AT as i64 - 30) * 1000,
+            &["KeyError: 'DATABASE_URL'"],
+        );
         println!(
-            "probes: {} ms per AWS call, {runs} runs each, median; a new gatherer per run (the CLI)",
+            "probes: {} ms per AWS call, {runs} runs each, median; a new investigator per run (the CLI)",
             latency.as_millis()
         );
         let setup = Latency {
@@ -200,5 +211,8 @@ fn main() {
         };
         scenario("image pull failed (service task)", &setup, &pull, runs).await;
         scenario("out of memory (service task)", &setup, &oom, runs).await;
+        // Only what changed applies: it needs the task and its service, not the logs,
+        // so it runs beside the log read and should add nothing.
+        scenario("crashed (service task)", &setup, &crashed, runs).await;
     });
 }

@@ -171,7 +171,9 @@ async fn real_engine_storm(
     }
     aws.set_latency(AWS_LATENCY);
     let gatherer = Gatherer::from_sdk_config(&aws.sdk_config().await);
-    let engine = Arc::new(Investigator::from_gatherer(gatherer));
+    let engine = Arc::new(Investigator::from_gatherer(
+        gatherer.with_recent_stops(true),
+    ));
     let asks: Vec<Ask> = (0..n)
         .map(|i| Ask {
             user: format!("U{i}"),

@@ -3,10 +3,10 @@
 //! Exit status: 0 answered, 2 bad input, 1 otherwise (`healthcheck`: 0 healthy, 1 not).
 
 use clap::{Parser, Subcommand};
-use ecs_why::diagnose::{catalog, diagnose};
-use ecs_why::gather::Gatherer;
+use ecs_why::diagnose::catalog;
 use ecs_why::healthcheck;
 use ecs_why::input::read_documents;
+use ecs_why::investigate::{Access, ErrorKind, Investigate, Investigator, Subject};
 use ecs_why::output::{write_all, write_one, Format};
 use ecs_why::task_ref::Target;
 use std::io::{self, IsTerminal, Read, Write};
@@ -140,30 +140,25 @@ async fn why(
     let archive = std::env::var("ECS_WHY_ARCHIVE_LOG_GROUP")
         .ok()
         .filter(|group| !group.trim().is_empty());
-    let gatherer = Gatherer::from_env(target.region.as_deref(), None)
-        .await
-        .with_archive_log_group(archive);
-    if gatherer.region().is_none() {
+    let investigator = Investigator::new(target.region.as_deref(), archive, false).await;
+    if investigator.region().is_none() {
         return Err(Failure::bad_input(
             "no AWS region: pass --region, paste the task ARN or console URL, or set AWS_REGION",
         ));
     }
-    let evidence = gatherer.gather(&target).await.map_err(|e| {
-        if e.is_bad_input() {
-            Failure::bad_input(e.to_string())
-        } else {
-            Failure::other(e.to_string())
-        }
-    })?;
-    let diagnosis = if probes {
-        ecs_why::investigate::confirm_with(&gatherer, &evidence)
-            .await
-            .diagnosis
+    let subject = Subject::Named(target);
+    let access = Access::own();
+    let answered = if probes {
+        investigator.investigate_confirmed(&subject, &access).await
     } else {
-        std::sync::Arc::new(diagnose(&evidence))
+        investigator.investigate(&subject, &access).await
     };
+    let investigation = answered.map_err(|e| match e.kind {
+        ErrorKind::BadInput | ErrorKind::TaskMissing => Failure::bad_input(e.message),
+        _ => Failure::other(e.message),
+    })?;
     let mut out = io::stdout().lock();
-    write_one(&mut out, &diagnosis, format, colour_wanted())
+    write_one(&mut out, &investigation.diagnosis, format, colour_wanted())
         .and_then(|()| out.flush())
         .map_err(|e| Failure::other(format!("cannot write the answer: {e}")))
 }

@@ -30,7 +30,9 @@ async fn real_bot(aws: &FakeAws) -> (FakeSlack, String) {
         ("AWS_REGION", support::fake_aws::REGION.to_string()),
     ]);
     let settings = Settings::from_vars(|k| vars.get(k).cloned()).unwrap();
-    let engine = Investigator::from_gatherer(Gatherer::from_sdk_config(&aws.sdk_config().await));
+    let engine = Investigator::from_gatherer(
+        Gatherer::from_sdk_config(&aws.sdk_config().await).with_recent_stops(true),
+    );
     let app = slack::build_with(settings, Arc::new(engine)).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());

@@ -1002,7 +1002,9 @@ async fn fake_aws() -> (FakeAws, String) {
 
 async fn spawn_real_app(aws: &FakeAws) -> App {
     let gatherer = ecs_why::gather::Gatherer::from_sdk_config(&aws.sdk_config().await);
-    let engine = Arc::new(Investigator::from_gatherer(gatherer));
+    let engine = Arc::new(Investigator::from_gatherer(
+        gatherer.with_recent_stops(true),
+    ));
     spawn_app_around(engine, Arc::new(FakeInvestigator::default()), |s| {
         s.region = Some(canned_region());
     })

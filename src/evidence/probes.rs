@@ -42,6 +42,14 @@ pub enum CheckRequest {
     DefinitionChanges,
 }
 
+impl CheckRequest {
+    /// The check reads the logs too (the target health check judges the container's start
+    /// time from them), so it cannot run before they are read.
+    pub fn needs_logs(&self) -> bool {
+        matches!(self, CheckRequest::TargetHealth)
+    }
+}
+
 /// What a task's subnet must reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

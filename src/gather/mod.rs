@@ -35,9 +35,10 @@ pub mod logs;
 pub mod probes;
 
 use crate::arn;
+use crate::evidence::probes::CheckRequest;
 use crate::evidence::{
-    ContainerDefinition, ContainerLogs, Evidence, Note, RecentStops, ServiceEvent, ServiceFacts,
-    StopCode, StopLookup, Task, TaskDefinition,
+    ContainerDefinition, ContainerLogs, Evidence, Note, ProbeResults, RecentStops, ServiceEvent,
+    ServiceFacts, StopCode, StopLookup, Task, TaskDefinition,
 };
 use crate::single_flight::SingleFlight;
 use crate::task_ref::{Target, TaskRef};
@@ -49,6 +50,7 @@ pub use failure::{aws_failure, denied, AssumeRoleFailed, AwsFailure, FailureKind
 use moka::future::Cache;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// Why no evidence could be gathered at all. Failures of secondary sources (logs,
 /// CloudTrail, the service) are notes on the evidence instead.
@@ -89,6 +91,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 /// Backoff between retries: the first wait is at most this, doubling up to [`MAX_BACKOFF`].
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Called once with the evidence so far (task, task definition, service; no logs), while
+/// the rest is read: see [`Gatherer::gather_with`].
+pub type EarlyLook<'a> = Box<dyn FnOnce(&Evidence) + Send + 'a>;
 
 /// Why a container's logs were not read.
 enum LogsUnavailable {
@@ -188,6 +194,11 @@ impl Gatherer {
         self
     }
 
+    /// Whether a service task's recent stops are counted (see [`Gatherer::with_recent_stops`]).
+    pub fn counts_recent_stops(&self) -> bool {
+        self.recent_stops
+    }
+
     /// Name the event-archive log group to read when ECS has forgotten a task.
     pub fn with_archive_log_group(mut self, group: Option<String>) -> Gatherer {
         self.archive_log_group = group.filter(|g| !g.trim().is_empty());
@@ -235,11 +246,20 @@ impl Gatherer {
 
     /// Run the read-only checks `requests` asks for (those the evidence allows) in the
     /// task's region. Never fails: what could not be checked is listed in the result.
-    pub async fn probe(
+    pub async fn probe(&self, evidence: &Evidence, requests: &[CheckRequest]) -> ProbeResults {
+        let mut results = ProbeResults::default();
+        for (_, found) in self.probe_each(evidence, requests).await {
+            results.merge(found);
+        }
+        results
+    }
+
+    /// [`Gatherer::probe`], with what each request found apart.
+    pub async fn probe_each(
         &self,
         evidence: &Evidence,
-        requests: &[crate::evidence::probes::CheckRequest],
-    ) -> crate::evidence::ProbeResults {
+        requests: &[CheckRequest],
+    ) -> Vec<(CheckRequest, ProbeResults)> {
         let region = evidence
             .task
             .region()
@@ -252,11 +272,22 @@ impl Gatherer {
                 Some(region.as_str()).filter(|r| !r.is_empty()),
             ))
         });
-        probes::run_all(&clients, evidence, requests).await
+        probes::run_each(&clients, evidence, requests).await
     }
 
     /// Gather the evidence for one target.
     pub async fn gather(&self, target: &Target) -> Result<Evidence, GatherError> {
+        self.gather_with(target, None).await
+    }
+
+    /// [`Gatherer::gather`], calling `early` with the evidence so far (the task, its task
+    /// definition and its service, no logs yet) as soon as it is known, while the logs are
+    /// read: checks that need no more can start then.
+    pub async fn gather_with(
+        &self,
+        target: &Target,
+        early: Option<EarlyLook<'_>>,
+    ) -> Result<Evidence, GatherError> {
         let clients = self.clients(target.region.as_deref());
         let region = clients.region.clone();
         let cluster = target.cluster.as_deref().unwrap_or("default");
@@ -336,7 +367,7 @@ impl Gatherer {
                 ),
             }
         };
-        Ok(self.around_task(task, service, recent, notes).await)
+        Ok(self.around_task(task, service, recent, notes, early).await)
     }
 
     /// Evidence for a task an EventBridge event already holds (alerts): no DescribeTasks;
@@ -359,7 +390,7 @@ impl Gatherer {
                 ),
             }
         };
-        self.around_task(task, service, async { (None, None) }, Vec::new())
+        self.around_task(task, service, async { (None, None) }, Vec::new(), None)
             .await
     }
 
@@ -374,20 +405,47 @@ impl Gatherer {
         >,
         recent: impl std::future::Future<Output = (Option<RecentStops>, Option<Note>)>,
         mut notes: Vec<Note>,
+        early: Option<EarlyLook<'_>>,
     ) -> Evidence {
+        let (definition_known, definition_seen) = oneshot::channel();
+        let (service_known, service_seen) = oneshot::channel();
         let definition_and_logs = async {
             let mut notes = Vec::new();
             match self.task_definition(&task.task_definition).await {
                 Ok(definition) => {
+                    let _ = definition_known.send(Some(definition.clone()));
                     let logs = self.logs_for(&task, &definition, &mut notes).await;
                     (Some(definition), logs, notes)
                 }
                 Err(err) => {
+                    let _ = definition_known.send(None);
                     notes.push(Note::unread(format!(
                         "The task definition was not read, so no logs either: {err}"
                     )));
                     (None, Vec::new(), notes)
                 }
+            }
+        };
+        let service = async {
+            let found = service.await;
+            let _ = service_known.send((found.0.clone(), found.1.clone()));
+            found
+        };
+        // The evidence so far, for checks that need neither logs nor CloudTrail.
+        let early_look = async {
+            let Some(early) = early else {
+                return;
+            };
+            if let (Ok(task_definition), Ok((service_events, service))) =
+                tokio::join!(definition_seen, service_seen)
+            {
+                early(&Evidence {
+                    task: task.clone(),
+                    task_definition,
+                    service_events,
+                    service,
+                    ..Evidence::default()
+                });
             }
         };
         let who = async {
@@ -402,7 +460,8 @@ impl Gatherer {
             (service_events, service_facts, service_note),
             (stop_lookup, who_notes),
             (recent_stops, recent_note),
-        ) = tokio::join!(definition_and_logs, service, who, recent);
+            (),
+        ) = tokio::join!(definition_and_logs, service, who, recent, early_look);
         notes.extend(definition_notes);
         notes.extend(service_note);
         notes.extend(who_notes);

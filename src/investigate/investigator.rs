@@ -3,6 +3,7 @@
 //! names and caching task definitions; the probes of one task asked in several places at
 //! once share one run.
 
+use super::early::EarlyChecks;
 use super::{
     target_of, Access, FollowUpFound, Investigate, InvestigateError, Investigation, Subject,
 };
@@ -48,10 +49,12 @@ impl Investigator {
         Investigator::around(default, archive_log_group, recent_stops)
     }
 
-    /// Around an existing gatherer (tests point one at a fake AWS endpoint). Roles are
-    /// ignored: every investigation uses this gatherer.
+    /// Around an existing gatherer (tests point one at a fake AWS endpoint), as it is
+    /// set up (`with_recent_stops(true)` for the bot's cards). Roles are ignored: every
+    /// investigation uses this gatherer.
     pub fn from_gatherer(gatherer: Gatherer) -> Investigator {
-        Investigator::around(gatherer.with_recent_stops(true), None, true)
+        let recent_stops = gatherer.counts_recent_stops();
+        Investigator::around(gatherer, None, recent_stops)
     }
 
     fn around(
@@ -138,10 +141,17 @@ impl Investigator {
         subject: &Subject,
         access: &Access,
     ) -> Result<Investigation, InvestigateError> {
+        let mut early = None;
         let evidence = match subject {
+            // Someone waits for this answer: the checks that need no logs start while the
+            // logs are read.
             Subject::Named(target) => {
                 self.same_account(access).await?;
-                self.gatherer(access).await.gather(target).await?
+                let gatherer = self.gatherer(access).await;
+                let (hook, slot) = EarlyChecks::hook(gatherer.clone());
+                let evidence = gatherer.gather_with(target, Some(hook)).await?;
+                early = slot.lock().ok().and_then(|mut slot| slot.take());
+                evidence
             }
             // The event holds the task: an account ecs-why may not read still gets its
             // card, from the event alone, saying how to map the account's role.
@@ -157,7 +167,20 @@ impl Investigator {
                 },
             },
         };
-        Ok(Investigation::of(evidence))
+        let mut investigation = Investigation::of(evidence);
+        investigation.early = early;
+        Ok(investigation)
+    }
+
+    /// Investigate and confirm before answering, as the CLI does: the checks that need no
+    /// logs run beside the log read.
+    pub async fn investigate_confirmed(
+        &self,
+        subject: &Subject,
+        access: &Access,
+    ) -> Result<Investigation, InvestigateError> {
+        let investigation = self.investigation(subject, access).await?;
+        Ok(self.confirmation(&investigation, access).await)
     }
 
     async fn confirmation(&self, investigation: &Investigation, access: &Access) -> Investigation {
@@ -168,7 +191,7 @@ impl Investigator {
         self.confirming
             .run(&key, async {
                 let gatherer = self.gatherer(access).await;
-                super::confirm_with(&gatherer, &investigation.evidence).await
+                super::confirm_with(&gatherer, investigation).await
             })
             .await
     }

@@ -12,6 +12,7 @@
 //! credentials read a task; [`Investigator`] is the production implementation.
 
 pub mod access;
+mod early;
 mod investigator;
 
 pub use access::Access;
@@ -39,6 +40,8 @@ pub enum Subject {
 pub struct Investigation {
     pub evidence: Arc<Evidence>,
     pub diagnosis: Arc<Diagnosis>,
+    /// Checks started while the evidence was read, for [`Investigate::confirm`] to reuse.
+    pub early: Option<early::EarlyChecks>,
 }
 
 impl Investigation {
@@ -48,6 +51,7 @@ impl Investigation {
         Investigation {
             evidence: Arc::new(evidence),
             diagnosis: Arc::new(diagnosis),
+            early: None,
         }
     }
 
@@ -149,12 +153,15 @@ pub trait Investigate: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<FollowUpFound, InvestigateError>>;
 }
 
-/// Run the checks `evidence`'s diagnosis asks for with `gatherer`, and diagnose again
-/// with what they found.
-pub async fn confirm_with(gatherer: &Gatherer, evidence: &Evidence) -> Investigation {
-    let first = diagnose(evidence);
-    let mut evidence = evidence.clone();
-    evidence.probes = Some(gatherer.probe(&evidence, &first.checks).await);
+/// Run the checks `investigation`'s diagnosis asks for with `gatherer` (reusing those
+/// started early), and diagnose again with what they found.
+pub async fn confirm_with(gatherer: &Gatherer, investigation: &Investigation) -> Investigation {
+    let evidence = early::confirm(
+        gatherer,
+        &investigation.evidence,
+        investigation.early.as_ref(),
+    )
+    .await;
     Investigation::of(evidence)
 }
 

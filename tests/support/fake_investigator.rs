@@ -108,6 +108,7 @@ pub fn small_investigation(id: &str) -> Investigation {
     Investigation {
         evidence: Arc::new(evidence),
         diagnosis: Arc::new(diagnosis),
+        early: None,
     }
 }
 

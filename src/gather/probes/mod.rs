@@ -104,8 +104,10 @@ impl ProbeClients {
 
 type ProbeFuture<'a> = Pin<Box<dyn Future<Output = ProbeResults> + Send + 'a>>;
 
-/// One probe: its name (for "timed out" sentences) and its run, when it applies.
+/// One probe: the request it answers, its name (for "timed out" sentences) and its run,
+/// when it applies.
 struct Probe<'a> {
+    request: &'a CheckRequest,
     checking: &'static str,
     run: ProbeFuture<'a>,
 }
@@ -117,6 +119,20 @@ pub async fn run_all(
     evidence: &Evidence,
     requests: &[CheckRequest],
 ) -> ProbeResults {
+    let mut results = ProbeResults::default();
+    for (_, found) in run_each(clients, evidence, requests).await {
+        results.merge(found);
+    }
+    results
+}
+
+/// Run every requested check that the evidence allows, concurrently: what each request
+/// found (nothing, for one the evidence does not allow), in the order asked.
+pub async fn run_each(
+    clients: &ProbeClients,
+    evidence: &Evidence,
+    requests: &[CheckRequest],
+) -> Vec<(CheckRequest, ProbeResults)> {
     let mut probes: Vec<Probe<'_>> = Vec::new();
     for request in requests {
         let input = ProbeInput { evidence, request };
@@ -124,6 +140,7 @@ pub async fn run_all(
             ($module:ident, $checking:expr) => {
                 if $module::applies(input) {
                     probes.push(Probe {
+                        request,
                         checking: $checking,
                         run: Box::pin($module::run(clients, input)),
                     });
@@ -148,7 +165,7 @@ pub async fn run_all(
     }
 
     let bounded = probes.into_iter().map(|probe| async move {
-        match tokio::time::timeout(PROBE_TIME_LIMIT, probe.run).await {
+        let found = match tokio::time::timeout(PROBE_TIME_LIMIT, probe.run).await {
             Ok(found) => found,
             Err(_) => ProbeResults {
                 unchecked: vec![format!(
@@ -158,13 +175,23 @@ pub async fn run_all(
                 )],
                 ..ProbeResults::default()
             },
-        }
+        };
+        (probe.request, found)
     });
-    let mut results = ProbeResults::default();
-    for found in futures::future::join_all(bounded).await {
-        results.merge(found);
-    }
-    results
+    let ran = futures::future::join_all(bounded).await;
+    requests
+        .iter()
+        .map(|request| {
+            let found = ran.iter().filter(|(asked, _)| *asked == request).fold(
+                ProbeResults::default(),
+                |mut all, (_, found)| {
+                    all.merge(found.clone());
+                    all
+                },
+            );
+            (request.clone(), found)
+        })
+        .collect()
 }
 
 /// A sentence for what a failed call left unchecked: `what` is the check (`the tag
