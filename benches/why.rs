@@ -1,6 +1,11 @@
-//! Benchmark of the `why` path's gathering against the local fake AWS with L ms of
-//! latency on every call. Prints total/L: the number of sequential round trips on the
-//! critical path (targets: at most 3.3 cold, 2.3 with the task definition cached).
+//! Benchmark of the `why` path against the local fake AWS with L ms of latency on every
+//! call. First the gathering in process: total/L, the number of sequential round trips
+//! on the critical path (targets: at most 3.3 cold, 2.3 with the task definition
+//! cached). Then the whole `ecs-why why` process, as a user runs it, on a crashed
+//! service task, without and with the probes: its time at no latency (the process's own
+//! work: start, configuration, clients, the answer) and the round trips it waits for at
+//! L, ((time at L) - (time at 0)) / L (target: 3, the evidence's DescribeTasks ->
+//! DescribeTaskDefinition -> GetLogEvents, with the probes too).
 //!
 //! Run: `cargo bench --bench why` (BENCH_LATENCY_MS and BENCH_RUNS override the defaults).
 
@@ -145,5 +150,62 @@ fn main() {
             ));
         }
         report("fresh, UserInitiated (+ CloudTrail)", user, latency, 3.3);
+
+        // The whole process, as a user runs it: a crashed task of service `web`, whose
+        // what-changed check applies (its previous revision web:6 is on the fake).
+        let crashed = canned::task_id(20_000);
+        let mut task = canned::task(CLUSTER, &crashed, "EssentialContainerExited", 1);
+        task["group"] = "service:web".into();
+        task["startedBy"] = "ecs-svc/2".into();
+        fake.add_task(task);
+        fake.add_service(CLUSTER, "web", &[]);
+        let mut previous = canned::task_definition();
+        previous["revision"] = 6.into();
+        previous["taskDefinitionArn"] = canned::task_definition_arn("web:6").into();
+        fake.add_task_definition(previous);
+        fake.add_log_lines(
+            canned::LOG_GROUP,
+            &canned::log_stream(&crashed),
+            1_714_557_000_000,
+            &lines,
+        );
+        println!("ecs-why why (the binary, {runs} runs each, median):");
+        for probes in [false, true] {
+            fake.set_latency(Duration::ZERO);
+            let at_zero = median(process_runs(&fake, &crashed, probes, runs));
+            fake.set_latency(latency);
+            let at_l = median(process_runs(&fake, &crashed, probes, runs));
+            let trips = (at_l.as_secs_f64() - at_zero.as_secs_f64()) / latency.as_secs_f64();
+            let verdict = if trips <= 3.3 { "ok" } else { "OVER TARGET" };
+            println!(
+                "{:<44} at 0 ms {:>6.1} ms  at L {:>7.1} ms  round trips {trips:>4.2}  (target <= 3.3) {verdict}",
+                if probes { "  with probes" } else { "  --no-probes" },
+                at_zero.as_secs_f64() * 1000.0,
+                at_l.as_secs_f64() * 1000.0,
+            );
+        }
     });
+}
+
+/// Wall times of `runs` runs of `ecs-why why ID --cluster bench` against `fake`.
+fn process_runs(fake: &FakeAws, id: &str, probes: bool, runs: usize) -> Vec<Duration> {
+    (0..runs)
+        .map(|_| {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-why"));
+            command
+                .args(["why", id, "--cluster", CLUSTER, "--format", "json"])
+                .env_clear()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            if !probes {
+                command.arg("--no-probes");
+            }
+            fake.configure_command(&mut command);
+            let start = Instant::now();
+            let status = command.status().expect("run ecs-why why");
+            let took = start.elapsed();
+            assert!(status.success(), "ecs-why why failed: {status}");
+            took
+        })
+        .collect()
 }

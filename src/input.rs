@@ -10,8 +10,11 @@
 
 use crate::evidence::{Container, Evidence, Note, StopCode, Task};
 use chrono::{DateTime, Utc};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// Why a document could not be read. Messages say what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +47,9 @@ pub enum InputError {
 pub fn read_documents(source_name: &str, text: &str) -> Result<Vec<Evidence>, InputError> {
     let mut out = Vec::new();
     let mut failures = Vec::new();
-    let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    // Each document is kept as its text (validated, not built into a tree) and read once,
+    // straight into the type its shape says it is.
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
     for (index, document) in stream.enumerate() {
         let document = document.map_err(|e| InputError::NotJson {
             source_name: source_name.to_string(),
@@ -52,7 +57,13 @@ pub fn read_documents(source_name: &str, text: &str) -> Result<Vec<Evidence>, In
             column: e.column(),
             reason: strip_position(&e.to_string()),
         })?;
-        read_document(source_name, index + 1, document, &mut out, &mut failures)?;
+        read_document(
+            source_name,
+            index + 1,
+            document.get(),
+            &mut out,
+            &mut failures,
+        )?;
     }
     if out.is_empty() {
         let detail = if failures.is_empty() {
@@ -74,7 +85,7 @@ pub fn read_documents(source_name: &str, text: &str) -> Result<Vec<Evidence>, In
 fn read_document(
     source_name: &str,
     index: usize,
-    document: Value,
+    document: &str,
     out: &mut Vec<Evidence>,
     failures: &mut Vec<String>,
 ) -> Result<(), InputError> {
@@ -84,15 +95,18 @@ fn read_document(
         kind,
         reason,
     };
-    let Value::Object(map) = &document else {
-        return Err(InputError::UnknownDocument {
-            source_name: source_name.to_string(),
-            index,
-            hint: " (it is not a JSON object)".into(),
-        });
+    let shape = match serde_json::from_str::<Shape<'_>>(document) {
+        Ok(shape) if document.trim_start().starts_with('{') => shape,
+        _ => {
+            return Err(InputError::UnknownDocument {
+                source_name: source_name.to_string(),
+                index,
+                hint: " (it is not a JSON object)".into(),
+            })
+        }
     };
-    if map.contains_key("tasks") {
-        let output: DescribeTasksOutput = serde_json::from_value(document)
+    if shape.tasks.is_some() {
+        let output: DescribeTasksOutput = serde_json::from_str(document)
             .map_err(|e| bad("`aws ecs describe-tasks` output", e.to_string()))?;
         let these_failures: Vec<String> = output
             .failures
@@ -119,11 +133,11 @@ fn read_document(
         failures.extend(these_failures);
         return Ok(());
     }
-    if map.get("detail-type").is_some() || map.get("detail").is_some_and(Value::is_object) {
-        let detail_type = map
-            .get("detail-type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+    if shape.detail_type.is_some() || shape.detail == Some(JsonKind::Object) {
+        let detail_type = match &shape.detail_type {
+            Some(DetailType::Text(text)) => text.as_ref(),
+            _ => "",
+        };
         if detail_type != "ECS Task State Change" {
             return Err(InputError::UnknownDocument {
                 source_name: source_name.to_string(),
@@ -133,19 +147,20 @@ fn read_document(
                 ),
             });
         }
-        let task = task_from_event(&document)
+        let task = serde_json::from_str::<TaskStateChange>(document)
+            .map(TaskStateChange::into_task)
             .map_err(|e| bad("an ECS Task State Change event", e.to_string()))?;
         out.push(offline_evidence(task));
         return Ok(());
     }
-    if map.contains_key("taskArn") {
+    if shape.task_arn.is_some() {
         let task: AwsTask =
-            serde_json::from_value(document).map_err(|e| bad("an ECS task", e.to_string()))?;
+            serde_json::from_str(document).map_err(|e| bad("an ECS task", e.to_string()))?;
         out.push(offline_evidence(task.into_task()));
         return Ok(());
     }
-    if map.get("task").is_some_and(Value::is_object) {
-        let evidence: Evidence = serde_json::from_value(document)
+    if shape.task == Some(JsonKind::Object) {
+        let evidence: Evidence = serde_json::from_str(document)
             .map_err(|e| bad("an ecs-why evidence bundle", e.to_string()))?;
         if evidence.task.arn.is_empty() {
             return Err(bad(
@@ -156,7 +171,7 @@ fn read_document(
         out.push(evidence);
         return Ok(());
     }
-    let hint = if map.contains_key("taskDefinition") {
+    let hint = if shape.task_definition.is_some() {
         " (this is a task definition; pass the task itself, e.g. `aws ecs describe-tasks` output)"
             .to_string()
     } else {
@@ -190,12 +205,93 @@ pub fn task_from_json(value: &Value) -> Result<Task, serde_json::Error> {
 /// the task; the region comes from the task ARN, else from the event. The one converter
 /// for these events, used by `explain` and by the event archive ([`crate::gather::archive`]).
 pub fn task_from_event(event: &Value) -> Result<Task, serde_json::Error> {
-    let event = TaskStateChange::deserialize(event)?;
-    let mut task = event.detail.into_task();
-    if task.region.is_none() {
-        task.region = event.region;
+    TaskStateChange::deserialize(event).map(TaskStateChange::into_task)
+}
+
+impl TaskStateChange {
+    /// The event's task, with the event's region when its ARN names none.
+    fn into_task(self) -> Task {
+        let mut task = self.detail.into_task();
+        if task.region.is_none() {
+            task.region = self.region;
+        }
+        task
     }
-    Ok(task)
+}
+
+/// Which kind of document a text is, read from its top-level keys alone (their values
+/// are skipped, not built).
+#[derive(Deserialize)]
+struct Shape<'a> {
+    tasks: Option<IgnoredAny>,
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: Option<DetailType<'a>>,
+    detail: Option<JsonKind>,
+    #[serde(rename = "taskArn")]
+    task_arn: Option<IgnoredAny>,
+    task: Option<JsonKind>,
+    #[serde(rename = "taskDefinition")]
+    task_definition: Option<IgnoredAny>,
+}
+
+/// An event's `detail-type`: text, or anything else.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DetailType<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Other(IgnoredAny),
+}
+
+/// Whether a value is a JSON object, its content skipped.
+#[derive(Debug, PartialEq, Eq)]
+enum JsonKind {
+    Object,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for JsonKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Kind;
+        impl<'de> serde::de::Visitor<'de> for Kind {
+            type Value = JsonKind;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<JsonKind, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(JsonKind::Object)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<JsonKind, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(JsonKind::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<JsonKind, E> {
+                Ok(JsonKind::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<JsonKind, E> {
+                Ok(JsonKind::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<JsonKind, E> {
+                Ok(JsonKind::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<JsonKind, E> {
+                Ok(JsonKind::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<JsonKind, E> {
+                Ok(JsonKind::Other)
+            }
+            fn visit_unit<E>(self) -> Result<JsonKind, E> {
+                Ok(JsonKind::Other)
+            }
+        }
+        deserializer.deserialize_any(Kind)
+    }
 }
 
 /// serde_json's messages end with " at line L column C", which we report separately.

@@ -50,7 +50,7 @@ pub fn write_one(
             }
         }
         Format::Json => {
-            serde_json::to_writer(&mut *out, &render::json::to_json(diagnosis))?;
+            render::json::write_json(&mut *out, diagnosis)?;
             writeln!(out)?;
         }
         Format::Blocks => {

@@ -11,53 +11,185 @@
 //! `probes`, ...) are allowed. Times are RFC 3339 in UTC.
 
 use crate::diagnose::{Diagnosis, Finding, TaskSummary};
-use crate::evidence::StoppedBy;
+use crate::evidence::{ProbeResults, StoppedBy};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::io;
 
 /// The `--format json` object for one diagnosis.
 pub fn to_json(d: &Diagnosis) -> Value {
-    json!({
-        "task": task(&d.task),
-        "category": category(d),
-        "title": d.title,
-        "headline": redacted(&d.headline),
-        "summary": redacted(&d.summary),
-        "evidence": d.evidence.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
-        "fixes": d.fixes,
-        "findings": d.findings.iter().map(finding).collect::<Vec<_>>(),
-        "stopped_by": d.stopped_by.as_ref().map_or(Value::Null, stopped_by),
-        "notes": d.notes.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(),
-        "console_url": d.console_url,
-        "confidence": confidence(d),
-        "proof": d.proof.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
-        "ruled_out": d.ruled_out.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
-        "unchecked": d.unchecked,
-        "key_change": d.key_change,
-        "probes": d.probes.as_ref().map_or(Value::Null, probes),
-    })
+    serde_json::to_value(Answer::of(d)).unwrap_or(Value::Null)
+}
+
+/// Write the `--format json` object for one diagnosis to `out` (one line, no newline),
+/// without building it as a tree first.
+pub fn write_json(out: &mut impl io::Write, d: &Diagnosis) -> io::Result<()> {
+    serde_json::to_writer(out, &Answer::of(d)).map_err(io::Error::from)
+}
+
+/// The object, borrowed from the diagnosis. Keys are declared in sorted order, the order
+/// a JSON tree holds them in, so writing it directly or through [`to_json`] gives the
+/// same text. Text that may quote logs or AWS is redacted here; the task's reasons and
+/// the headline were redacted when the diagnosis was made.
+#[derive(Serialize)]
+struct Answer<'a> {
+    category: &'static str,
+    confidence: &'static str,
+    console_url: &'a Option<String>,
+    evidence: Vec<Cow<'a, str>>,
+    findings: Vec<FindingView<'a>>,
+    fixes: &'a [String],
+    headline: &'a str,
+    key_change: &'a Option<String>,
+    notes: Vec<&'a str>,
+    probes: Option<&'a ProbeResults>,
+    proof: Vec<Cow<'a, str>>,
+    ruled_out: Vec<Cow<'a, str>>,
+    stopped_by: Option<StoppedByView<'a>>,
+    summary: Cow<'a, str>,
+    task: TaskView<'a>,
+    title: &'a str,
+    unchecked: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TaskView<'a> {
+    arn: &'a str,
+    cluster: &'a str,
+    containers: Vec<ContainerView<'a>>,
+    group: &'a Option<String>,
+    region: &'a Option<String>,
+    started_at: Option<String>,
+    stop_code: Option<&'a str>,
+    stopped_at: Option<String>,
+    stopped_reason: &'a Option<String>,
+    task_definition: &'a str,
+}
+
+#[derive(Serialize)]
+struct ContainerView<'a> {
+    exit_code: Option<i32>,
+    name: &'a str,
+    reason: &'a Option<String>,
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    container: &'a Option<String>,
+    detail: Cow<'a, str>,
+    kind: &'static str,
+    line: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize)]
+struct StoppedByView<'a> {
+    arn: &'a Option<String>,
+    event_id: &'a Option<String>,
+    reason: Option<Cow<'a, str>>,
+    source_ip: &'a Option<String>,
+    time: Option<String>,
+    #[serde(rename = "type")]
+    identity_type: &'a Option<String>,
+    user_agent: &'a Option<String>,
+}
+
+impl<'a> Answer<'a> {
+    fn of(d: &'a Diagnosis) -> Answer<'a> {
+        let redacted_all = |lines: &'a [String]| lines.iter().map(|l| redact(l)).collect();
+        Answer {
+            category: d.category.as_str(),
+            confidence: confidence_word(d),
+            console_url: &d.console_url,
+            evidence: redacted_all(&d.evidence),
+            findings: d.findings.iter().map(FindingView::of).collect(),
+            fixes: &d.fixes,
+            headline: &d.headline,
+            key_change: &d.key_change,
+            notes: d.notes.iter().map(|n| n.text.as_str()).collect(),
+            probes: d.probes.as_ref(),
+            proof: redacted_all(&d.proof),
+            ruled_out: redacted_all(&d.ruled_out),
+            stopped_by: d.stopped_by.as_ref().map(StoppedByView::of),
+            summary: redact(&d.summary),
+            task: TaskView::of(&d.task),
+            title: &d.title,
+            unchecked: &d.unchecked,
+        }
+    }
+}
+
+impl<'a> TaskView<'a> {
+    fn of(t: &'a TaskSummary) -> TaskView<'a> {
+        TaskView {
+            arn: &t.arn,
+            cluster: &t.cluster,
+            containers: t
+                .containers
+                .iter()
+                .map(|c| ContainerView {
+                    exit_code: c.exit_code,
+                    name: &c.name,
+                    reason: &c.reason,
+                })
+                .collect(),
+            group: &t.group,
+            region: &t.region,
+            started_at: t.started_at.as_ref().map(time),
+            stop_code: t.stop_code.as_ref().map(|c| c.as_str()),
+            stopped_at: t.stopped_at.as_ref().map(time),
+            stopped_reason: &t.stopped_reason,
+            task_definition: &t.task_definition,
+        }
+    }
+}
+
+impl<'a> FindingView<'a> {
+    fn of(f: &'a Finding) -> FindingView<'a> {
+        FindingView {
+            container: &f.container,
+            detail: redact(&f.detail),
+            kind: f.kind.as_str(),
+            line: f.line.as_deref().map(redact),
+        }
+    }
+}
+
+impl<'a> StoppedByView<'a> {
+    fn of(s: &'a StoppedBy) -> StoppedByView<'a> {
+        StoppedByView {
+            arn: &s.arn,
+            event_id: &s.event_id,
+            reason: s.reason.as_deref().map(redact),
+            source_ip: &s.source_ip,
+            time: s.time.as_ref().map(time),
+            identity_type: &s.identity_type,
+            user_agent: &s.user_agent,
+        }
+    }
+}
+
+fn redact(text: &str) -> Cow<'_, str> {
+    crate::redact::redact(text)
+}
+
+/// `confirmed` or `likely`.
+fn confidence_word(d: &Diagnosis) -> &'static str {
+    match d.confidence {
+        crate::diagnose::Confidence::Confirmed => "confirmed",
+        crate::diagnose::Confidence::Likely => "likely",
+    }
 }
 
 /// `confirmed` or `likely`.
 pub fn confidence(d: &Diagnosis) -> String {
-    match serde_json::to_value(d.confidence) {
-        Ok(Value::String(s)) => s,
-        _ => "likely".to_string(),
-    }
-}
-
-/// Everything the probes found: each check with its outcome, the task-definition
-/// changes (names, never values), the deployment and the memory series.
-fn probes(p: &crate::evidence::ProbeResults) -> Value {
-    serde_json::to_value(p).unwrap_or(Value::Null)
+    confidence_word(d).to_string()
 }
 
 /// The catalog id as its contract string (`out-of-memory`).
 pub fn category(d: &Diagnosis) -> String {
-    match serde_json::to_value(d.category) {
-        Ok(Value::String(s)) => s,
-        _ => "other".to_string(),
-    }
+    d.category.as_str().to_string()
 }
 
 /// A time as RFC 3339 in UTC (`2024-05-01T12:00:00Z`), fractions only when present.
@@ -65,58 +197,7 @@ pub fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
-    t.as_ref().map_or(Value::Null, |t| Value::String(time(t)))
-}
-
-fn redacted(s: &str) -> String {
-    crate::redact::redact(s).into_owned()
-}
-
-fn task(t: &TaskSummary) -> Value {
-    json!({
-        "arn": t.arn,
-        "cluster": t.cluster,
-        "group": t.group,
-        "task_definition": t.task_definition,
-        "region": t.region,
-        "stop_code": t.stop_code,
-        "stopped_reason": t.stopped_reason.as_deref().map(redacted),
-        "started_at": opt_time(&t.started_at),
-        "stopped_at": opt_time(&t.stopped_at),
-        "containers": t.containers.iter().map(|c| json!({
-            "name": c.name,
-            "exit_code": c.exit_code,
-            "reason": c.reason.as_deref().map(redacted),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// A finding's kind as its contract string (`missing-env-var`).
 pub fn finding_kind(f: &Finding) -> String {
-    match serde_json::to_value(f.kind) {
-        Ok(Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
-fn finding(f: &Finding) -> Value {
-    json!({
-        "kind": finding_kind(f),
-        "detail": redacted(&f.detail),
-        "container": f.container,
-        "line": f.line.as_deref().map(redacted),
-    })
-}
-
-fn stopped_by(s: &StoppedBy) -> Value {
-    json!({
-        "arn": s.arn,
-        "type": s.identity_type,
-        "source_ip": s.source_ip,
-        "user_agent": s.user_agent,
-        "time": opt_time(&s.time),
-        "reason": s.reason.as_deref().map(redacted),
-        "event_id": s.event_id,
-    })
+    f.kind.as_str().to_string()
 }

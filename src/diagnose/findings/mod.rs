@@ -35,8 +35,21 @@ use crate::evidence::{Evidence, Task};
 use serde::{Deserialize, Serialize};
 
 /// Finding kinds are a contract (DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum FindingKind {
     MissingEnvVar,
     DependencyUnreachable,
@@ -47,6 +60,13 @@ pub enum FindingKind {
     Crash,
     HealthCheckStartPeriod,
     NoLogConfiguration,
+}
+
+impl FindingKind {
+    /// The kind's contract id (`missing-env-var`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// One specific problem, with the line or setting it was found in.
@@ -233,6 +253,27 @@ fn repeats_a_line(crash: &Finding, shown: &[(Option<String>, String)]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn kind_ids_are_their_contract_spelling() {
+        for kind in [
+            FindingKind::MissingEnvVar,
+            FindingKind::DependencyUnreachable,
+            FindingKind::PortInUse,
+            FindingKind::OomInLogs,
+            FindingKind::AwsAccessDenied,
+            FindingKind::WrongCpuArchitecture,
+            FindingKind::Crash,
+            FindingKind::HealthCheckStartPeriod,
+            FindingKind::NoLogConfiguration,
+        ] {
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::Value::from(kind.as_str()))
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
