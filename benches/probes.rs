@@ -42,8 +42,10 @@ const CLUSTER: &str = "bench";
 
 /// One answer as the CLI makes it: gather, diagnose, and (with `probes`) confirm.
 async fn answer(config: &SdkConfig, id: &str, probes: bool) -> (Duration, String) {
-    let investigator =
-        Investigator::from_gatherer(Gatherer::from_sdk_config(config).with_recent_stops(false));
+    let mut investigator = Investigator::from_gatherer(Gatherer::from_sdk_config(config));
+    if !probes {
+        investigator = investigator.without_probes();
+    }
     let started = Instant::now();
     let subject = Subject::Named(target(CLUSTER, id));
     let access = Access::own();

@@ -140,7 +140,10 @@ async fn why(
     let archive = std::env::var("ECS_WHY_ARCHIVE_LOG_GROUP")
         .ok()
         .filter(|group| !group.trim().is_empty());
-    let investigator = Investigator::new(target.region.as_deref(), archive, false).await;
+    let mut investigator = Investigator::new(target.region.as_deref(), archive, false).await;
+    if !probes {
+        investigator = investigator.without_probes();
+    }
     if investigator.region().is_none() {
         return Err(Failure::bad_input(
             "no AWS region: pass --region, paste the task ARN or console URL, or set AWS_REGION",

@@ -645,3 +645,54 @@ async fn a_tail_that_is_the_whole_stream_offers_no_older_lines() {
     assert_eq!(evidence.logs[0].lines.len(), 2);
     assert_eq!(evidence.logs[0].next_token, None);
 }
+
+/// The checks that need no logs (here: what changed since the previous revision) start
+/// as soon as the task, its task definition and its service are known, and confirming
+/// reuses what they found instead of asking again.
+#[tokio::test]
+async fn checks_that_need_no_logs_run_once_beside_the_gather() {
+    use ecs_why::investigate::{Access, Investigator, Subject};
+    let fake = FakeAws::start().await;
+    let id = canned::task_id(70);
+    fake.add_cluster(CLUSTER);
+    fake.add_task_definition(canned::task_definition());
+    let mut previous = canned::task_definition();
+    previous["revision"] = 6.into();
+    previous["taskDefinitionArn"] = canned::task_definition_arn("web:6").into();
+    previous["containerDefinitions"][0]["image"] =
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.4.1".into();
+    fake.add_task_definition(previous);
+    let mut task = canned::task(CLUSTER, &id, "EssentialContainerExited", 1);
+    task["group"] = "service:web".into();
+    fake.add_task(task);
+    fake.add_service(CLUSTER, "web", &[]);
+    fake.add_log_lines(
+        canned::LOG_GROUP,
+        &canned::log_stream(&id),
+        (canned::STOPPED_AT as i64 - 30) * 1000,
+        &["panic: connection refused"],
+    );
+    let investigator =
+        Investigator::from_gatherer(Gatherer::from_sdk_config(&fake.sdk_config().await));
+
+    let confirmed = investigator
+        .investigate_confirmed(&Subject::Named(task_target(&id, CLUSTER)), &Access::own())
+        .await
+        .expect("investigated");
+
+    let changes = confirmed
+        .diagnosis
+        .probes
+        .as_ref()
+        .and_then(|p| p.changes.as_ref())
+        .expect("what changed was checked");
+    assert_eq!(
+        (changes.from.as_str(), changes.to.as_str()),
+        ("web:6", "web:7")
+    );
+    assert_eq!(
+        fake.calls("DescribeTaskDefinition"),
+        3,
+        "the task's own, then the two the comparison reads, once: not again when confirming"
+    );
+}

@@ -24,6 +24,9 @@ pub struct Investigator {
     region: Option<String>,
     archive_log_group: Option<String>,
     recent_stops: bool,
+    /// Whether checks may start early, during the gather (off for `--no-probes`, which
+    /// makes no probe call at all).
+    probes: bool,
     default: Gatherer,
     by_role: Mutex<HashMap<String, Gatherer>>,
     /// The account the bot's own credentials read (STS GetCallerIdentity, asked once).
@@ -66,11 +69,18 @@ impl Investigator {
             region: default.region().map(str::to_string),
             archive_log_group,
             recent_stops,
+            probes: true,
             default,
             by_role: Mutex::new(HashMap::new()),
             own_account: OnceCell::new(),
             confirming: SingleFlight::new(CONFIRMING),
         }
+    }
+
+    /// Make no probe call, not even early (`ecs-why why --no-probes`).
+    pub fn without_probes(mut self) -> Investigator {
+        self.probes = false;
+        self
     }
 
     /// The gatherer used when no role is assumed (its credentials are the bot's own; the
@@ -148,10 +158,14 @@ impl Investigator {
             Subject::Named(target) => {
                 self.same_account(access).await?;
                 let gatherer = self.gatherer(access).await;
-                let (hook, slot) = EarlyChecks::hook(gatherer.clone());
-                let evidence = gatherer.gather_with(target, Some(hook)).await?;
-                early = slot.lock().ok().and_then(|mut slot| slot.take());
-                evidence
+                if self.probes {
+                    let (hook, slot) = EarlyChecks::hook(gatherer.clone());
+                    let evidence = gatherer.gather_with(target, Some(hook)).await?;
+                    early = slot.lock().ok().and_then(|mut slot| slot.take());
+                    evidence
+                } else {
+                    gatherer.gather(target).await?
+                }
             }
             // The event holds the task: an account ecs-why may not read still gets its
             // card, from the event alone, saying how to map the account's role.
