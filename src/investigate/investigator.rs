@@ -53,8 +53,8 @@ impl Investigator {
     }
 
     /// Around an existing gatherer (tests point one at a fake AWS endpoint), as it is
-    /// set up (`with_recent_stops(true)` for the bot's cards). Roles are ignored: every
-    /// investigation uses this gatherer.
+    /// set up (`with_recent_stops(true)` for the bot's cards). It reads every task that
+    /// has no role to assume; a mapped role is assumed through the standard chain.
     pub fn from_gatherer(gatherer: Gatherer) -> Investigator {
         let recent_stops = gatherer.counts_recent_stops();
         Investigator::around(gatherer, None, recent_stops)

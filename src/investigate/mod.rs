@@ -16,6 +16,7 @@ mod early;
 mod investigator;
 
 pub use access::Access;
+pub use early::EarlyChecks;
 pub use investigator::Investigator;
 
 use crate::diagnose::{diagnose, Diagnosis};
@@ -41,7 +42,7 @@ pub struct Investigation {
     pub evidence: Arc<Evidence>,
     pub diagnosis: Arc<Diagnosis>,
     /// Checks started while the evidence was read, for [`Investigate::confirm`] to reuse.
-    pub early: Option<early::EarlyChecks>,
+    pub early: Option<EarlyChecks>,
 }
 
 impl Investigation {
