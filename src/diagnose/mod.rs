@@ -4,12 +4,14 @@
 //! which is what lets recorded cases in `tests/cases/` pin the behaviour down.
 //! `catalog` holds every cause as data, `rules` picks one category for a task,
 //! `findings` scans log lines and the task definition for specific problems, and
-//! `assemble` puts the diagnosis together. `text` holds shared wording helpers; the
+//! `assemble` puts the diagnosis together. `layers` reads a stop reason by its layers
+//! (`CannotStartContainerError: ...: exec: ...`). `text` holds shared wording helpers; the
 //! task's own values are read by [`crate::values`].
 
 mod assemble;
 pub mod catalog;
 pub mod findings;
+pub mod layers;
 pub mod recent;
 pub mod rules;
 #[cfg(test)]
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use assemble::console_url;
 pub use catalog::{Cause, CauseId, UnknownCauseId};
 pub use findings::{Finding, FindingKind};
+pub use layers::{Layer, LayerKind, ReasonChain};
 pub use recent::SameWay;
 
 /// The answer: one cause, the evidence it rests on, and what to do.
