@@ -10,7 +10,7 @@ use crate::diagnose::text::{as_sentence, lowercase_first};
 use crate::diagnose::CauseId;
 use crate::evidence::probes::ChangedField;
 use crate::evidence::Container;
-use crate::values::MemoryLimits;
+use crate::values::{is_essential, MemoryLimits};
 
 /// The last of the exit-code rules: any exit code left is the application's error.
 pub fn recognise(f: &Facts) -> Option<Verdict> {
@@ -40,11 +40,16 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     if fixes.is_empty() {
         fixes = catalog_general_fixes(CauseId::ContainerExitedAppError);
     }
+    let essential = if is_essential(f.task_definition, container) {
+        "essential "
+    } else {
+        ""
+    };
     Some(
         Verdict::new(
             CauseId::ContainerExitedAppError,
             format!(
-                "{}: essential container `{}` {how}.{because}",
+                "{}: {essential}container `{}` {how}.{because}",
                 f.subject(),
                 container.name
             ),
