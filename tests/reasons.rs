@@ -1,9 +1,11 @@
-//! Reasons read by their layers, on recorded cases: a generic task reason gives way to
-//! a container's, and a container the agent did not start for a failed dependency is
-//! read by its dependency.
+//! Reasons read by their layers, on recorded cases: the layer line appears on the card,
+//! in the terminal and in `--format json` only when a reason's words sit under two or
+//! more wrappers; a generic task reason gives way to a container's; a container the
+//! agent did not start for a failed dependency is read by its dependency.
 
 use ecs_why::diagnose::{diagnose, CauseId, Diagnosis};
 use ecs_why::evidence::Evidence;
+use ecs_why::render::{blocks, to_json, to_text};
 use std::path::Path;
 
 fn load(name: &str) -> (Evidence, Diagnosis) {
@@ -18,31 +20,82 @@ fn load(name: &str) -> (Evidence, Diagnosis) {
 }
 
 #[test]
+fn a_wrapped_reason_shows_its_outer_names_then_its_telling_words() {
+    let (_, d) = load("entrypoint-failed--fargate-wrapped-exec-not-found");
+    assert_eq!(d.category, CauseId::EntrypointFailed);
+    let layers = d.reason_layers.as_ref().expect("read by layers");
+    assert_eq!(layers.container, None, "the task's own reason tells");
+    assert_eq!(
+        layers.joined(),
+        "CannotStartContainerError › ResourceInitializationError › … › exec: \"019552fb-18b7-72c3-8935-313f6668bb0b\": executable file not found in $PATH"
+    );
+    let text = to_text(&d, false);
+    assert!(text.contains("Read by layers"), "{text}");
+    let card = serde_json::to_string(&blocks::to_blocks_json(&d)).expect("card");
+    assert!(
+        card.contains(
+            "*Read by layers:* CannotStartContainerError › ResourceInitializationError › …"
+        ),
+        "{card}"
+    );
+    let json = to_json(&d);
+    assert_eq!(
+        json["reason_layers"]["layers"][0], "CannotStartContainerError",
+        "{json}"
+    );
+    assert!(d.headline.contains("019552fb"), "{}", d.headline);
+}
+
+#[test]
+fn a_reason_of_one_layer_gets_no_layer_line() {
+    for name in [
+        "docker-timeout--docker-timeout-error",
+        "out-of-memory--reason-outofmemoryerror",
+        "stopped-by-user--found-cli",
+        "container-exited-app-error--missing-database-url",
+    ] {
+        let (_, d) = load(name);
+        assert_eq!(d.reason_layers, None, "{name}");
+        assert!(!to_text(&d, false).contains("Read by layers"), "{name}");
+        let card = serde_json::to_string(&blocks::to_blocks_json(&d)).expect("card");
+        assert!(!card.contains("Read by layers"), "{name}");
+    }
+}
+
+#[test]
 fn a_generic_task_reason_gives_way_to_the_containers() {
-    for (name, cause) in [
+    for (name, cause, container) in [
         (
             "container-create-failed--host-config-error",
             CauseId::ContainerCreateFailed,
+            "app",
         ),
         (
             "container-create-failed--daemon-shim-mount-error",
             CauseId::ContainerCreateFailed,
+            "app",
         ),
         (
             "instance-unhealthy-or-terminated--container-vanished",
             CauseId::InstanceUnhealthyOrTerminated,
+            "app",
         ),
         (
             "internal-error--agent-state-transition",
             CauseId::InternalError,
+            "app",
         ),
         (
             "network-setup-failed--container-networking-error",
             CauseId::NetworkSetupFailed,
+            "app",
         ),
     ] {
         let (_, d) = load(name);
         assert_eq!(d.category, cause, "{name}: {}", d.summary);
+        if let Some(layers) = &d.reason_layers {
+            assert_eq!(layers.container.as_deref(), Some(container), "{name}");
+        }
     }
     let (_, d) = load("other--exec-session-error");
     assert_eq!(d.category, CauseId::Other);

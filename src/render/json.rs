@@ -7,8 +7,8 @@
 //! `exit_code`, `reason`}]}, `category`, `title`, `summary`, `evidence`, `fixes`,
 //! `findings` [{`kind`, `detail`, `container`, `line`}], `stopped_by` {`arn`, `type`,
 //! `source_ip`, `user_agent`, `time`} or null, `notes`. Extra keys (`headline`, `region`,
-//! `reason`, `console_url`, `confidence`, `proof`, `ruled_out`, `unchecked`, `key_change`,
-//! `probes`, ...) are allowed. Times are RFC 3339 in UTC.
+//! `reason`, `reason_layers`, `console_url`, `confidence`, `proof`, `ruled_out`,
+//! `unchecked`, `key_change`, `probes`, ...) are allowed. Times are RFC 3339 in UTC.
 
 use crate::diagnose::{Diagnosis, Finding, TaskSummary};
 use crate::evidence::StoppedBy;
@@ -24,6 +24,10 @@ pub fn to_json(d: &Diagnosis) -> Value {
         "headline": redacted(&d.headline),
         "summary": redacted(&d.summary),
         "evidence": d.evidence.iter().map(|e| redacted(e)).collect::<Vec<_>>(),
+        "reason_layers": d.reason_layers.as_ref().map_or(Value::Null, |l| json!({
+            "container": l.container,
+            "layers": l.layers.iter().map(|x| redacted(x)).collect::<Vec<_>>(),
+        })),
         "fixes": d.fixes,
         "findings": d.findings.iter().map(finding).collect::<Vec<_>>(),
         "stopped_by": d.stopped_by.as_ref().map_or(Value::Null, stopped_by),
