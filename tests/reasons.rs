@@ -1,7 +1,9 @@
 //! Reasons read by their layers, on recorded cases: the layer line appears on the card,
 //! in the terminal and in `--format json` only when a reason's words sit under two or
 //! more wrappers; a generic task reason gives way to a container's; a container the
-//! agent did not start for a failed dependency is read by its dependency.
+//! agent did not start for a failed dependency is read by its dependency; and a
+//! runtime's own out-of-memory message, with no memory kill recorded, gets its heap
+//! setting first and never reads as ECS having killed the container.
 
 use ecs_why::diagnose::{diagnose, CauseId, Diagnosis};
 use ecs_why::evidence::Evidence;
@@ -17,6 +19,17 @@ fn load(name: &str) -> (Evidence, Diagnosis) {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let diagnosis = diagnose(&evidence);
     (evidence, diagnosis)
+}
+
+/// Every word the diagnosis says (headline, summary, evidence, fixes).
+fn said(d: &Diagnosis) -> String {
+    format!(
+        "{}\n{}\n{}\n{}",
+        d.headline,
+        d.summary,
+        d.evidence.join("\n"),
+        d.fixes.join("\n")
+    )
 }
 
 #[test]
@@ -136,4 +149,53 @@ fn a_container_stopped_for_its_dependency_is_read_by_the_dependency() {
     assert_eq!(d.category, CauseId::Other);
     assert!(d.summary.contains("`db-proxy`"), "{}", d.summary);
     assert!(d.summary.contains("does not guess"), "{}", d.summary);
+}
+
+#[test]
+fn a_runtimes_own_out_of_memory_gets_its_heap_setting_first() {
+    for (name, setting, limit) in [
+        (
+            "container-exited-app-error--java-heap-exit-1",
+            "JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75",
+            "of its 1024 MiB",
+        ),
+        (
+            "container-exited-app-error--node-heap-exit-134",
+            "NODE_OPTIONS=--max-old-space-size=1536",
+            "of its 2048 MiB",
+        ),
+        (
+            "container-exited-app-error--go-runtime-out-of-memory-exit-2",
+            "GOMEMLIMIT=459MiB",
+            "of its 512 MiB",
+        ),
+    ] {
+        let (_, d) = load(name);
+        assert_eq!(d.category, CauseId::ContainerExitedAppError, "{name}");
+        let first = d.fixes.first().expect("a fix");
+        assert!(first.contains(setting), "{name}: {first}");
+        assert!(first.contains(limit), "{name}: {first}");
+        let second = d.fixes.get(1).expect("a second fix");
+        assert!(
+            second.starts_with("If it needs more than"),
+            "{name}: {second}"
+        );
+        assert!(second.contains("raise"), "{name}: {second}");
+        assert!(
+            d.summary.contains("ECS recorded no memory kill"),
+            "{name}: {}",
+            d.summary
+        );
+        let words = said(&d).to_lowercase();
+        for claim in [
+            "was killed",
+            "killed due to memory",
+            "killed at its",
+            "oom-killed",
+        ] {
+            assert!(!words.contains(claim), "{name} says {claim:?}: {words}");
+        }
+        let text = to_text(&d, false).to_lowercase();
+        assert!(!text.contains("was killed"), "{name}: {text}");
+    }
 }
