@@ -35,7 +35,7 @@ pub fn to_text(d: &Diagnosis, colour: bool) -> String {
     findings(&mut out, &p, d);
     fixes(&mut out, &p, d);
     if let Some(by) = &d.stopped_by {
-        stopped_by(&mut out, &p, by);
+        stopped_by(&mut out, &p, by, d.task.stopped_reason.as_deref());
     }
     notes(&mut out, &p, d);
     if let Some(url) = &d.console_url {
@@ -357,7 +357,9 @@ fn fixes(out: &mut String, p: &Painter, d: &Diagnosis) {
     }
 }
 
-fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy) {
+/// Who stopped it; the reason the caller gave only when it is not the stopped reason
+/// shown above.
+fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy, stopped_reason: Option<&str>) {
     section(out, p, "Stopped by");
     let who = match (&by.arn, &by.identity_type) {
         (Some(arn), Some(kind)) => format!("{arn} ({kind})"),
@@ -375,7 +377,7 @@ fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy) {
     if let Some(agent) = &by.user_agent {
         labelled(out, p, "User agent", &escape::terminal(agent, false));
     }
-    if let Some(reason) = &by.reason {
+    if let Some(reason) = by.reason.as_deref().filter(|r| Some(*r) != stopped_reason) {
         labelled(out, p, "Reason given", &escape::terminal(reason, false));
     }
 }
