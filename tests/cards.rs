@@ -302,6 +302,30 @@ fn the_card_names_the_caller_in_a_few_words_and_the_thread_has_the_arn() {
     assert!(button_ids(&card).contains(&FollowUp::WhoStopped.action_id()));
 }
 
+/// A person's stop: the reason they gave once in the header and once in the body, on the
+/// card and in the terminal, whether CloudTrail named the caller or not.
+#[test]
+fn the_reason_a_person_gave_is_said_twice_not_more() {
+    let reason = "rolling back bad config";
+    let found = case("stopped-by-user--found-cli");
+    let mut not_found = found.clone();
+    not_found.stop_lookup = StopLookup::NotFoundYet;
+    for evidence in [found, not_found] {
+        let d = diagnose(&evidence);
+        let card = card_of(&evidence);
+        assert!(header(&card).contains(reason), "{}", header(&card));
+        let body: Vec<String> = texts(&card).into_iter().skip(1).collect();
+        let body = body.join("\n");
+        assert_eq!(body.matches(reason).count(), 1, "{body}");
+        // Words as a reader sees them, the wrapping undone.
+        let text = to_text(&d, false);
+        let flat = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let (header_lines, _) = text.split_once("What stopped it").expect("sections");
+        assert_eq!(flat(header_lines).matches(reason).count(), 1, "{text}");
+        assert_eq!(flat(&text).matches(reason).count(), 2, "{text}");
+    }
+}
+
 fn more_logs_ref(card: &Value) -> Option<ButtonRef> {
     buttons(card)
         .into_iter()

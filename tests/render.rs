@@ -97,6 +97,7 @@ fn oom() -> Diagnosis {
         checks: Vec::new(),
         owner: Some("api".into()),
         same_way: None,
+        reason_layers: None,
     }
 }
 
@@ -148,6 +149,7 @@ fn stopped_by_user() -> Diagnosis {
         checks: Vec::new(),
         owner: Some("batch".into()),
         same_way: None,
+        reason_layers: None,
     }
 }
 
@@ -399,6 +401,7 @@ fn json_has_the_contract_keys() {
                 "unchecked",
                 "key_change",
                 "probes",
+                "reason_layers",
             ]
             .contains(&k.as_str())),
             "unexpected top-level keys: {top:?}"

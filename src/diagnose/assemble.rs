@@ -12,7 +12,9 @@ mod probed;
 use super::findings::{self, FindingValues};
 use super::rules::{self, meaning_of, stop_story, Facts, Meaning, NOT_STOPPED_TITLE};
 use super::text::first_of_each;
-use super::{Cause, CauseId, ContainerSummary, Diagnosis, TaskSummary};
+use super::{
+    Cause, CauseId, ContainerSummary, Diagnosis, ReasonLayers, TaskSummary, MAX_LAYER_CHARS,
+};
 use crate::evidence::probes::CheckRequest;
 use crate::evidence::{Evidence, Note, StopCode, StopLookup, Task};
 
@@ -83,6 +85,7 @@ pub fn diagnose(evidence: &Evidence) -> Diagnosis {
         checks,
         summary: verdict.summary,
         evidence: first_of_each(lines, String::clone),
+        reason_layers: reason_layers(&facts),
         fixes: first_of_each(fixes, String::clone),
         findings: detailed.into_iter().map(|f| f.finding).collect(),
         stopped_by,
@@ -148,6 +151,19 @@ fn summarize_task(task: &Task) -> TaskSummary {
 /// Reason texts in full (the JSON contract carries them whole), with secrets removed.
 fn redacted(text: &str) -> String {
     crate::redact::redact(text).into_owned()
+}
+
+/// The telling reason read by its layers, when it has them; redacted.
+fn reason_layers(f: &Facts) -> Option<ReasonLayers> {
+    let chain = f.telling_chain();
+    chain.is_layered().then(|| ReasonLayers {
+        container: f.telling_container().map(|c| c.name.clone()),
+        layers: chain
+            .shown(MAX_LAYER_CHARS)
+            .iter()
+            .map(|l| redacted(l))
+            .collect(),
+    })
 }
 
 /// The service a task belongs to, else its family (from `family:NAME` or its task

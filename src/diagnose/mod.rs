@@ -4,12 +4,14 @@
 //! which is what lets recorded cases in `tests/cases/` pin the behaviour down.
 //! `catalog` holds every cause as data, `rules` picks one category for a task,
 //! `findings` scans log lines and the task definition for specific problems, and
-//! `assemble` puts the diagnosis together. `text` holds shared wording helpers; the
+//! `assemble` puts the diagnosis together. `layers` reads a stop reason by its layers
+//! (`CannotStartContainerError: ...: exec: ...`). `text` holds shared wording helpers; the
 //! task's own values are read by [`crate::values`].
 
 mod assemble;
 pub mod catalog;
 pub mod findings;
+pub mod layers;
 pub mod recent;
 pub mod rules;
 #[cfg(test)]
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use assemble::console_url;
 pub use catalog::{Cause, CauseId, UnknownCauseId};
 pub use findings::{Finding, FindingKind};
+pub use layers::{Layer, LayerKind, ReasonChain};
 pub use recent::SameWay;
 
 /// The answer: one cause, the evidence it rests on, and what to do.
@@ -46,6 +49,11 @@ pub struct Diagnosis {
     pub summary: String,
     /// The facts the category rests on, one per line, quoted from the evidence.
     pub evidence: Vec<String>,
+    /// The reason that tells why it stopped, read by its layers, when its words sit
+    /// under two or more wrappers (`CannotStartContainerError › … › exec: ...`); `None`
+    /// otherwise: the reason reads well as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_layers: Option<ReasonLayers>,
     /// Concrete next steps, using the task's own values where known.
     pub fixes: Vec<String>,
     pub findings: Vec<Finding>,
@@ -86,6 +94,26 @@ pub struct Diagnosis {
     /// `None` when the probes did not run.
     #[serde(default)]
     pub probes: Option<crate::evidence::ProbeResults>,
+}
+
+/// A stop reason read by its layers, as the card and the terminal show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonLayers {
+    /// The container whose reason it is; `None` for the task's stopped reason.
+    pub container: Option<String>,
+    /// Outermost first: every error name, `…` for the steps between them, then the
+    /// innermost words (redacted, cut to [`MAX_LAYER_CHARS`]).
+    pub layers: Vec<String>,
+}
+
+/// The innermost words of a reason read by layers are cut to this many characters.
+pub const MAX_LAYER_CHARS: usize = 240;
+
+impl ReasonLayers {
+    /// `CannotStartContainerError › … › exec: "x": executable file not found in $PATH`.
+    pub fn joined(&self) -> String {
+        self.layers.join(" › ")
+    }
 }
 
 /// How sure the answer is.

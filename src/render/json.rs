@@ -7,8 +7,8 @@
 //! `exit_code`, `reason`}]}, `category`, `title`, `summary`, `evidence`, `fixes`,
 //! `findings` [{`kind`, `detail`, `container`, `line`}], `stopped_by` {`arn`, `type`,
 //! `source_ip`, `user_agent`, `time`} or null, `notes`. Extra keys (`headline`, `region`,
-//! `reason`, `console_url`, `confidence`, `proof`, `ruled_out`, `unchecked`, `key_change`,
-//! `probes`, ...) are allowed. Times are RFC 3339 in UTC.
+//! `reason`, `reason_layers`, `console_url`, `confidence`, `proof`, `ruled_out`,
+//! `unchecked`, `key_change`, `probes`, ...) are allowed. Times are RFC 3339 in UTC.
 
 use crate::diagnose::{Diagnosis, Finding, TaskSummary};
 use crate::evidence::{ProbeResults, StoppedBy};
@@ -46,12 +46,20 @@ struct Answer<'a> {
     notes: Vec<&'a str>,
     probes: Option<&'a ProbeResults>,
     proof: Vec<Cow<'a, str>>,
+    reason_layers: Option<LayersView<'a>>,
     ruled_out: Vec<Cow<'a, str>>,
     stopped_by: Option<StoppedByView<'a>>,
     summary: Cow<'a, str>,
     task: TaskView<'a>,
     title: &'a str,
     unchecked: &'a [String],
+}
+
+/// The telling reason read by its layers, outermost first.
+#[derive(Serialize)]
+struct LayersView<'a> {
+    container: &'a Option<String>,
+    layers: Vec<Cow<'a, str>>,
 }
 
 #[derive(Serialize)]
@@ -110,6 +118,10 @@ impl<'a> Answer<'a> {
             notes: d.notes.iter().map(|n| n.text.as_str()).collect(),
             probes: d.probes.as_ref(),
             proof: redacted_all(&d.proof),
+            reason_layers: d.reason_layers.as_ref().map(|l| LayersView {
+                container: &l.container,
+                layers: redacted_all(&l.layers),
+            }),
             ruled_out: redacted_all(&d.ruled_out),
             stopped_by: d.stopped_by.as_ref().map(StoppedByView::of),
             summary: redact(&d.summary),

@@ -2,7 +2,7 @@
 //!
 //! Order follows what the on-call reader needs: the headline (service and specific
 //! cause; task, cluster), what stopped it (stop code, reason, each container's exit
-//! code), the likely cause (the catalog's title and id) with its evidence, findings from the logs, numbered fixes, who stopped it, notes, and
+//! code, the telling reason read by its layers when it has them), the likely cause (the catalog's title and id) with its evidence, findings from the logs, numbered fixes, who stopped it, notes, and
 //! the console link. Lines wrap at [`WIDTH`] columns so the card reads in an 80 to 100
 //! column terminal. Colour (anstyle) only when the caller says so: the CLI decides from
 //! the TTY and `NO_COLOR`. Untrusted text is redacted and has its control characters
@@ -11,7 +11,7 @@
 use super::escape;
 use super::json::time;
 use crate::arn;
-use crate::diagnose::{Diagnosis, TaskSummary};
+use crate::diagnose::Diagnosis;
 use crate::evidence::StoppedBy;
 use anstream::adapter::strip_str;
 use anstyle::{AnsiColor, Style};
@@ -29,13 +29,13 @@ pub fn to_text(d: &Diagnosis, colour: bool) -> String {
     let p = Painter { colour };
     let mut out = String::new();
     headline(&mut out, &p, d);
-    what_stopped_it(&mut out, &p, &d.task);
+    what_stopped_it(&mut out, &p, d);
     cause(&mut out, &p, d);
     checked(&mut out, &p, d);
     findings(&mut out, &p, d);
     fixes(&mut out, &p, d);
     if let Some(by) = &d.stopped_by {
-        stopped_by(&mut out, &p, by);
+        stopped_by(&mut out, &p, by, d.task.stopped_reason.as_deref());
     }
     notes(&mut out, &p, d);
     if let Some(url) = &d.console_url {
@@ -121,7 +121,8 @@ fn headline(out: &mut String, p: &Painter, d: &Diagnosis) {
     let _ = writeln!(out, "  {}", p.paint(dim(), &parts.join(" · ")));
 }
 
-fn what_stopped_it(out: &mut String, p: &Painter, t: &TaskSummary) {
+fn what_stopped_it(out: &mut String, p: &Painter, d: &Diagnosis) {
+    let t = &d.task;
     section(out, p, "What stopped it");
     if let Some(code) = &t.stop_code {
         labelled(out, p, "Stop code", &escape::terminal(code.as_str(), false));
@@ -166,6 +167,19 @@ fn what_stopped_it(out: &mut String, p: &Painter, t: &TaskSummary) {
                 let _ = writeln!(out, "  {}{line}", " ".repeat(LABEL + indent));
             }
         }
+    }
+    if let Some(layers) = &d.reason_layers {
+        let of = layers
+            .container
+            .as_deref()
+            .map(|c| format!("{}: ", escape::terminal(c, false)))
+            .unwrap_or_default();
+        labelled(
+            out,
+            p,
+            "Read by layers",
+            &format!("{of}{}", escape::terminal(&layers.joined(), false)),
+        );
     }
     match (t.started_at, t.stopped_at) {
         (Some(start), Some(stop)) => {
@@ -343,7 +357,9 @@ fn fixes(out: &mut String, p: &Painter, d: &Diagnosis) {
     }
 }
 
-fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy) {
+/// Who stopped it; the reason the caller gave only when it is not the stopped reason
+/// shown above.
+fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy, stopped_reason: Option<&str>) {
     section(out, p, "Stopped by");
     let who = match (&by.arn, &by.identity_type) {
         (Some(arn), Some(kind)) => format!("{arn} ({kind})"),
@@ -361,7 +377,7 @@ fn stopped_by(out: &mut String, p: &Painter, by: &StoppedBy) {
     if let Some(agent) = &by.user_agent {
         labelled(out, p, "User agent", &escape::terminal(agent, false));
     }
-    if let Some(reason) = &by.reason {
+    if let Some(reason) = by.reason.as_deref().filter(|r| Some(*r) != stopped_reason) {
         labelled(out, p, "Reason given", &escape::terminal(reason, false));
     }
 }

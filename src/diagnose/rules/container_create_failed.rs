@@ -11,26 +11,47 @@ use super::meaning::Meaning;
 use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
+use crate::diagnose::findings::not_authorized;
+use crate::diagnose::layers::ReasonChain;
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
 use crate::values::{fixed_host_ports, MemoryLimits};
 use regex::Regex;
 use std::sync::LazyLock;
 
+/// The runtime's and the agent's names for a container or a task resource that could
+/// not be created, started or inspected, and the phrases of the same failures. The
+/// innermost layer outranks them: the rules for a program that could not run, a memory
+/// kill or a secret come first, and a container stopped for a failed dependency is
+/// never this.
 const CREATE_FAILURE: &[&str] = &[
     "cannotcreatecontainererror",
     "cannotstartcontainererror",
     "cannotinspectcontainererror",
     "containerruntimeerror",
     "resourceinitializationerror",
+    "resource cannot be initialized",
+    "dockerstateerror",
+    "hostconfigerror",
+    "dockerclientconfigerror",
+    "invalidvolumeerror",
+    "cannotinspectvolumeerror",
+    // CannotCreateVolumeError, also as people retype it ("ConnotCreateVolumeError").
+    "createvolume",
+    "volumeerror: agent could not create",
     "failed to validate logger args",
+    "failed to initialize logging driver",
+    "firelens",
     "address already in use",
     "port is already allocated",
+    TASK_DEPENDENCY_CYCLE,
 ];
+/// The agent's words for `dependsOn` that no order satisfies (a cycle).
+const TASK_DEPENDENCY_CYCLE: &str = "task dependencies cannot be resolved";
 /// A container's own reason about the failure names that container.
 const NAMES_THE_CONTAINER: &[&str] = &["cannot", "error", "address already in use"];
 const PORT_TAKEN: &[&str] = &["address already in use", "port is already allocated"];
-const LOGGING: &[&str] = &["logger", "log group"];
+const LOGGING: &[&str] = &["logger", "log group", "logging driver"];
 /// The 2024-on wording of a log group check that could not reach CloudWatch Logs ("There
 /// is a connection issue between the task and Amazon CloudWatch. Check your network
 /// configuration.").
@@ -41,8 +62,13 @@ const EFS_TIMED_OUT: &[&str] = &["timed out", "timeout"];
 const EFS_DENIED: &str = "access denied by server";
 const EFS_NO_SUCH_PATH: &str = "no such file or directory";
 const EFS_UNRESOLVED: &str = "failed to resolve";
-/// An Amazon EBS volume ECS manages for the task.
-const EBS: &[&str] = &["ebs volume", "amazonelasticblockstorage"];
+/// An Amazon EBS volume ECS manages for the task, or the infrastructure role it creates
+/// the volume with.
+const EBS: &[&str] = &[
+    "ebs volume",
+    "amazonelasticblockstorage",
+    "ecs infrastructure role",
+];
 /// The runtime or the kernel ran out of memory while creating or starting the
 /// container: runc's "container init was OOM-killed (memory limit too low?)", a fork's
 /// "cannot allocate memory".
@@ -64,13 +90,20 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     if !f.reasons_mention_any(CREATE_FAILURE) && !f.reasons_mention_any(EBS) {
         return None;
     }
-    let container = f.container_mentioning(NAMES_THE_CONTAINER);
+    if f.dependency.is_some() {
+        return None;
+    }
+    let container = f
+        .telling_container()
+        .or_else(|| f.container_mentioning(NAMES_THE_CONTAINER));
     let name = container.map_or("a container", |c| c.name.as_str());
     let reason = container
         .and_then(|c| c.reason.as_deref())
         .filter(|r| !r.is_empty())
-        .unwrap_or(f.stopped_reason);
-    let what_failed = if f.reasons_mention(EFS) {
+        .unwrap_or(f.telling_reason());
+    let what_failed = if f.reasons_mention(TASK_DEPENDENCY_CYCLE) {
+        "the `dependsOn` of its containers has no order that works (a cycle), so none could be started".to_string()
+    } else if f.reasons_mention(EFS) {
         "its EFS volume could not be mounted".to_string()
     } else if f.reasons_mention_any(EBS) {
         let volume = EBS_VOLUME
@@ -81,13 +114,31 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
     } else {
         format!("the container runtime could not create or start container `{name}`")
     };
+    let words = ReasonChain::parse(reason);
     let verdict = Verdict::new(
         CauseId::ContainerCreateFailed,
-        format!("{}: {what_failed}: \"{}\".", f.subject(), quotable(reason)),
+        format!(
+            "{}: {what_failed}: \"{}\".",
+            f.subject(),
+            quotable(words.telling_words())
+        ),
     );
-    Some(if f.reasons_mention_any(PORT_TAKEN) {
+    Some(if f.reasons_mention(TASK_DEPENDENCY_CYCLE) {
+        verdict.fix(format!(
+            "Check the `dependsOn` of every container in `{}`: a container must not wait, directly or through others, for itself.",
+            f.family().unwrap_or("the task definition")
+        ))
+    } else if f.reasons_mention_any(PORT_TAKEN) {
         verdict.fix(port_taken_fix(f))
     } else if f.reasons_mention_any(LOGGING) {
+        let verdict = match not_authorized(reason) {
+            Some(denied) => verdict.fix(format!(
+                "Allow `{}` for {} (the managed policy AmazonECSTaskExecutionRolePolicy has the CloudWatch Logs actions awslogs needs).",
+                denied.action,
+                f.execution_role_phrase()
+            )),
+            None => verdict,
+        };
         let verdict = if f.reasons_mention_any(CANNOT_REACH_LOGS) {
             verdict.fix(format!(
                 "ECS could not reach CloudWatch Logs from the task's subnet: from a private subnet add a NAT gateway or the VPC endpoint `com.amazonaws.{}.logs` (private DNS on, its security group allowing HTTPS from the task); in a public subnet on Fargate set `assignPublicIp: ENABLED`.",
@@ -118,7 +169,7 @@ pub fn recognise_memory_kill(f: &Facts) -> Option<Verdict> {
     let reason = container
         .and_then(|c| c.reason.as_deref())
         .filter(|r| !r.is_empty())
-        .unwrap_or(f.stopped_reason);
+        .unwrap_or(f.telling_reason());
     let def = container.and_then(|c| f.definition_of(c));
     let limits = MemoryLimits::of(f.task, f.task_definition, container, def);
     let mut verdict = Verdict::new(

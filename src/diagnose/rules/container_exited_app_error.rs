@@ -2,6 +2,7 @@
 //! code no earlier rule explains. The findings of its logs say why, and name the fixes.
 
 use super::meaning::Meaning;
+use super::out_of_memory;
 use super::wording::cut;
 use super::{catalog_general_fixes, Facts, Verdict};
 use crate::diagnose::findings::DetailedFinding;
@@ -10,7 +11,7 @@ use crate::diagnose::text::{as_sentence, lowercase_first};
 use crate::diagnose::CauseId;
 use crate::evidence::probes::ChangedField;
 use crate::evidence::Container;
-use crate::values::MemoryLimits;
+use crate::values::is_essential;
 
 /// The last of the exit-code rules: any exit code left is the application's error.
 pub fn recognise(f: &Facts) -> Option<Verdict> {
@@ -26,7 +27,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         .findings
         .iter()
         .find(|x| x.is_about(&container.name) && x.kind() != FindingKind::NoLogConfiguration);
-    let because = first
+    let mut because = first
         .map(|x| {
             format!(
                 " The logs show: {}.",
@@ -34,17 +35,29 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             )
         })
         .unwrap_or_default();
+    // A runtime's own out-of-memory message, with no memory kill recorded: say so, so
+    // that nobody reads it as ECS having killed the container.
+    if let Some(said) = out_of_memory::oom_line(f, &container.name)
+        .and_then(|line| out_of_memory::no_memory_kill(f, container, line))
+    {
+        because.push_str(&said);
+    }
     // A finding names the fix; the general steps ("read the last log lines", "run the
     // image locally") are only for when none does.
     let mut fixes = fixes_from_findings(f, container);
     if fixes.is_empty() {
         fixes = catalog_general_fixes(CauseId::ContainerExitedAppError);
     }
+    let essential = if is_essential(f.task_definition, container) {
+        "essential "
+    } else {
+        ""
+    };
     Some(
         Verdict::new(
             CauseId::ContainerExitedAppError,
             format!(
-                "{}: essential container `{}` {how}.{because}",
+                "{}: {essential}container `{}` {how}.{because}",
                 f.subject(),
                 container.name
             ),
@@ -91,14 +104,10 @@ fn fixes_from_findings(f: &Facts, container: &Container) -> Vec<String> {
                 found.finding.line.as_deref().map_or_else(|| detail.clone(), |l| format!("\"{l}\"")),
                 container.name
             )),
-            FindingValues::OomInLogs => {
-                let limits = MemoryLimits::of(
-                    f.task,
-                    f.task_definition,
-                    Some(container),
-                    f.blamed_definition,
-                );
-                fixes.extend(limits.raise_fix(&container.name, f.on_fargate(), f.family()));
+            // The runtime's heap setting first, more memory second.
+            FindingValues::OomInLogs if found.is_about(&container.name) => {
+                let line = found.finding.line.as_deref().unwrap_or(detail);
+                fixes.extend(out_of_memory::fixes_for_heap_line(f, container, line));
             }
             _ => {}
         }
@@ -142,6 +151,11 @@ fn headline(f: &Facts) -> Option<String> {
             FindingValues::AwsAccessDenied { denied: None } => {
                 Some("AWS denied access".to_string())
             }
+            FindingValues::OomInLogs => x
+                .finding
+                .line
+                .as_deref()
+                .map(|line| out_of_memory::runtime_words(line).to_string()),
             _ => None,
         });
     let crash = || {

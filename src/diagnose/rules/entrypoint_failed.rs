@@ -10,6 +10,7 @@ use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
 use crate::diagnose::findings::FindingKind;
 use crate::diagnose::findings::FindingValues;
+use crate::diagnose::layers::ReasonChain;
 use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
 use crate::evidence::probes::ChangedField;
@@ -52,21 +53,30 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         return None;
     }
     let container = f.container_mentioning(NAMES_THE_PROGRAM)?;
-    let reason = container.reason.as_deref().unwrap_or(f.stopped_reason);
+    let reason = container
+        .reason
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or(f.telling_reason());
+    // Read by layers, quotes unescaped: `exec: "x": ...` whatever the wrappers.
+    let cleaned = ReasonChain::parse(reason);
     let mut verdict = Verdict::new(
         CauseId::EntrypointFailed,
         format!(
             "{}: container `{}` could not start its program: \"{}\".",
             f.subject(),
             container.name,
-            quotable(reason)
+            quotable(cleaned.telling_words())
         ),
     );
     if let Some(line) = f.definition_of(container).and_then(describe_command) {
         verdict = verdict.evidence(line);
     }
-    let lowercase = reason.to_lowercase();
-    if let Some(program) = PROGRAM.captures(reason).and_then(|c| c.name("program")) {
+    let lowercase = cleaned.cleaned().to_lowercase();
+    if let Some(program) = PROGRAM
+        .captures(cleaned.cleaned())
+        .and_then(|c| c.name("program"))
+    {
         let program = program.as_str();
         if lowercase.contains(PERMISSION_DENIED) {
             verdict = verdict.fix(format!(
@@ -167,11 +177,31 @@ fn headline(f: &Facts) -> Option<String> {
             None => "image built for another CPU architecture".to_string(),
         });
     }
+    if let Some(named) = named_in_reason(f) {
+        return Some(named);
+    }
     let program = program.map(|p| cut(p))?;
     Some(match container.exit_code {
         Some(126) => format!("{program} is not executable (exit 126)"),
         Some(127) => format!("{program}: command not found (exit 127)"),
         _ => format!("{program} not found in the image"),
+    })
+}
+
+/// `/app/start.sh is not executable`, from a reason that names the program runc could
+/// not run (`exec: "/app/start.sh": permission denied`).
+fn named_in_reason(f: &Facts) -> Option<String> {
+    let chain = std::iter::once(f.telling_chain())
+        .chain(&f.container_chains)
+        .chain(std::iter::once(&f.task_chain))
+        .find(|c| PROGRAM.is_match(c.cleaned()))?;
+    let program = PROGRAM.captures(chain.cleaned())?.name("program")?.as_str();
+    let program = cut(program);
+    let words = chain.cleaned().to_lowercase();
+    Some(if words.contains(PERMISSION_DENIED) {
+        format!("{program} is not executable")
+    } else {
+        format!("{program} not found in the image")
     })
 }
 

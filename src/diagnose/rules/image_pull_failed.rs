@@ -13,6 +13,7 @@ use crate::values::ImageRef;
 
 const PULL_FAILURE: &[&str] = &[
     "cannotpullcontainererror",
+    "cannotpullimagemanifesterror",
     "pull image manifest",
     "failed to pull",
     "pull access denied",
@@ -61,6 +62,8 @@ const UNREACHABLE: &[&str] = &[
     "request canceled",
     "network is unreachable",
     "check your network configuration",
+    "check your task network configuration",
+    "connection issue",
 ];
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {

@@ -1,5 +1,6 @@
 //! `infrastructure-maintenance`: AWS retired the task to maintain its infrastructure.
 
+use super::instance_unhealthy_or_terminated::host_went_away;
 use super::meaning::Meaning;
 use super::{Facts, Verdict};
 use crate::diagnose::CauseId;
@@ -15,9 +16,10 @@ const MAINTENANCE_REASONS: &[&str] = &[
 ];
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    if f.stop_code != Some(&StopCode::TerminationNotice)
-        && !f.reasons_mention_any(MAINTENANCE_REASONS)
-    {
+    // A termination notice that names the host going away ("Host EC2 (instance i-...)
+    // terminated.") is the instance's end, not AWS's maintenance.
+    let notice = f.stop_code == Some(&StopCode::TerminationNotice) && !host_went_away(f);
+    if !notice && !f.reasons_mention_any(MAINTENANCE_REASONS) {
         return None;
     }
     let replacement = if f.task.service_name().is_some() {

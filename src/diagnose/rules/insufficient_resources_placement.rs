@@ -20,7 +20,15 @@ const PLACEMENT_REASONS: &[&str] = &[
     "capacity is unavailable at this time",
     "memberof",
     "required attributes",
+    EMPTY_CAPACITY_PROVIDER,
+    NO_ACTIVE_INSTANCES,
 ];
+/// ECS's words for a cluster with no ACTIVE container instance.
+const NO_ACTIVE_INSTANCES: &str = "no active instances";
+/// ECS's word for a capacity provider with no instance that could take the task.
+const EMPTY_CAPACITY_PROVIDER: &str = "empty capacity provider";
+/// The placement failures ECS gives as a bare word after `TaskFailedToStart: `.
+const PLACEMENT_WORDS: &[&str] = &["ATTRIBUTE", "LOCATION"];
 
 /// "No Container Instances were found in your capacity provider": the strategy names a
 /// capacity provider with no registered instance (an Auto Scaling group at zero, or a
@@ -32,24 +40,53 @@ static PLACEMENT_RESOURCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)RESOURCE:(MEMORY|CPU|PORTS|ENI|GPU)").expect("valid resource regex")
 });
 
+/// `TaskFailedToStart: ATTRIBUTE` (or `LOCATION`): the word, when the reason is only that.
+fn placement_word<'a>(f: &'a Facts) -> Option<&'a str> {
+    let message = f.telling_chain().message();
+    PLACEMENT_WORDS.iter().copied().find(|w| message == *w)
+}
+
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    if !f.reasons_mention_any(PLACEMENT_REASONS) {
+    let word = placement_word(f);
+    if !f.reasons_mention_any(PLACEMENT_REASONS) && word.is_none() {
         return None;
     }
     let resource = PLACEMENT_RESOURCE
-        .captures(f.stopped_reason)
+        .captures(f.telling_reason())
         .and_then(|c| c.get(1))
         .map(|m| m.as_str().to_uppercase());
-    let empty_provider = f.reasons_mention(NO_CAPACITY_PROVIDER_INSTANCES);
-    let what = match resource.as_deref() {
-        Some("MEMORY") => "free memory",
-        Some("CPU") => "free CPU",
-        Some("PORTS") => "the host ports it needs free",
-        Some("ENI") => "a free network interface (ENI) slot",
-        Some("GPU") => "a free GPU",
-        _ => "room for it",
+    let none_registered = f.reasons_mention(NO_CAPACITY_PROVIDER_INSTANCES);
+    // ECS's word when its capacity provider had no instance that could take the task:
+    // none registered, or none with room for its CPU and memory.
+    let empty_word = f.reasons_mention(EMPTY_CAPACITY_PROVIDER);
+    let empty_provider = none_registered || empty_word;
+    let what = match (resource.as_deref(), word) {
+        (_, Some("ATTRIBUTE")) => {
+            "the attributes its task definition or placement constraints require"
+        }
+        (_, Some(_)) => "room for it in the Availability Zones it may use",
+        _ => match resource.as_deref() {
+            Some("MEMORY") => "free memory",
+            Some("CPU") => "free CPU",
+            Some("PORTS") => "the host ports it needs free",
+            Some("ENI") => "a free network interface (ENI) slot",
+            Some("GPU") => "a free GPU",
+            _ => "room for it",
+        },
     };
-    let summary = if empty_provider {
+    let provider_named = f
+        .task
+        .capacity_provider
+        .as_deref()
+        .map(|p| format!(" `{p}`"))
+        .unwrap_or_default();
+    let summary = if empty_word {
+        format!(
+            "{} could not be placed: its capacity provider{provider_named} had no container instance in cluster `{}` that could take it, none registered or none with room for its CPU and memory (EMPTY CAPACITY PROVIDER).",
+            f.subject(),
+            f.task.cluster_name()
+        )
+    } else if none_registered {
         format!(
             "{} could not be placed: its capacity provider{} has no container instance registered in cluster `{}`.",
             f.subject(),
@@ -58,6 +95,12 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
                 .as_deref()
                 .map(|p| format!(" `{p}`"))
                 .unwrap_or_default(),
+            f.task.cluster_name()
+        )
+    } else if f.reasons_mention(NO_ACTIVE_INSTANCES) {
+        format!(
+            "{} could not be placed: cluster `{}` has no ACTIVE container instance (NO ACTIVE INSTANCES).",
+            f.subject(),
             f.task.cluster_name()
         )
     } else {
@@ -84,6 +127,9 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             f.region(),
             f.task.cluster_name()
         ));
+        if empty_word {
+            verdict = verdict.fix("Compare the task's CPU and memory with what the group's instance type offers after the agent's and the OS's share: a task larger than one instance never fits, however many instances there are.");
+        }
         verdict = verdict.fix("Check that the service's or RunTask's capacity provider strategy (or launch type) matches the cluster's providers: a FARGATE strategy on a cluster without the FARGATE provider, or an EC2 provider whose group is empty, places nothing.");
     }
     match resource.as_deref() {

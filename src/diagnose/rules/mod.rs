@@ -13,6 +13,7 @@ mod container_exited_app_error;
 mod container_exited_success;
 mod container_health_check_failed;
 mod container_killed_sigkill;
+mod dependency_failed;
 mod deployment_replaced;
 mod docker_timeout;
 mod elb_health_check_failed;
@@ -39,7 +40,7 @@ mod task_limit_quota;
 mod verdict;
 mod wording;
 
-pub use facts::{blamed_container, Facts};
+pub use facts::{blamed_container, is_generic_reason, Facts, Telling};
 pub use meaning::Meaning;
 pub use not_stopped::{has_not_stopped, NOT_STOPPED_TITLE};
 pub use out_of_memory::says_out_of_memory;
@@ -61,7 +62,10 @@ pub type Rule = fn(&Facts) -> Option<Verdict>;
 ///   not run and out of memory before the generic "could not create or start" (whose
 ///   keywords, e.g. ResourceInitializationError, they share), then runtime timeouts and
 ///   ECS's internal errors. A runtime error whose innermost cause is a memory kill is
-///   asked before the program-could-not-run rule: the wrapper is not the cause.
+///   asked before the program-could-not-run rule: the wrapper is not the cause. A
+///   container the agent did not start because a dependency failed (`dependency
+///   graph`) is asked after every rule that reads the dependency's own reason and
+///   before "could not create or start", whose wrapper it shares: it is never that.
 /// - Then health checks, a person's StopTask and the service scheduler: each explains
 ///   the exit codes that follow it (a SIGKILL after a StopTask is not the cause).
 /// - Last, the blamed container's exit code: 0, then 137 with out-of-memory evidence
@@ -81,6 +85,7 @@ pub const RULES: &[Rule] = &[
     container_create_failed::recognise_memory_kill,
     entrypoint_failed::recognise,
     out_of_memory::recognise,
+    dependency_failed::recognise,
     container_create_failed::recognise,
     docker_timeout::recognise,
     internal_error::recognise,
@@ -96,12 +101,14 @@ pub const RULES: &[Rule] = &[
     container_exited_app_error::recognise,
 ];
 
-/// The verdict of the first rule that applies, else `other`.
+/// The verdict of the first rule that applies, else `other`; a container the agent
+/// did not start for a failed dependency is tied to it.
 pub fn classify(facts: &Facts) -> Verdict {
-    RULES
+    let verdict = RULES
         .iter()
         .find_map(|rule| rule(facts))
-        .unwrap_or_else(|| other::verdict(facts))
+        .unwrap_or_else(|| other::verdict(facts));
+    dependency_failed::explain(facts, verdict)
 }
 
 /// The meaning of `id`, from its rule's file.

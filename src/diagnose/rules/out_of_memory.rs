@@ -135,26 +135,93 @@ fn verdict(f: &Facts, container: Option<&Container>, container_killed: bool) -> 
     if let Some(line) = limits.describe(name) {
         verdict = verdict.evidence(line);
     }
-    let raise = limits.raise_fix(name, f.on_fargate(), f.family());
-    let runtime_fix = runtime_fix(runtime, name, def, limit);
-    if container_killed || runtime_fix.is_none() {
-        verdict = verdict.fixes(raise).fixes(runtime_fix);
+    let fixes = if container_killed {
+        let raise = limits.raise_fix(name, f.on_fargate(), f.family());
+        raise
+            .into_iter()
+            .chain(runtime_fix(runtime, name, def, limit))
+            .collect()
     } else {
-        let share = match (runtime, limit) {
-            (Runtime::Java | Runtime::Node, Some(l)) => {
-                format!("more than {} MiB", heap_share(l))
-            }
-            (Runtime::Go, Some(l)) => format!("more than {} MiB", go_memory_limit(l)),
-            _ => "more".to_string(),
-        };
-        verdict = verdict
-            .fixes(runtime_fix)
-            .fixes(raise.map(|r| format!("If it needs {share}, {}", lowercase_first(&r))));
-    }
+        heap_first(f, runtime, name, def, &limits)
+    };
+    verdict = verdict.fixes(fixes);
     if runtime == Runtime::Other {
         verdict = verdict.fix(fixes::OOM_FIND_LEAK);
     }
     verdict.fix(fixes::OOM_WATCH_METRIC)
+}
+
+/// The fixes for a process that ran out of memory with no memory kill recorded: the
+/// runtime's own heap setting first, with the container's limit named; more memory
+/// second, and only if it needs more than that share. A runtime with no setting (the
+/// kernel's message) gets more memory first.
+fn heap_first(
+    f: &Facts,
+    runtime: Runtime,
+    name: &str,
+    def: Option<&ContainerDefinition>,
+    limits: &MemoryLimits,
+) -> Vec<String> {
+    let limit = limits.container.or(limits.task);
+    let raise = limits.raise_fix(name, f.on_fargate(), f.family());
+    let Some(runtime_fix) = runtime_fix(runtime, name, def, limit) else {
+        return raise.into_iter().collect();
+    };
+    let share = match (runtime, limit) {
+        (Runtime::Java | Runtime::Node, Some(l)) => format!("more than {} MiB", heap_share(l)),
+        (Runtime::Go, Some(l)) => format!("more than {} MiB", go_memory_limit(l)),
+        _ => "more".to_string(),
+    };
+    std::iter::once(runtime_fix)
+        .chain(raise.map(|r| format!("If it needs {share}, {}", lowercase_first(&r))))
+        .collect()
+}
+
+/// The fixes for a runtime's out-of-memory line in the logs of `container`, which ECS
+/// did not kill for memory (it exited on its own, not with 137): the heap setting first.
+pub fn fixes_for_heap_line(f: &Facts, container: &Container, line: &str) -> Vec<String> {
+    let def = f.definition_of(container);
+    let limits = MemoryLimits::of(f.task, f.task_definition, Some(container), def);
+    heap_first(f, Runtime::of_line(line), &container.name, def, &limits)
+}
+
+/// The sentence for a runtime's out-of-memory line when ECS recorded no memory kill
+/// (a Java, Node.js or Go message; `None` for others, which may be the kernel's).
+pub fn no_memory_kill(f: &Facts, container: &Container, line: &str) -> Option<String> {
+    let def = f.definition_of(container);
+    let limits = MemoryLimits::of(f.task, f.task_definition, Some(container), def);
+    let limit = limits.container.or(limits.task);
+    let of_limit = limit.map(|m| format!(" of {m} MiB")).unwrap_or_default();
+    let what = match Runtime::of_line(line) {
+        Runtime::Java => format!("the JVM's heap reached its own limit (`-Xmx`, or its default share of memory), not the container's limit{of_limit}"),
+        Runtime::Node => format!("the V8 heap reached its own limit, which does not follow the container's limit{of_limit}"),
+        Runtime::Go => format!("the Go runtime could not get more memory (the container's limit is{})", limit.map(|m| format!(" {m} MiB")).unwrap_or_else(|| " not known".to_string())),
+        Runtime::Python | Runtime::Other => return None,
+    };
+    let code = container
+        .exit_code
+        .map(|c| format!(", exit code {c}"))
+        .unwrap_or_default();
+    Some(format!(
+        " ECS recorded no memory kill (no OutOfMemoryError reason{code}): {what}."
+    ))
+}
+
+/// A runtime's out-of-memory line in a few words (`Java heap exhausted`).
+pub fn runtime_words(line: &str) -> &'static str {
+    if line.contains("java.lang.OutOfMemoryError: Java heap space") {
+        "Java heap exhausted"
+    } else if line.contains("java.lang.OutOfMemoryError") {
+        "JVM out of memory"
+    } else if line.contains("JavaScript heap out of memory") {
+        "Node.js heap exhausted"
+    } else if line.contains("fatal error: runtime: out of memory") {
+        "Go runtime out of memory"
+    } else if line.contains("MemoryError") {
+        "Python MemoryError"
+    } else {
+        "the process ran out of memory"
+    }
 }
 
 /// 75 % of `limit` MiB: room for the heap, leaving the rest to the runtime itself.
@@ -212,13 +279,15 @@ fn runtime_fix(
             of_limit("75 %".to_string())
         )),
         Runtime::Node => Some(format!(
-            "Let the V8 heap match the container: set `NODE_OPTIONS=--max-old-space-size={}` in the `environment` of `{name}`{}; Node's default old-space limit ignores the container's.",
+            "Let the V8 heap match the container: set `NODE_OPTIONS=--max-old-space-size={}`{} in the `environment` of `{name}`{}; Node's default old-space limit ignores the container's.",
             limit.map_or("SIZE_IN_MIB".to_string(), |l| heap_share(l).to_string()),
+            limit.map(|l| format!(" (75 % of its {l} MiB)")).unwrap_or_default(),
             sets(&["NODE_OPTIONS"])
         )),
         Runtime::Go => Some(format!(
-            "Set `GOMEMLIMIT={}MiB` in the `environment` of `{name}`{} so the garbage collector works harder before memory runs out.",
+            "Set `GOMEMLIMIT={}MiB`{} in the `environment` of `{name}`{} so the garbage collector works harder before memory runs out.",
             limit.map_or("SIZE_IN_".to_string(), |l| go_memory_limit(l).to_string()),
+            limit.map(|l| format!(" (90 % of its {l} MiB)")).unwrap_or_default(),
             sets(&["GOMEMLIMIT"])
         )),
         Runtime::Python => Some(format!(
@@ -260,20 +329,7 @@ fn headline(f: &Facts) -> Option<String> {
         .iter()
         .find(|x| x.is_about(&container.name) && matches!(x.values, FindingValues::OomInLogs))
         .and_then(|x| x.finding.line.as_deref())?;
-    let what = if line.contains("java.lang.OutOfMemoryError: Java heap space") {
-        "Java heap exhausted"
-    } else if line.contains("java.lang.OutOfMemoryError") {
-        "JVM out of memory"
-    } else if line.contains("JavaScript heap out of memory") {
-        "Node.js heap exhausted"
-    } else if line.contains("fatal error: runtime: out of memory") {
-        "Go runtime out of memory"
-    } else if line.contains("MemoryError") {
-        "Python MemoryError"
-    } else {
-        "the process ran out of memory"
-    };
-    Some(format!("{what}{exit}"))
+    Some(format!("{}{exit}", runtime_words(line)))
 }
 
 /// The memory graph before the stop confirms the climb; a lowered limit explains it.

@@ -13,27 +13,37 @@ use crate::evidence::probes::{ChangedField, CheckRequest, Reach};
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// The reason is about fetching something before the containers start (the ECS agent on
-/// EC2 says "The task can't retrieve the secret ..." with no ResourceInitializationError
-/// in front)...
-const INITIALISATION: &[&str] = &[
-    "resourceinitializationerror",
-    "fetching secret data",
+/// The phrases that say ECS was fetching the task definition's secrets, registry
+/// credentials or environment files with the execution role: Fargate's (`unable to pull
+/// secrets or registry auth`, `failed to download env files`), the agent's on EC2 (its
+/// task resources' words, capitalised as it sends them), and its two registry errors.
+/// Phrases, not loose words: a `ResourceInitializationError` about anything else (an
+/// EFS mount, a program whose name mentions "secret") is not this.
+const FETCHING: &[&str] = &[
     "unable to pull secrets or registry auth",
+    "execution resource retrieval failed",
+    "unable to retrieve secret",
+    "unable to retrieve ecr registry auth",
+    "unable to get registry auth",
+    "fetching secret data",
     "retrieve the secret",
-];
-/// ...and what it fetched was a secret, a parameter or registry credentials...
-const ABOUT_SECRETS: &[&str] = &[
-    "secret",
-    "ssm",
-    "parameter",
-    "kms",
-    "registry auth",
-    "ecr",
-    "getauthorizationtoken",
-    "env file",
-    "environment file",
-    "asm",
+    "trying to retrieve secret with value",
+    "could not find a secretsmanager secretid",
+    "secrets manager secret was specified",
+    "did not contain json key",
+    "ssm secret resource",
+    "asm secret resource",
+    "asm resource:",
+    "asm fetching",
+    "task secret data",
+    "failed to download env files",
+    "unable to download env file",
+    "environment file resource",
+    "task environment files",
+    "credentialspec resource",
+    "private registry credentials",
+    "cannotpullecrcontainererror",
+    "cannotpullcontainerautherror",
 ];
 /// ...and not the network interface (that is `network-setup-failed`).
 const ENI_FAILURE: &str = "failed to configure eni";
@@ -69,24 +79,31 @@ const TIMEOUT: &[&str] = &[
 /// Environment files in S3.
 const ENVIRONMENT_FILES: &[&str] = &["env file", "environment file", "s3"];
 
+/// The role a refusal names: `User: arn:aws:sts::1:assumed-role/ROLE/SESSION is not
+/// authorized ...`.
+static ASSUMED_ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"assumed-role/(?P<role>[\w+=,.@-]+)/(?P<session>[\w+=,.@-]+)")
+        .expect("valid assumed-role regex")
+});
+
 static SECRET_ARN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"arn:aws[\w-]*:(?:secretsmanager|ssm|kms|s3):[^\s,'\x22)]+")
         .expect("valid arn regex")
 });
 
 pub fn recognise(f: &Facts) -> Option<Verdict> {
-    let initialisation = f.reasons_mention_any(INITIALISATION);
-    if !(initialisation && f.reasons_mention_any(ABOUT_SECRETS)) || f.reasons_mention(ENI_FAILURE) {
+    if !f.reasons_mention_any(FETCHING) || f.reasons_mention(ENI_FAILURE) {
         return None;
     }
-    let role = f.execution_role_phrase();
-    let named = named_secrets(f.stopped_reason);
-    let missing =
-        if f.reasons_mention(AGENT_SAYS_SECRET_MISSING) && SECRET_ARN.is_match(f.stopped_reason) {
-            format!(" Secrets Manager has no secret {named} in {}.", f.region())
-        } else {
-            String::new()
-        };
+    let reason = f.telling_reason();
+    let role = acting_role(f, reason).unwrap_or_else(|| f.execution_role_phrase());
+    let named = named_secrets(reason);
+    let env_files = f.reasons_mention_any(&["env file", "environment file"]);
+    let missing = if f.reasons_mention(AGENT_SAYS_SECRET_MISSING) && SECRET_ARN.is_match(reason) {
+        format!(" Secrets Manager has no secret {named} in {}.", f.region())
+    } else {
+        String::new()
+    };
     let mut verdict = Verdict::new(
         CauseId::SecretsOrRegistryAuth,
         format!(
@@ -110,15 +127,17 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             ));
         }
     }
-    if let Some(denied) = not_authorized(f.stopped_reason) {
+    let denied = not_authorized(reason);
+    if let Some(denied) = &denied {
         let resource = denied
             .resource
+            .as_ref()
             .map_or(named.clone(), |resource| format!("`{resource}`"));
         verdict = verdict.fix(format!(
             "Allow `{}` on {resource} in the policy of {role}.",
             denied.action
         ));
-    } else if f.reasons_mention_any(DENIED) {
+    } else if f.reasons_mention_any(DENIED) && !env_files {
         verdict = verdict.fix(format!(
             "Allow `secretsmanager:GetSecretValue`, `ssm:GetParameters` and (for customer-managed keys) `kms:Decrypt` on {named} in the policy of {role}."
         ));
@@ -134,7 +153,10 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             f.region()
         ));
     }
-    if f.reasons_mention_any(REGISTRY) && !f.reasons_mention(SECRET) {
+    let token_denied = denied
+        .as_ref()
+        .is_some_and(|d| d.action.eq_ignore_ascii_case("ecr:GetAuthorizationToken"));
+    if f.reasons_mention_any(REGISTRY) && !f.reasons_mention(SECRET) && !token_denied {
         verdict = verdict.fix(format!(
             "Allow `ecr:GetAuthorizationToken` (resource `*`) for {role}."
         ));
@@ -149,6 +171,14 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
             ));
         }
     }
+    let credentials_set = f
+        .container_definitions()
+        .any(|c| c.repository_credentials.is_some());
+    if f.reasons_mention(NO_PRIVATE_REGISTRY_CREDENTIALS) && !credentials_set {
+        verdict = verdict.fix(format!(
+            "The agent found no credentials for the private registry: give the container `repositoryCredentials` (a Secrets Manager secret with `username` and `password` keys), and allow `secretsmanager:GetSecretValue` on it for {role}."
+        ));
+    }
     if f.reasons_mention_any(TIMEOUT) {
         verdict = verdict.fix(format!(
             "The call to the AWS endpoint timed out: from a private subnet add a NAT gateway or VPC endpoints (`com.amazonaws.{r}.secretsmanager`, `com.amazonaws.{r}.ssm`, `com.amazonaws.{r}.ecr.api`, `com.amazonaws.{r}.kms`); in a public subnet on Fargate set `assignPublicIp: ENABLED`.",
@@ -156,14 +186,48 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         ));
     }
     if f.reasons_mention_any(ENVIRONMENT_FILES) {
+        let files: Vec<String> = f
+            .container_definitions()
+            .flat_map(|c| c.environment_files.iter())
+            .map(|arn| format!("`{arn}`"))
+            .collect();
+        let files = if files.is_empty() {
+            "the environment files".to_string()
+        } else {
+            files.join(", ")
+        };
         verdict = verdict.fix(format!(
-            "Allow `s3:GetObject` (and `s3:GetBucketLocation`) on the environment files for {role}."
+            "Allow `s3:GetObject` (and `s3:GetBucketLocation`) on {files} for {role}, and check that each file exists."
         ));
     }
     if verdict.fixes.is_empty() {
         verdict = verdict.general_fixes();
     }
     Some(verdict)
+}
+
+/// The agent's words when a container names a private registry image and no
+/// credentials for it.
+const NO_PRIVATE_REGISTRY_CREDENTIALS: &str = "private registry credentials: not found";
+
+/// The role a refusal names, when it is not the task's execution role: the container
+/// instance's role (the agent fetches ECR credentials with it when the task definition
+/// has no execution role), or another.
+fn acting_role(f: &Facts, reason: &str) -> Option<String> {
+    let caps = ASSUMED_ROLE.captures(reason)?;
+    let role = caps.name("role")?.as_str();
+    let session = caps.name("session").map_or("", |s| s.as_str());
+    let execution = f
+        .task_definition
+        .and_then(|d| d.execution_role_arn.as_deref());
+    if execution.is_some_and(|arn| arn.ends_with(&format!("/{role}"))) {
+        return None;
+    }
+    Some(if session.starts_with("i-") {
+        format!("the container instance role `{role}` (the agent uses it when the task definition has no execution role)")
+    } else {
+        format!("the role `{role}`")
+    })
 }
 
 /// The secret, parameter, key and object ARNs the reason names, quoted, or words that
@@ -187,7 +251,7 @@ static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
 /// `cannot fetch secret prod/orders/db`, `SSM parameter /app/key not found`, ...
 fn headline(f: &Facts) -> Option<String> {
     let timed_out = f.reasons_mention_any(&["timeout", "dial tcp", "send request failed"]);
-    let named = SECRET_NAME.captures(f.stopped_reason).and_then(|c| {
+    let named = SECRET_NAME.captures(f.telling_reason()).and_then(|c| {
         c.get(1).or(c.get(2)).map(|m| {
             cut(without_secret_suffix(
                 m.as_str().trim_end_matches(['.', ':']),

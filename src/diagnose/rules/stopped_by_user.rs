@@ -1,14 +1,15 @@
 //! `stopped-by-user`: someone called StopTask; CloudTrail (when looked up) says who.
 //!
-//! The caller is named once, in a few words ([`StoppedBy::who`]), and the reason once:
-//! the full ARN, source address and user agent are in `stopped_by`, which every output
-//! shows, and the stopped reason is in the task summary.
+//! The caller is named once, in a few words ([`StoppedBy::who`]), and the reason the
+//! caller gave twice, no more: once in the headline, once in the body (the stopped
+//! reason every output shows, or, when CloudTrail's differs from it, the stop's
+//! "Reason given"). The summary does not repeat it. The full ARN, source address and
+//! user agent are in `stopped_by`, which every output shows.
 
 use super::meaning::Meaning;
 use super::wording::cut;
 use super::{Facts, Verdict};
 use crate::diagnose::catalog::fixes;
-use crate::diagnose::text::quotable;
 use crate::diagnose::CauseId;
 use crate::evidence::StopCode;
 use crate::evidence::{StopLookup, StoppedBy};
@@ -26,9 +27,6 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
         StopLookup::Found(who) => Some(who),
         _ => None,
     };
-    let given = caller_reason(f, found)
-        .map(|r| format!(" with the reason \"{}\"", quotable(r)))
-        .unwrap_or_default();
     let summary = match found {
         Some(who) => {
             let caller = who.who().unwrap_or_else(|| "an unnamed caller".to_string());
@@ -36,14 +34,14 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
                 .time
                 .map(|t| format!(" at {}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
                 .unwrap_or_default();
-            format!("{} was stopped by {caller}{when}{given} (StopTask).", f.subject())
+            format!("{} was stopped by {caller}{when} (StopTask).", f.subject())
         }
         None if matches!(f.stop_lookup, StopLookup::NotFoundYet) => format!(
-            "{} was stopped by a StopTask call{given}; CloudTrail has no event naming the caller yet (it can lag ~15 minutes).",
+            "{} was stopped by a StopTask call; CloudTrail has no event naming the caller yet (it can lag ~15 minutes).",
             f.subject()
         ),
         None => format!(
-            "{} was stopped by a StopTask call{given}; the caller was not looked up.",
+            "{} was stopped by a StopTask call; the caller was not looked up.",
             f.subject()
         ),
     };
@@ -74,24 +72,19 @@ pub fn caller_reason<'a>(f: &Facts<'a>, found: Option<&'a StoppedBy>) -> Option<
         .filter(|r| !r.is_empty() && !r.starts_with(USER_STOP_REASON_PREFIX))
 }
 
-/// ECS's wording of a StopTask without a reason of the caller's.
-const DEFAULT_USER_STOP_REASON: &str = "Task stopped by user";
-
-/// `stopped by jane.doe (OpsAdmin): "rotating hosts"`.
+/// `stopped by jane.doe (OpsAdmin): "rotating hosts"`, `stopped by a StopTask call:
+/// "rotating hosts"`.
 fn headline(f: &Facts) -> Option<String> {
-    let StopLookup::Found(who) = f.stop_lookup else {
-        return Some("stopped by a StopTask call".to_string());
+    let found = match f.stop_lookup {
+        StopLookup::Found(who) => Some(who),
+        _ => None,
     };
-    let caller = who.who().unwrap_or_else(|| "an unnamed caller".to_string());
-    let reason = who
-        .reason
-        .as_deref()
-        .or(Some(f.stopped_reason))
-        .map(str::trim)
-        .filter(|r| !r.is_empty() && !r.starts_with(DEFAULT_USER_STOP_REASON));
-    Some(match reason {
-        Some(r) => format!("stopped by {caller}: \"{}\"", cut(r)),
-        None => format!("stopped by {caller} (StopTask)"),
+    let caller = found.map(|who| who.who().unwrap_or_else(|| "an unnamed caller".to_string()));
+    Some(match (caller, caller_reason(f, found)) {
+        (Some(caller), Some(r)) => format!("stopped by {caller}: \"{}\"", cut(r)),
+        (Some(caller), None) => format!("stopped by {caller} (StopTask)"),
+        (None, Some(r)) => format!("stopped by a StopTask call: \"{}\"", cut(r)),
+        (None, None) => "stopped by a StopTask call".to_string(),
     })
 }
 

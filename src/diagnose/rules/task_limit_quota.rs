@@ -25,7 +25,7 @@ pub fn recognise(f: &Facts) -> Option<Verdict> {
                 "{} could not run because the account reached a quota in {}: \"{}\".",
                 f.subject(),
                 f.region(),
-                quotable(f.stopped_reason)
+                quotable(f.telling_reason())
             ),
         )
         .fix(format!(

@@ -1,5 +1,6 @@
 //! The diagnosis card: a header naming the service and the cause, when it ran and
-//! stopped, key facts, cause, evidence, findings, fixes, who stopped it, notes and the
+//! stopped, key facts, the reasons (and the telling one read by its layers), cause,
+//! evidence, findings, fixes, who stopped it, notes and the
 //! follow-up buttons that apply. Built from the [`Diagnosis`] (and its [`TaskSummary`])
 //! and the few [`CardFacts`] taken from the evidence, never from the raw evidence.
 
@@ -255,6 +256,18 @@ fn card_blocks(d: &Diagnosis, facts: &CardFacts, scale: f32) -> Vec<SlackBlock> 
                 escape::untrusted(reason)
             ));
         }
+    }
+    // The telling reason read by its layers: the outer names, then the words that say why.
+    if let Some(layers) = &d.reason_layers {
+        let of = layers
+            .container
+            .as_deref()
+            .map(|c| format!(" (`{}`)", inline_code(c)))
+            .unwrap_or_default();
+        reasons.push(format!(
+            "*Read by layers{of}:* {}",
+            escape::untrusted(&layers.joined())
+        ));
     }
     if !reasons.is_empty() {
         let quoted: Vec<String> = reasons.into_iter().map(|r| quote(&r)).collect();
