@@ -260,11 +260,30 @@ fn replace_pairs<'a>(text: Cow<'a, str>, pattern: &Regex, quoted: bool) -> Cow<'
 }
 
 /// A value that stands for a secret without being one: `password: YES` in MySQL's
-/// "using password: YES", `token=null`, `secret=<none>`, `password=****`.
+/// "using password: YES", `token=null`, `secret=<none>`, `password=****`, and the words
+/// of an error message about one (the agent's "registry credentials: not found").
 fn is_placeholder(value: &str) -> bool {
     let value = value.trim_matches(|c: char| matches!(c, '(' | ')' | '<' | '>' | '[' | ']'));
     [
-        "yes", "no", "true", "false", "null", "nil", "none", "empty", "unset", "redacted",
+        "yes",
+        "no",
+        "true",
+        "false",
+        "null",
+        "nil",
+        "none",
+        "empty",
+        "unset",
+        "redacted",
+        "not",
+        "missing",
+        "invalid",
+        "expired",
+        "required",
+        "unavailable",
+        "undefined",
+        "unknown",
+        "denied",
     ]
     .iter()
     .any(|word| value.eq_ignore_ascii_case(word))

@@ -361,3 +361,15 @@ fn environment_entries_with_secret_names() {
         assert_eq!(redact(line), line);
     }
 }
+
+#[test]
+fn an_error_message_about_a_credential_is_not_a_credential() {
+    for line in [
+        "CannotPullContainerAuthError: engine docker private registry credentials: not found",
+        "authentication failed: token: expired",
+        "password: missing",
+    ] {
+        assert_eq!(redact(line), line);
+    }
+    assert_eq!(redact("password: hunter2"), "password: [REDACTED]");
+}
