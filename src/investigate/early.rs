@@ -11,6 +11,7 @@ use crate::evidence::{Evidence, ProbeResults};
 use crate::gather::{EarlyLook, Gatherer};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::sync::{Arc, Mutex};
+use tracing::Instrument;
 
 /// What each early check found.
 pub type Found = Arc<Vec<(CheckRequest, ProbeResults)>>;
@@ -40,10 +41,11 @@ impl EarlyChecks {
                 .filter(|r| !r.needs_logs())
                 .collect();
             let evidence = so_far.clone();
-            let running =
-                tokio::spawn(
-                    async move { Arc::new(gatherer.probe_each(&evidence, &requests).await) },
-                );
+            // In the asker's span, so the calls are logged with their request id.
+            let running = tokio::spawn(
+                async move { Arc::new(gatherer.probe_each(&evidence, &requests).await) }
+                    .instrument(tracing::Span::current()),
+            );
             let found = async move { running.await.unwrap_or_default() }
                 .boxed()
                 .shared();
