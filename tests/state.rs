@@ -16,6 +16,8 @@ async fn the_memory_store_keeps_the_contract() {
     contract::first_time_is_once(&store).await;
     contract::incidents_group_and_count_once(&store).await;
     contract::a_stalled_parent_can_be_taken_over(&store).await;
+    contract::an_unposted_line_is_taken_over_when_its_claim_runs_out(&store).await;
+    contract::an_incident_recovers_once(&store).await;
     contract::acknowledge_and_mute(&store).await;
     contract::racing_first_times_have_one_winner(Arc::new(MemoryStore::default())).await;
 }
@@ -29,6 +31,8 @@ async fn the_dynamodb_store_keeps_the_contract_on_moto() {
     contract::first_time_is_once(&store).await;
     contract::incidents_group_and_count_once(&store).await;
     contract::a_stalled_parent_can_be_taken_over(&store).await;
+    contract::an_unposted_line_is_taken_over_when_its_claim_runs_out(&store).await;
+    contract::an_incident_recovers_once(&store).await;
     contract::acknowledge_and_mute(&store).await;
     let shared: Arc<dyn StateStore> = Arc::new(store.clone());
     contract::racing_first_times_have_one_winner(shared).await;

@@ -6,8 +6,14 @@
 //! time, so counting a stop is one conditional update (`attribute_not_exists(stops.#t)`)
 //! that two replicas cannot both win. DynamoDB deletes expired items lazily (within days),
 //! so every condition also compares the expiry with now.
+//!
+//! A stop whose thread line is not posted yet carries a claim, a top-level attribute
+//! `unposted#<task id>` holding until when its counter may post it; posting removes it,
+//! and a claim that runs out (its replica died) is taken over by a conditional update.
+//! The open incidents of a service in a channel are listed in an index item (the
+//! `scope`, a string set `keys`) that service events read to close them.
 
-use super::{incident_expiry, now, secs, Incident, Join, Joined, StateError, StateStore};
+use super::{incident_expiry, now, secs, Incident, Join, Joined, Previous, StateError, StateStore};
 use crate::gather::call_metrics::CountCalls;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::RequestId;
@@ -16,10 +22,20 @@ use aws_sdk_dynamodb::Client;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::BoxFuture;
+use std::collections::BTreeSet;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The attribute holding the claim on a stop's unposted line.
+const UNPOSTED: &str = "unposted#";
+/// How long an index of open incidents outlives its last change.
+const INDEX_KEEP: i64 = 2 * 86_400;
+
+fn unposted_attribute(task_id: &str) -> String {
+    format!("{UNPOSTED}{task_id}")
+}
 
 /// A DynamoDB table holding the shared state.
 #[derive(Clone)]
@@ -136,36 +152,89 @@ impl DynamoStore {
     }
 
     async fn open(&self, join: &Join) -> Result<Option<Incident>, StateError> {
-        let incident = join.new_incident();
+        // The index first: an index naming an incident that was not opened is harmless,
+        // an open incident missing from it would never be recovered.
+        self.index(&join.scope, &join.key, "ADD").await?;
+        let mut incident = join.new_incident();
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item_from(&incident)))
-            .condition_expression("attribute_not_exists(pk) OR active_until < :now")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (active_until < :now AND attribute_not_exists(stops.#t))",
+            )
             .expression_attribute_values(":now", n(join.now))
+            .expression_attribute_names("#t", &join.task_id)
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(incident)),
-            Err(e) if is_condition_failed(&e) => Ok(None),
-            Err(e) => Err(self.failure("PutItem", &e)),
+        let old = match result {
+            Ok(output) => output.attributes().map(incident_from),
+            Err(e) if is_condition_failed(&e) => return Ok(None),
+            Err(e) => return Err(self.failure("PutItem", &e)),
+        };
+        incident.previous = old.as_ref().and_then(Incident::as_previous);
+        if let Some(previous) = &incident.previous {
+            self.update(
+                &join.key,
+                "SET prev_ts = :ts, prev_ended = :ended",
+                "attribute_exists(pk)",
+                vec![
+                    (":ts", s(&previous.parent_ts)),
+                    (":ended", n(previous.ended_at)),
+                ],
+                vec![],
+            )
+            .await?;
         }
+        Ok(Some(incident))
+    }
+
+    /// Add `key` to (or delete it from) the open incidents of `scope`.
+    async fn index(&self, scope: &str, key: &str, op: &str) -> Result<(), StateError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(scope))
+            .update_expression(format!("{op} #keys :k SET expires_at = :expires"))
+            .expression_attribute_names("#keys", "keys")
+            .expression_attribute_values(":k", AttributeValue::Ss(vec![key.to_string()]))
+            .expression_attribute_values(":expires", n(now() + INDEX_KEEP))
+            .send()
+            .await
+            .map_err(|e| self.failure("UpdateItem", &e))?;
+        Ok(())
+    }
+
+    /// A counted stop whose claim ran out: take it.
+    async fn reclaim(&self, join: &Join) -> Result<Option<Incident>, StateError> {
+        let claim = unposted_attribute(&join.task_id);
+        self.update(
+            &join.key,
+            "SET #c = :claim",
+            "attribute_exists(#c) AND #c < :now",
+            vec![(":claim", n(join.claim_until())), (":now", n(join.now))],
+            vec![("#c", claim.as_str())],
+        )
+        .await
     }
 
     async fn add(&self, join: &Join) -> Result<Option<Incident>, StateError> {
         let active_until = join.active_until();
+        let claim = unposted_attribute(&join.task_id);
         self.update(
             &join.key,
-            "SET stops.#t = :at, active_until = :until, expires_at = :expires",
+            "SET stops.#t = :at, #c = :claim, active_until = :until, expires_at = :expires",
             "attribute_exists(pk) AND active_until >= :now AND attribute_not_exists(stops.#t)",
             vec![
                 (":at", n(join.stopped_at)),
+                (":claim", n(join.claim_until())),
                 (":until", n(active_until)),
                 (":expires", n(incident_expiry(active_until))),
                 (":now", n(join.now)),
             ],
-            vec![("#t", join.task_id.as_str())],
+            vec![("#t", join.task_id.as_str()), ("#c", claim.as_str())],
         )
         .await
     }
@@ -180,9 +249,17 @@ impl DynamoStore {
             if let Some(added) = self.add(join).await? {
                 return Ok(Joined::Added(added));
             }
+            if let Some(reclaimed) = self.reclaim(join).await? {
+                return Ok(Joined::Reclaimed(reclaimed));
+            }
             if let Some(existing) = self.read(&join.key).await? {
-                if existing.active_until >= join.now && existing.stops.contains_key(&join.task_id) {
-                    return Ok(Joined::Duplicate(existing));
+                if existing.stops.contains_key(&join.task_id) {
+                    match existing.unposted.get(&join.task_id) {
+                        None => return Ok(Joined::Duplicate(existing)),
+                        Some(until) if *until >= join.now => return Ok(Joined::Busy),
+                        // Its claim ran out just now: round again to take it.
+                        Some(_) => {}
+                    }
                 }
             }
         }
@@ -230,12 +307,135 @@ impl StateStore for DynamoStore {
         key: &'a str,
         now: i64,
         lease: Duration,
+        holder: &'a str,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
         Box::pin(self.update(
             key,
-            "SET posting_until = :until",
+            "SET posting_until = :until, posting_by = :me",
             "attribute_exists(pk) AND attribute_not_exists(parent_ts) AND posting_until < :now",
-            vec![(":until", n(now + secs(lease))), (":now", n(now))],
+            vec![
+                (":until", n(now + secs(lease))),
+                (":now", n(now)),
+                (":me", s(holder)),
+            ],
+            vec![],
+        ))
+    }
+
+    fn renew_lease<'a>(
+        &'a self,
+        key: &'a str,
+        holder: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(async move {
+            let renewed = self
+                .update(
+                    key,
+                    "SET posting_until = :until",
+                    "attribute_exists(pk) AND attribute_not_exists(parent_ts) AND posting_by = :me",
+                    vec![(":until", n(until)), (":me", s(holder))],
+                    vec![],
+                )
+                .await?;
+            Ok(renewed.is_some())
+        })
+    }
+
+    fn renew_claim<'a>(
+        &'a self,
+        key: &'a str,
+        task_id: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move {
+            let claim = unposted_attribute(task_id);
+            self.update(
+                key,
+                "SET #c = :until",
+                "attribute_exists(#c)",
+                vec![(":until", n(until))],
+                vec![("#c", claim.as_str())],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn line_posted<'a>(
+        &'a self,
+        key: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move {
+            let claim = unposted_attribute(task_id);
+            self.update(
+                key,
+                "REMOVE #c",
+                "attribute_exists(pk)",
+                vec![],
+                vec![("#c", claim.as_str())],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn open_incidents<'a>(
+        &'a self,
+        scope: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
+        Box::pin(async move {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(scope))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| self.failure("GetItem", &e))?;
+            let keys: BTreeSet<String> = output
+                .item()
+                .and_then(|item| item.get("keys"))
+                .and_then(|v| v.as_ss().ok())
+                .map(|keys| keys.iter().cloned().collect())
+                .unwrap_or_default();
+            Ok(keys.into_iter().collect())
+        })
+    }
+
+    fn recover<'a>(
+        &'a self,
+        key: &'a str,
+        scope: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(async move {
+            let recovered = self
+                .update(
+                    key,
+                    "SET recovered_at = :at, active_until = :closed",
+                    "attribute_exists(pk) AND attribute_not_exists(recovered_at) AND active_until >= :at",
+                    vec![(":at", n(at)), (":closed", n(at - 1))],
+                    vec![],
+                )
+                .await?;
+            self.index(scope, key, "DELETE").await?;
+            Ok(recovered)
+        })
+    }
+
+    fn set_deployment<'a>(
+        &'a self,
+        key: &'a str,
+        deployment: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(self.update(
+            key,
+            "SET deployment = :d",
+            "attribute_exists(pk)",
+            vec![(":d", s(deployment))],
             vec![],
         ))
     }
@@ -322,6 +522,10 @@ fn item_from(incident: &Incident) -> Item {
         .collect();
     item.insert("stops".into(), AttributeValue::M(stops));
     item.insert("posting_until".into(), n(incident.posting_until));
+    if let Some(holder) = &incident.posting_by {
+        item.insert("posting_by".into(), s(holder));
+    }
+    item.insert("opened_at".into(), n(incident.opened_at));
     item.insert("active_until".into(), n(incident.active_until));
     item.insert(
         "expires_at".into(),
@@ -347,6 +551,19 @@ fn incident_from(item: &Item) -> Incident {
                 .collect()
         })
         .unwrap_or_default();
+    let unposted = item
+        .iter()
+        .filter_map(|(name, value)| {
+            let task = name.strip_prefix(UNPOSTED)?;
+            Some((task.to_string(), value.as_n().ok()?.parse().ok()?))
+        })
+        .collect();
+    let previous = text("prev_ts").and_then(|parent_ts| {
+        Some(Previous {
+            parent_ts,
+            ended_at: number("prev_ended")?,
+        })
+    });
     Incident {
         key: text("pk").unwrap_or_default(),
         channel: text("channel").unwrap_or_default(),
@@ -358,5 +575,11 @@ fn incident_from(item: &Item) -> Incident {
         acknowledged_by: text("acknowledged_by"),
         acknowledged_at: number("acknowledged_at"),
         muted_until: number("muted_until"),
+        opened_at: number("opened_at").unwrap_or_default(),
+        posting_by: text("posting_by"),
+        unposted,
+        recovered_at: number("recovered_at"),
+        deployment: text("deployment"),
+        previous,
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{incident_expiry, secs, Incident, Join, Joined, StateError, StateStore};
 use futures::future::BoxFuture;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,7 +15,14 @@ const MAX_INCIDENTS: usize = 10_000;
 /// In-memory state for a single replica.
 pub struct MemoryStore {
     seen: moka::sync::Cache<String, Duration>,
-    incidents: Mutex<HashMap<String, Incident>>,
+    incidents: Mutex<Incidents>,
+}
+
+/// The incidents by key, and the open ones by scope.
+#[derive(Default)]
+struct Incidents {
+    by_key: HashMap<String, Incident>,
+    open: HashMap<String, BTreeSet<String>>,
 }
 
 impl Default for MemoryStore {
@@ -25,7 +32,7 @@ impl Default for MemoryStore {
                 .max_capacity(MAX_KEYS)
                 .expire_after(KeepFor)
                 .build(),
-            incidents: Mutex::new(HashMap::new()),
+            incidents: Mutex::new(Incidents::default()),
         }
     }
 }
@@ -45,9 +52,13 @@ impl moka::Expiry<String, Duration> for KeepFor {
 }
 
 impl MemoryStore {
-    fn with_incidents<T>(&self, f: impl FnOnce(&mut HashMap<String, Incident>) -> T) -> T {
+    fn with_all<T>(&self, f: impl FnOnce(&mut Incidents) -> T) -> T {
         let mut incidents = self.incidents.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut incidents)
+    }
+
+    fn with_incidents<T>(&self, f: impl FnOnce(&mut HashMap<String, Incident>) -> T) -> T {
+        self.with_all(|all| f(&mut all.by_key))
     }
 }
 
@@ -65,26 +76,42 @@ impl StateStore for MemoryStore {
     }
 
     fn join<'a>(&'a self, join: &'a Join) -> BoxFuture<'a, Result<Joined, StateError>> {
-        let joined = self.with_incidents(|incidents| {
-            if incidents.len() >= MAX_INCIDENTS {
-                let now = join.now;
-                incidents.retain(|_, i| incident_expiry(i.active_until) > now);
+        let joined = self.with_all(|all| {
+            let now = join.now;
+            if all.by_key.len() >= MAX_INCIDENTS {
+                all.by_key
+                    .retain(|_, i| incident_expiry(i.active_until) > now);
             }
-            match incidents.get_mut(&join.key) {
-                Some(open) if open.active_until >= join.now => {
-                    if open.stops.contains_key(&join.task_id) {
-                        return Joined::Duplicate(open.clone());
-                    }
-                    open.stops.insert(join.task_id.clone(), join.stopped_at);
-                    open.active_until = join.active_until();
-                    Joined::Added(open.clone())
+            if let Some(known) = all.by_key.get_mut(&join.key) {
+                if known.stops.contains_key(&join.task_id) {
+                    return match known.unposted.get(&join.task_id) {
+                        Some(until) if *until >= now => Joined::Busy,
+                        Some(_) => {
+                            known
+                                .unposted
+                                .insert(join.task_id.clone(), join.claim_until());
+                            Joined::Reclaimed(known.clone())
+                        }
+                        None => Joined::Duplicate(known.clone()),
+                    };
                 }
-                _ => {
-                    let incident = join.new_incident();
-                    incidents.insert(join.key.clone(), incident.clone());
-                    Joined::Opened(incident)
+                if known.active_until >= now {
+                    known.stops.insert(join.task_id.clone(), join.stopped_at);
+                    known
+                        .unposted
+                        .insert(join.task_id.clone(), join.claim_until());
+                    known.active_until = join.active_until();
+                    return Joined::Added(known.clone());
                 }
             }
+            let mut incident = join.new_incident();
+            incident.previous = all.by_key.get(&join.key).and_then(Incident::as_previous);
+            all.by_key.insert(join.key.clone(), incident.clone());
+            all.open
+                .entry(join.scope.clone())
+                .or_default()
+                .insert(join.key.clone());
+            Joined::Opened(incident)
         });
         ready(joined)
     }
@@ -94,6 +121,7 @@ impl StateStore for MemoryStore {
         key: &'a str,
         now: i64,
         lease: Duration,
+        holder: &'a str,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
         ready(self.with_incidents(|incidents| {
             let incident = incidents.get_mut(key)?;
@@ -101,6 +129,102 @@ impl StateStore for MemoryStore {
                 return None;
             }
             incident.posting_until = now + secs(lease);
+            incident.posting_by = Some(holder.to_string());
+            Some(incident.clone())
+        }))
+    }
+
+    fn renew_lease<'a>(
+        &'a self,
+        key: &'a str,
+        holder: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        ready(self.with_incidents(|incidents| {
+            let Some(incident) = incidents.get_mut(key) else {
+                return false;
+            };
+            if incident.parent_ts.is_some() || incident.posting_by.as_deref() != Some(holder) {
+                return false;
+            }
+            incident.posting_until = until;
+            true
+        }))
+    }
+
+    fn renew_claim<'a>(
+        &'a self,
+        key: &'a str,
+        task_id: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        self.with_incidents(|incidents| {
+            if let Some(claim) = incidents
+                .get_mut(key)
+                .and_then(|i| i.unposted.get_mut(task_id))
+            {
+                *claim = until;
+            }
+        });
+        ready(())
+    }
+
+    fn line_posted<'a>(
+        &'a self,
+        key: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        self.with_incidents(|incidents| {
+            if let Some(incident) = incidents.get_mut(key) {
+                incident.unposted.remove(task_id);
+            }
+        });
+        ready(())
+    }
+
+    fn open_incidents<'a>(
+        &'a self,
+        scope: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
+        ready(self.with_all(|all| {
+            all.open
+                .get(scope)
+                .map(|keys| keys.iter().cloned().collect())
+                .unwrap_or_default()
+        }))
+    }
+
+    fn recover<'a>(
+        &'a self,
+        key: &'a str,
+        scope: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        ready(self.with_all(|all| {
+            if let Some(keys) = all.open.get_mut(scope) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    all.open.remove(scope);
+                }
+            }
+            let incident = all.by_key.get_mut(key)?;
+            if incident.recovered_at.is_some() || incident.active_until < at {
+                return None;
+            }
+            incident.recovered_at = Some(at);
+            incident.active_until = at - 1;
+            Some(incident.clone())
+        }))
+    }
+
+    fn set_deployment<'a>(
+        &'a self,
+        key: &'a str,
+        deployment: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        ready(self.with_incidents(|incidents| {
+            let incident = incidents.get_mut(key)?;
+            incident.deployment = Some(deployment.to_string());
             Some(incident.clone())
         }))
     }

@@ -47,6 +47,29 @@ pub struct Incident {
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<i64>,
     pub muted_until: Option<i64>,
+    /// When the incident was opened (its first stop was counted).
+    pub opened_at: i64,
+    /// The replica that holds the right to post the parent (see `posting_until`).
+    pub posting_by: Option<String>,
+    /// Stops counted whose thread line is not posted yet: task id → until when the
+    /// replica that counted it may post it. A stop leaves this map once its line is
+    /// posted (or recorded as muted); a claim that runs out is taken over.
+    pub unposted: BTreeMap<String, i64>,
+    /// When the service was steady again (the incident is closed).
+    pub recovered_at: Option<i64>,
+    /// A deployment of the service failed (or rolled back) during the incident, in a
+    /// few words, shown in the header and status line.
+    pub deployment: Option<String>,
+    /// The incident before this one under the same key, when there was one: its
+    /// parent's ts and when it ended (recovered, else its last stop).
+    pub previous: Option<Previous>,
+}
+
+/// The incident a new one recurs after.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Previous {
+    pub parent_ts: String,
+    pub ended_at: i64,
 }
 
 impl Incident {
@@ -66,6 +89,20 @@ impl Incident {
     pub fn is_muted(&self, at: i64) -> bool {
         self.muted_until.is_some_and(|until| until > at)
     }
+
+    /// When it ended: recovered, else its last stop.
+    pub fn ended_at(&self) -> Option<i64> {
+        self.recovered_at
+            .or_else(|| self.span().map(|(_, last)| last))
+    }
+
+    /// What a new incident under the same key keeps of this one.
+    pub fn as_previous(&self) -> Option<Previous> {
+        Some(Previous {
+            parent_ts: self.parent_ts.clone()?,
+            ended_at: self.ended_at()?,
+        })
+    }
 }
 
 /// A stop to count in an incident.
@@ -78,8 +115,17 @@ pub struct Join {
     pub now: i64,
     /// Stops within this long of the previous one join the same incident.
     pub window: Duration,
-    /// How long the replica that opens the incident has to post its parent.
+    /// How long the replica that opens the incident has to post its parent (renewed
+    /// while it is alive and posting).
     pub lease: Duration,
+    /// How long the replica that counts a stop has to post its thread line (renewed
+    /// while it is alive and posting).
+    pub claim: Duration,
+    /// Who counts the stop: this replica's id.
+    pub holder: String,
+    /// The service (or family) the incident is about in its channel: the index that
+    /// service events use to find the open incidents ([`StateStore::open_incidents`]).
+    pub scope: String,
 }
 
 impl Join {
@@ -95,9 +141,16 @@ impl Join {
             channel: self.channel.clone(),
             stops: [(self.task_id.clone(), self.stopped_at)].into(),
             posting_until: self.now + secs(self.lease),
+            posting_by: Some(self.holder.clone()),
             active_until: self.active_until(),
+            opened_at: self.now,
             ..Incident::default()
         }
+    }
+
+    /// Until when this stop's line is claimed by its counter.
+    pub fn claim_until(&self) -> i64 {
+        self.now + secs(self.claim)
     }
 }
 
@@ -106,9 +159,15 @@ impl Join {
 pub enum Joined {
     /// A new incident, with this stop first: this replica posts the parent.
     Opened(Incident),
-    /// Counted in an open incident (whose parent may still be being posted elsewhere).
+    /// Counted in an open incident (whose parent may still be being posted elsewhere):
+    /// this replica posts its thread line.
     Added(Incident),
-    /// This stop was already counted (a repeated delivery): nothing to do.
+    /// Counted before by a replica that did not post its line in time (it died): this
+    /// replica has taken its claim and posts the line.
+    Reclaimed(Incident),
+    /// Counted, and its line is being posted by another replica right now: try later.
+    Busy,
+    /// This stop was already counted and posted (a repeated delivery): nothing to do.
     Duplicate(Incident),
 }
 
@@ -129,12 +188,61 @@ pub trait StateStore: Send + Sync + 'static {
     fn join<'a>(&'a self, join: &'a Join) -> BoxFuture<'a, Result<Joined, StateError>>;
 
     /// The parent's poster went away without posting it (its lease ran out): take the
-    /// right to post it. `Some` when this caller won.
+    /// right to post it for `holder`. `Some` when this caller won.
     fn take_over<'a>(
         &'a self,
         key: &'a str,
         now: i64,
         lease: Duration,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// `holder` is still posting the parent: its lease runs until `until`. False when
+    /// the lease is no longer its own (taken over) or the parent is recorded.
+    fn renew_lease<'a>(
+        &'a self,
+        key: &'a str,
+        holder: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
+
+    /// The replica posting the line of `task_id` is still at it: its claim runs until
+    /// `until`.
+    fn renew_claim<'a>(
+        &'a self,
+        key: &'a str,
+        task_id: &'a str,
+        until: i64,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// The line of `task_id` is posted (or deliberately not: muted): a repeated delivery
+    /// is a duplicate from now on.
+    fn line_posted<'a>(
+        &'a self,
+        key: &'a str,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// Keys of the incidents opened under `scope` and not recovered yet.
+    fn open_incidents<'a>(
+        &'a self,
+        scope: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, StateError>>;
+
+    /// Close the incident as recovered at `at` (stops from now on open a new one) and
+    /// drop it from `scope`'s open incidents. `Some` for the one caller that closed it.
+    fn recover<'a>(
+        &'a self,
+        key: &'a str,
+        scope: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Record what became of a deployment during the incident.
+    fn set_deployment<'a>(
+        &'a self,
+        key: &'a str,
+        deployment: &'a str,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
 
     /// Record the posted parent (its ts and card).

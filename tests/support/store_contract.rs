@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn join(key: &str, task: &str, now: i64) -> Join {
+    join_by(key, task, now, "replica-a")
+}
+
+fn join_by(key: &str, task: &str, now: i64, holder: &str) -> Join {
     Join {
         key: key.into(),
         channel: "C1".into(),
@@ -15,7 +19,14 @@ fn join(key: &str, task: &str, now: i64) -> Join {
         now,
         window: Duration::from_secs(3600),
         lease: Duration::from_secs(30),
+        claim: Duration::from_secs(30),
+        holder: holder.into(),
+        scope: scope_of(key),
     }
+}
+
+fn scope_of(key: &str) -> String {
+    format!("open#{key}")
 }
 
 pub async fn first_time_is_once(store: &dyn StateStore) {
@@ -53,8 +64,18 @@ pub async fn incidents_group_and_count_once(store: &dyn StateStore) {
         panic!("a later stop joins it");
     };
     assert_eq!(second.count(), 2);
-    assert!(matches!(
+    assert!(
+        second.unposted.contains_key("task-b"),
+        "counted, its line not posted yet"
+    );
+    assert_eq!(
         store.join(&join(&key, "task-b", t0 + 61)).await.unwrap(),
+        Joined::Busy,
+        "a repeat while its line is being posted waits"
+    );
+    store.line_posted(&key, "task-b").await.unwrap();
+    assert!(matches!(
+        store.join(&join(&key, "task-b", t0 + 62)).await.unwrap(),
         Joined::Duplicate(_)
     ));
     store.set_parent(&key, "111.222", "{}").await.unwrap();
@@ -69,6 +90,113 @@ pub async fn incidents_group_and_count_once(store: &dyn StateStore) {
     };
     assert_eq!(fresh.count(), 1);
     assert_eq!(fresh.parent_ts, None);
+    let previous = fresh.previous.expect("the new incident knows the last one");
+    assert_eq!(previous.parent_ts, "111.222");
+    assert_eq!(
+        previous.ended_at,
+        t0 + 55,
+        "the last one ended with its last stop"
+    );
+    let stored = store.incident(&key).await.unwrap().unwrap();
+    assert_eq!(
+        stored.previous.map(|p| p.parent_ts).as_deref(),
+        Some("111.222")
+    );
+}
+
+/// A stop counted by a replica that died before posting its line is taken over once
+/// the claim runs out; a live replica renews its claim and keeps it.
+pub async fn an_unposted_line_is_taken_over_when_its_claim_runs_out(store: &dyn StateStore) {
+    let t0 = now();
+    let key = format!("incident#C1#claims#{t0}");
+    store.join(&join(&key, "task-a", t0)).await.unwrap();
+    assert!(matches!(
+        store.join(&join(&key, "task-b", t0)).await.unwrap(),
+        Joined::Added(_)
+    ));
+    assert_eq!(
+        store
+            .join(&join_by(&key, "task-b", t0 + 29, "replica-b"))
+            .await
+            .unwrap(),
+        Joined::Busy
+    );
+    let Joined::Reclaimed(taken) = store
+        .join(&join_by(&key, "task-b", t0 + 31, "replica-b"))
+        .await
+        .unwrap()
+    else {
+        panic!("the claim ran out: the line is taken over");
+    };
+    assert_eq!(taken.count(), 2, "counted once");
+    // The new holder renews its claim while it posts.
+    store.renew_claim(&key, "task-b", t0 + 120).await.unwrap();
+    assert_eq!(
+        store.join(&join(&key, "task-b", t0 + 90)).await.unwrap(),
+        Joined::Busy
+    );
+    store.line_posted(&key, "task-b").await.unwrap();
+    assert!(matches!(
+        store.join(&join(&key, "task-b", t0 + 200)).await.unwrap(),
+        Joined::Duplicate(_)
+    ));
+}
+
+/// Steady again: the incident closes once (of racing replicas one wins), leaves its
+/// service's open incidents, and the next stop opens a new incident that links it.
+pub async fn an_incident_recovers_once(store: &dyn StateStore) {
+    let t0 = now();
+    let key = format!("incident#C1#recover#{t0}");
+    let scope = scope_of(&key);
+    store.join(&join(&key, "task-a", t0)).await.unwrap();
+    assert_eq!(
+        store.open_incidents(&scope).await.unwrap(),
+        vec![key.clone()]
+    );
+    assert!(store
+        .open_incidents("open#nothing")
+        .await
+        .unwrap()
+        .is_empty());
+    store.set_parent(&key, "5.6", "{}").await.unwrap();
+    let closed = store
+        .recover(&key, &scope, t0 + 600)
+        .await
+        .unwrap()
+        .expect("the first recovery closes it");
+    assert_eq!(closed.recovered_at, Some(t0 + 600));
+    assert_eq!(
+        store.recover(&key, &scope, t0 + 601).await.unwrap(),
+        None,
+        "once"
+    );
+    assert!(store.open_incidents(&scope).await.unwrap().is_empty());
+    let Joined::Opened(again) = store.join(&join(&key, "task-z", t0 + 700)).await.unwrap() else {
+        panic!("a stop after the recovery opens a new incident");
+    };
+    assert_eq!(again.recovered_at, None);
+    assert_eq!(
+        again.previous.map(|p| (p.parent_ts, p.ended_at)),
+        Some(("5.6".to_string(), t0 + 600))
+    );
+    assert_eq!(
+        store.open_incidents(&scope).await.unwrap(),
+        vec![key.clone()]
+    );
+    // A repeated delivery of a stop counted before the recovery opens nothing.
+    assert!(matches!(
+        store.join(&join(&key, "task-z", t0 + 701)).await.unwrap(),
+        Joined::Duplicate(_)
+    ));
+    let noted = store
+        .set_deployment(&key, "deployment ecs-svc/1 failed")
+        .await
+        .unwrap()
+        .expect("noted");
+    assert_eq!(
+        noted.deployment.as_deref(),
+        Some("deployment ecs-svc/1 failed")
+    );
 }
 
 pub async fn a_stalled_parent_can_be_taken_over(store: &dyn StateStore) {
@@ -76,12 +204,52 @@ pub async fn a_stalled_parent_can_be_taken_over(store: &dyn StateStore) {
     let key = format!("incident#C1#stalled#{t0}");
     store.join(&join(&key, "task-a", t0)).await.unwrap();
     let lease = Duration::from_secs(30);
-    assert_eq!(store.take_over(&key, t0 + 1, lease).await.unwrap(), None);
-    let taken = store.take_over(&key, t0 + 31, lease).await.unwrap();
-    assert!(taken.is_some(), "the lease ran out");
-    assert_eq!(store.take_over(&key, t0 + 32, lease).await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_over(&key, t0 + 1, lease, "replica-b")
+            .await
+            .unwrap(),
+        None
+    );
+    // The opener is alive and renews its lease; another replica cannot renew it.
+    assert!(store.renew_lease(&key, "replica-a", t0 + 40).await.unwrap());
+    assert!(!store.renew_lease(&key, "replica-b", t0 + 90).await.unwrap());
+    assert_eq!(
+        store
+            .take_over(&key, t0 + 31, lease, "replica-b")
+            .await
+            .unwrap(),
+        None
+    );
+    let taken = store
+        .take_over(&key, t0 + 41, lease, "replica-b")
+        .await
+        .unwrap();
+    let taken = taken.expect("the lease ran out");
+    assert_eq!(taken.posting_by.as_deref(), Some("replica-b"));
+    assert!(
+        !store.renew_lease(&key, "replica-a", t0 + 90).await.unwrap(),
+        "no longer its own"
+    );
+    assert_eq!(
+        store
+            .take_over(&key, t0 + 42, lease, "replica-c")
+            .await
+            .unwrap(),
+        None
+    );
     store.set_parent(&key, "1.2", "{}").await.unwrap();
-    assert_eq!(store.take_over(&key, t0 + 999, lease).await.unwrap(), None);
+    assert!(
+        !store.renew_lease(&key, "replica-b", t0 + 90).await.unwrap(),
+        "posted"
+    );
+    assert_eq!(
+        store
+            .take_over(&key, t0 + 999, lease, "replica-c")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn acknowledge_and_mute(store: &dyn StateStore) {
