@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+/// Pages of a channel's history read at most when looking for a message.
+const HISTORY_PAGES: usize = 5;
+
 /// The slack-morphism client type the bot uses.
 pub type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
 pub type Client = SlackClient<Connector>;
@@ -260,6 +263,47 @@ impl Poster {
         } else {
             Err(foreign())
         }
+    }
+
+    /// The newest top-level message of `channel` posted after `since` (epoch seconds)
+    /// whose metadata `matches`, by `conversations.history` (needs `channels:history`,
+    /// `groups:history` in private channels). Reads at most [`HISTORY_PAGES`] pages.
+    pub async fn find_message(
+        &self,
+        channel: &str,
+        since: i64,
+        matches: impl Fn(&SlackMessageMetadata) -> bool,
+    ) -> Result<Option<String>, PostError> {
+        let session = self.client.open_session(&self.token);
+        let mut cursor: Option<SlackCursorId> = None;
+        for _ in 0..HISTORY_PAGES {
+            let request = SlackApiConversationsHistoryRequest::new()
+                .with_channel(channel.into())
+                .with_oldest(format!("{since}.000000").into())
+                .with_limit(200)
+                .with_include_all_metadata(true)
+                .opt_cursor(cursor.clone());
+            let page = self
+                .retrying("conversations.history", || {
+                    session.conversations_history(&request)
+                })
+                .await?;
+            let found = page
+                .messages
+                .iter()
+                .find(|m| m.content.metadata.as_ref().is_some_and(&matches));
+            if let Some(message) = found {
+                return Ok(Some(message.origin.ts.to_string()));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.0.is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// Call, retrying after 429 as `Retry-After` asks; each attempt is counted under

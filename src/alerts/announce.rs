@@ -7,9 +7,16 @@
 //!
 //! The outcome tells the consumer whether the message may be deleted: [`Outcome::Done`]
 //! once every matching channel has its post (or deliberately has none), or
-//! [`Outcome::Retry`] to leave it on the queue. A stop already counted is not posted
-//! again, so a retried or repeated message never posts twice; a parent whose poster went
-//! away is taken over once its lease runs out.
+//! [`Outcome::Retry`] to leave it on the queue. A stop already counted and posted is not
+//! posted again, so a retried or repeated message never posts twice.
+//!
+//! Nothing is lost when a replica dies mid-work: a stop is recorded as posted only once
+//! its line is posted; until then it is claimed, and a claim that runs out is taken
+//! over by the replica the message is delivered to next. Leases and claims are renewed
+//! while their holder is alive (Slack may keep it waiting with 429s for longer than a
+//! lease), so only a dead holder's run out. A replica taking over a parent first looks
+//! for it in the channel's history (by the parent's message metadata): a replica killed
+//! after posting but before recording it does not get its parent posted twice.
 
 use super::event::StoppedEvent;
 use super::outbox::Outbox;
@@ -25,8 +32,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the replica that opens an incident has to post its parent before another
-/// may take over.
+/// may take over; renewed every [`RENEW_EVERY`] while it is posting.
 pub const PARENT_LEASE: Duration = Duration::from_secs(30);
+/// How long the replica that counts a stop has to post its line; renewed likewise.
+pub const LINE_CLAIM: Duration = Duration::from_secs(30);
+/// How often a lease or claim is renewed while its holder works.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
 /// Stops of one incident within this long of the previous one share its thread.
 pub const GROUP_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -50,16 +61,21 @@ pub struct Summary {
     pub duplicates: usize,
     /// Channels whose route ignores this cause.
     pub ignored: usize,
+    /// Incidents recovered, or told of a failed deployment, by a service event.
+    pub recovered: usize,
+    pub deployments: usize,
     /// No `[[alerts]]` entry matches the task's cluster and service.
     pub unrouted: bool,
 }
 
 /// Turns stopped tasks into posts in their channels.
 pub struct Announcer {
-    settings: Arc<Settings>,
+    pub(super) settings: Arc<Settings>,
     investigator: Arc<dyn Investigate>,
-    state: Arc<dyn StateStore>,
-    outbox: Outbox,
+    pub(super) state: Arc<dyn StateStore>,
+    pub(super) outbox: Outbox,
+    /// This replica, as the holder of leases and claims.
+    replica: String,
 }
 
 /// One investigation of the event's task, and the access it was read with.
@@ -81,6 +97,7 @@ impl Announcer {
             investigator,
             state,
             outbox,
+            replica: replica_id(),
         }
     }
 
@@ -153,15 +170,24 @@ impl Announcer {
             now,
             window: GROUP_WINDOW,
             lease: PARENT_LEASE,
+            claim: LINE_CLAIM,
+            holder: self.replica.clone(),
+            scope: incidents::scope(channel, task.cluster_name(), &incidents::subject(task)),
         };
         let joined = self.state.join(&join).await.map_err(|e| e.to_string())?;
         let (incident, counted_now) = match joined {
             Joined::Opened(incident) => {
-                self.post_parent(&incident, alerted).await?;
+                self.post_parent(&incident, alerted, false).await?;
                 summary.parents += 1;
                 return Ok(());
             }
-            Joined::Added(incident) => (incident, true),
+            Joined::Busy => {
+                return Err(format!(
+                    "the line of {} is being posted by another replica; the stop will be retried",
+                    join.task_id
+                ))
+            }
+            Joined::Added(incident) | Joined::Reclaimed(incident) => (incident, true),
             Joined::Duplicate(incident) => (incident, false),
         };
         let parent_ts = match incident.parent_ts.clone() {
@@ -181,27 +207,96 @@ impl Announcer {
         if incident.is_muted(now) {
             summary.muted += 1;
         } else {
+            let _claim = self.renewing(Renew::Claim {
+                key: join.key.clone(),
+                task_id: join.task_id.clone(),
+            });
             self.outbox
                 .post_line(channel, &parent_ts, incidents::thread_line(task))
                 .await
                 .map_err(|e| format!("could not post the thread line: {e}"))?;
             summary.lines += 1;
         }
+        self.state
+            .line_posted(&join.key, &join.task_id)
+            .await
+            .map_err(|e| e.to_string())?;
         self.refresh_parent(&join.key, None).await;
         Ok(())
     }
 
+    /// Keep a lease or claim of this replica's alive until the guard is dropped.
+    fn renewing(&self, what: Renew) -> Renewal {
+        let state = self.state.clone();
+        let holder = self.replica.clone();
+        Renewal(tokio::spawn(async move {
+            let mut every = tokio::time::interval(RENEW_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let renewed = match &what {
+                    Renew::Lease(key) => state
+                        .renew_lease(key, &holder, state::now() + state::secs(PARENT_LEASE))
+                        .await
+                        .map(|_| ()),
+                    Renew::Claim { key, task_id } => {
+                        state
+                            .renew_claim(key, task_id, state::now() + state::secs(LINE_CLAIM))
+                            .await
+                    }
+                };
+                if let Err(e) = renewed {
+                    tracing::warn!(error = %e, "could not renew a lease; another replica may take the work over");
+                }
+            }
+        }))
+    }
+
     /// Post the incident's parent card and record it; then its thread's details, and
-    /// the probes' verdict.
-    async fn post_parent(&self, incident: &Incident, alerted: &Investigated) -> Result<(), String> {
-        let card = parent_card(incident, &alerted.investigation);
+    /// the probes' verdict. `taken_over`: its first poster went away, so it may have
+    /// posted it before it died; the channel's history says.
+    async fn post_parent(
+        &self,
+        incident: &Incident,
+        alerted: &Investigated,
+        taken_over: bool,
+    ) -> Result<(), String> {
+        let _lease = self.renewing(Renew::Lease(incident.key.clone()));
+        let mut card = parent_card(incident, &alerted.investigation);
+        if incident.previous.is_some() {
+            let link = match &incident.previous {
+                Some(previous) => self
+                    .outbox
+                    .poster()
+                    .permalink(&incident.channel, &previous.parent_ts)
+                    .await
+                    .ok(),
+                None => None,
+            };
+            card = incidents::with_recurrence(&card, incident, link.as_deref());
+        }
+        let stored = serde_json::to_string(&card).unwrap_or_default();
+        if taken_over {
+            if let Some(ts) = self.find_posted_parent(incident).await {
+                tracing::info!(
+                    incident = incident.key,
+                    ts,
+                    "the parent was posted by a replica that went away; recording it"
+                );
+                self.state
+                    .set_parent(&incident.key, &ts, &stored)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.refresh_parent(&incident.key, None).await;
+                return Ok(());
+            }
+        }
         let shown = incidents::parent(&card, incident, state::now());
         let ts = self
             .outbox
             .post_parent(&incident.channel, shown)
             .await
             .map_err(|e| format!("could not post the alert: {e}"))?;
-        let stored = serde_json::to_string(&card).unwrap_or_default();
         self.state
             .set_parent(&incident.key, &ts, &stored)
             .await
@@ -210,6 +305,25 @@ impl Announcer {
         self.refresh_parent(&incident.key, Some(incident)).await;
         self.complete_thread(incident, &ts, alerted).await;
         Ok(())
+    }
+
+    /// The parent of `incident` in its channel's history, by its metadata.
+    async fn find_posted_parent(&self, incident: &Incident) -> Option<String> {
+        let since = incident.opened_at - 1;
+        match self
+            .outbox
+            .poster()
+            .find_message(&incident.channel, since, |metadata| {
+                incidents::is_parent_of(metadata, incident)
+            })
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the channel's history to find a parent posted before (is channels:history granted?); posting it");
+                None
+            }
+        }
     }
 
     /// Under a parent just posted: the details an asked card's thread has (log tail, who
@@ -265,11 +379,11 @@ impl Announcer {
             if current.posting_until < now {
                 if let Some(taken) = self
                     .state
-                    .take_over(key, now, PARENT_LEASE)
+                    .take_over(key, now, PARENT_LEASE, &self.replica)
                     .await
                     .map_err(|e| e.to_string())?
                 {
-                    self.post_parent(&taken, alerted).await?;
+                    self.post_parent(&taken, alerted, true).await?;
                     return Ok(ParentBy::Us);
                 }
             }
@@ -284,7 +398,7 @@ impl Announcer {
 
     /// Update the parent with the incident as it is now (returns once sent), unless it
     /// still reads as `shown`, the state the parent was posted with.
-    async fn refresh_parent(&self, key: &str, shown: Option<&Incident>) {
+    pub(super) async fn refresh_parent(&self, key: &str, shown: Option<&Incident>) {
         let incident = match self.state.incident(key).await {
             Ok(Some(incident)) => incident,
             Ok(None) => return,
@@ -297,6 +411,8 @@ impl Announcer {
             shown.stops == incident.stops
                 && shown.acknowledged_at == incident.acknowledged_at
                 && shown.muted_until == incident.muted_until
+                && shown.recovered_at == incident.recovered_at
+                && shown.deployment == incident.deployment
         });
         if unchanged {
             return;
@@ -317,11 +433,37 @@ fn parent_card(
     investigation: &Investigation,
 ) -> slack_morphism::prelude::SlackMessageContent {
     let reference = blocks::button_ref(&investigation.diagnosis.task);
-    incidents::with_incident_buttons(
+    let mut card = incidents::with_incident_buttons(
         &blocks::card_of(investigation),
         &incident.key,
         reference.as_ref(),
-    )
+    );
+    card.metadata = Some(incidents::parent_metadata(incident));
+    card
+}
+
+/// What a [`Renewal`] keeps alive.
+enum Renew {
+    /// The lease on posting an incident's parent.
+    Lease(String),
+    /// The claim on posting a stop's line.
+    Claim { key: String, task_id: String },
+}
+
+/// Renews a lease or claim until dropped.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// This replica's name as a holder of leases: host, process and start time.
+fn replica_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ecs-why".to_string());
+    let started = chrono::Utc::now().timestamp_micros();
+    format!("{host}/{}/{started}", std::process::id())
 }
 
 /// Who posted the parent we waited for.

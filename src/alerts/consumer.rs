@@ -148,8 +148,9 @@ impl Consumer {
             .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
-        let stopped = match event::read(message.body().unwrap_or_default()) {
-            Message::Stopped(stopped) => stopped,
+        let work = match event::read(message.body().unwrap_or_default()) {
+            Message::Stopped(stopped) => Work::Stopped(stopped),
+            Message::Service(news) => Work::Service(news),
             Message::Skip(why) => {
                 tracing::debug!(message_id = id, why, "event skipped");
                 crate::metrics::alert("skipped");
@@ -170,33 +171,40 @@ impl Consumer {
         };
         let outcome = {
             let heartbeat = self.keep_hidden(receipt.clone());
-            let outcome = self.announcer.announce(&stopped).await;
+            let outcome = match &work {
+                Work::Stopped(stopped) => self.announcer.announce(stopped).await,
+                Work::Service(news) => self.announcer.service_news(news).await,
+            };
             heartbeat.abort();
             outcome
+        };
+        let subject = match &work {
+            Work::Stopped(stopped) => stopped.task.arn.clone(),
+            Work::Service(news) => format!("{} {}", news.what.event_name(), news.service_arn),
         };
         match outcome {
             Outcome::Done(summary) => {
                 tracing::info!(
                     message_id = id,
-                    task = stopped.task.arn,
+                    subject,
                     parents = summary.parents,
                     lines = summary.lines,
                     muted = summary.muted,
                     duplicates = summary.duplicates,
                     ignored = summary.ignored,
                     unrouted = summary.unrouted,
-                    "stopped task settled"
+                    recovered = summary.recovered,
+                    deployments = summary.deployments,
+                    "event settled"
                 );
-                crate::metrics::alert(if summary.parents + summary.lines > 0 {
-                    "posted"
-                } else {
-                    "recorded"
-                });
+                let posted =
+                    summary.parents + summary.lines + summary.recovered + summary.deployments;
+                crate::metrics::alert(if posted > 0 { "posted" } else { "recorded" });
                 self.delete(&receipt).await;
             }
             Outcome::Retry(why) => {
                 let wait = Duration::from_secs((5u64 << receives.min(6)).min(300));
-                tracing::warn!(message_id = id, receives, why, retry_in = ?wait, "stopped task not settled; it will be retried");
+                tracing::warn!(message_id = id, subject, receives, why, retry_in = ?wait, "event not settled; it will be retried");
                 crate::metrics::alert("retried");
                 self.hide(&receipt, wait).await;
             }
@@ -245,6 +253,12 @@ impl Consumer {
             );
         }
     }
+}
+
+/// What a message asks of the announcer.
+enum Work {
+    Stopped(Box<super::event::StoppedEvent>),
+    Service(Box<super::event::ServiceNews>),
 }
 
 fn secs(d: Duration) -> i32 {

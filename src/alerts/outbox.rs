@@ -88,6 +88,11 @@ impl Outbox {
         }
     }
 
+    /// The poster, for the calls that are not posts (history, permalinks).
+    pub fn poster(&self) -> &Poster {
+        &self.poster
+    }
+
     fn queue(&self, channel: &str) -> Arc<ChannelQueue> {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(queue) = channels.get(channel) {

@@ -2,7 +2,8 @@
 //!
 //! Point the bot at it with `SLACK_API_URL = fake.api_url()`. It answers `auth.test`,
 //! `chat.postMessage` (each post gets a new `ts`), `chat.update`, `chat.postEphemeral`,
-//! `chat.getPermalink` (a link built from the channel and ts), `response_url` posts
+//! `chat.getPermalink` (a link built from the channel and ts), `conversations.history`
+//! (the messages posted, with their metadata), `response_url` posts
 //! under `/response/...`, and the files upload v2 flow (`files.getUploadURLExternal`,
 //! the bytes to `/upload/...`, `files.completeUploadExternal`); [`FakeSlack::socket_mode_at`] makes `apps.connections.open`
 //! hand out a WebSocket URL for Socket Mode tests. Tests can make a channel answer `not_in_channel`, a method
@@ -12,17 +13,25 @@
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{body_partial_json, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub struct FakeSlack {
     pub server: MockServer,
+    /// Every message posted, as the channel's history holds it (with its ts).
+    history: Arc<Mutex<Vec<Value>>>,
+    /// How long chat.postMessage takes to answer (the message is posted at once).
+    post_delay_ms: Arc<AtomicU64>,
 }
 
-/// Answers chat.postMessage with the channel it was given and a fresh ts.
+/// Answers chat.postMessage with the channel it was given and a fresh ts, and keeps
+/// the message in the channel's history.
 struct PostMessage {
     next: AtomicU64,
+    history: Arc<Mutex<Vec<Value>>>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Respond for PostMessage {
@@ -31,9 +40,58 @@ impl Respond for PostMessage {
         let channel = body["channel"].as_str().unwrap_or("C0").to_string();
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let ts = format!("1700000000.{n:06}");
+        let mut stored = body.clone();
+        stored["ts"] = json!(ts);
+        // On Slack a ts is the time of posting; here the ts is fixed for the tests'
+        // sake, so the history filters on when it arrived.
+        stored["posted_at"] = json!(now());
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(stored);
+        ResponseTemplate::new(200)
+            .set_body_json(json!({
+                "ok": true, "channel": channel, "ts": ts,
+                "message": {"ts": ts, "text": body["text"].clone()}
+            }))
+            .set_delay(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst)))
+    }
+}
+
+/// Answers conversations.history (a GET): the channel's top-level messages newer than
+/// `oldest`, newest first, with their metadata when `include_all_metadata` is set.
+struct History {
+    history: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Respond for History {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query: std::collections::HashMap<String, String> =
+            request.url.query_pairs().into_owned().collect();
+        let channel = query.get("channel").cloned().unwrap_or_default();
+        let oldest: f64 = query
+            .get("oldest")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0.0);
+        let metadata = query.get("include_all_metadata").map(String::as_str) == Some("true");
+        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let messages: Vec<Value> = history
+            .iter()
+            .rev()
+            .filter(|m| m["channel"] == channel.as_str())
+            .filter(|m| m.get("thread_ts").is_none_or(Value::is_null))
+            .filter(|m| m["posted_at"].as_f64().is_some_and(|t| t >= oldest))
+            .map(|m| {
+                let mut shown = json!({"type": "message", "ts": m["ts"], "text": m["text"],
+                                       "bot_id": "BBOT", "user": "UBOT"});
+                if metadata && !m["metadata"].is_null() {
+                    shown["metadata"] = m["metadata"].clone();
+                }
+                shown
+            })
+            .collect();
         ResponseTemplate::new(200).set_body_json(json!({
-            "ok": true, "channel": channel, "ts": ts,
-            "message": {"ts": ts, "text": body["text"].clone()}
+            "ok": true, "messages": messages, "has_more": false
         }))
     }
 }
@@ -94,6 +152,8 @@ impl Respond for GetUploadUrl {
 impl FakeSlack {
     pub async fn start() -> FakeSlack {
         let server = MockServer::start().await;
+        let history = Arc::new(Mutex::new(Vec::new()));
+        let post_delay_ms = Arc::new(AtomicU64::new(0));
         Mock::given(path("/api/auth.test"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "ok": true, "url": "https://example.slack.com/", "team": "Example",
@@ -105,6 +165,14 @@ impl FakeSlack {
             .and(path("/api/chat.postMessage"))
             .respond_with(PostMessage {
                 next: AtomicU64::new(100),
+                history: history.clone(),
+                delay_ms: post_delay_ms.clone(),
+            })
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/conversations.history"))
+            .respond_with(History {
+                history: history.clone(),
             })
             .mount(&server)
             .await;
@@ -151,7 +219,42 @@ impl FakeSlack {
             })))
             .mount(&server)
             .await;
-        FakeSlack { server }
+        FakeSlack {
+            server,
+            history,
+            post_delay_ms,
+        }
+    }
+
+    /// Messages Slack accepted (chat.postMessage answered ok, not 429), in order, each
+    /// the request's body with its `ts`.
+    pub fn posted(&self) -> Vec<Value> {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// From now on chat.postMessage posts at once but answers only after `delay` (a
+    /// slow Slack, or a poster killed before it learns its message's ts).
+    pub fn delay_posts(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.post_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The next `times` calls of `api_method` answer 429 with `Retry-After: seconds`.
+    pub async fn rate_limit_for(&self, api_method: &str, seconds: u64, times: u64) {
+        Mock::given(method("POST"))
+            .and(path(format!("/api/{api_method}")))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", seconds.to_string().as_str())
+                    .set_body_json(json!({"ok": false, "error": "ratelimited"})),
+            )
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
     }
 
     /// The bytes of every file uploaded through the v2 flow, with the upload's path.

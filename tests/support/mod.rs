@@ -2,6 +2,7 @@
 //! Slack Web API and a fake diagnosis engine for the bot.
 #![allow(dead_code)]
 
+pub mod alerts_world;
 pub mod delay_proxy;
 pub mod ec2;
 pub mod endpoints;

@@ -1,0 +1,152 @@
+//! What a service's own events do to its open incidents: steady again (or its
+//! deployment completed) closes them as **Recovered**, edited in place with a thread
+//! line saying when, after how long and how many stopped; a failed or rolled-back
+//! deployment goes in their header and thread. Every replica may receive the same event
+//! (and every event may come twice): closing is one conditional write, and a
+//! deployment's line is claimed by the event's id, so each shows once.
+//!
+//! A steady-state event for a service with no open incident posts nothing: ECS repeats
+//! them now and then.
+
+use super::announce::{Announcer, Outcome, Summary};
+use super::event::{ServiceChange, ServiceNews};
+use crate::config::routes::AlertRoute;
+use crate::incidents::{self, stored_parent};
+use crate::state::{self, StateError};
+use std::time::Duration;
+
+/// How long the claim on posting a service event's line in one thread is kept (longer
+/// than SQS keeps retrying a message).
+const NEWS_KEEP: Duration = Duration::from_secs(86_400);
+
+impl Announcer {
+    /// Apply one service or deployment event to the service's open incidents in every
+    /// channel whose route matches it.
+    pub async fn service_news(&self, news: &ServiceNews) -> Outcome {
+        let routes: Vec<&AlertRoute> = self
+            .settings
+            .alerts
+            .routes
+            .iter()
+            .filter(|r| r.matches(&news.cluster, Some(&news.service)))
+            .collect();
+        let mut summary = Summary {
+            unrouted: routes.is_empty(),
+            ..Summary::default()
+        };
+        let subject = format!("service:{}", news.service);
+        for route in routes {
+            let scope = incidents::scope(&route.channel, &news.cluster, &subject);
+            let keys = match self.state.open_incidents(&scope).await {
+                Ok(keys) => keys,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            };
+            for key in keys {
+                let applied = if news.what.recovers() {
+                    self.recover(&key, &scope, news).await.map(|done| {
+                        summary.recovered += usize::from(done);
+                    })
+                } else if matches!(
+                    news.what,
+                    ServiceChange::DeploymentFailed | ServiceChange::RollingBack
+                ) {
+                    self.deployment_news(&key, news).await.map(|done| {
+                        summary.deployments += usize::from(done);
+                    })
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = applied {
+                    return Outcome::Retry(e);
+                }
+            }
+        }
+        Outcome::Done(summary)
+    }
+
+    /// Close the incident as recovered, edit its parent, and say so in its thread.
+    /// False when there was nothing to do (closed already, or the event is older than
+    /// the incident's last stop).
+    async fn recover(&self, key: &str, scope: &str, news: &ServiceNews) -> Result<bool, String> {
+        let store = |e: StateError| e.to_string();
+        let Some(current) = self.state.incident(key).await.map_err(store)? else {
+            return Ok(false);
+        };
+        let now = state::now();
+        let last_stop = current.span().map_or(current.opened_at, |(_, last)| last);
+        if news.at.is_some_and(|at| at.timestamp() < last_stop) {
+            // An old steady state, delivered after a newer stop: not a recovery.
+            return Ok(false);
+        }
+        let Some(closed) = self.state.recover(key, scope, now).await.map_err(store)? else {
+            return Ok(false);
+        };
+        if let Some((ts, card)) = stored_parent(&closed) {
+            let shown = incidents::parent(&card, &closed, now);
+            self.outbox.update_parent(&closed.channel, &ts, shown).await;
+            self.outbox
+                .post_line(
+                    &closed.channel,
+                    &ts,
+                    incidents::recovered_line(&closed, news.what.event_name()),
+                )
+                .await
+                .map_err(|e| format!("could not post that the incident recovered: {e}"))?;
+        }
+        tracing::info!(incident = key, "incident recovered");
+        Ok(true)
+    }
+
+    /// A deployment of the service failed or is rolling back: the header says so, the
+    /// thread gets the event's reason, once.
+    async fn deployment_news(&self, key: &str, news: &ServiceNews) -> Result<bool, String> {
+        let store = |e: StateError| e.to_string();
+        let claim = format!("news#{}#{key}", news.id);
+        if !self
+            .state
+            .first_time(&claim, NEWS_KEEP)
+            .await
+            .map_err(store)?
+        {
+            return Ok(false);
+        }
+        let deployment = news.deployment_id.as_deref().unwrap_or("a deployment");
+        let (summary, line) = match news.what {
+            ServiceChange::RollingBack => (
+                format!("deployment {deployment} failed, rolling back"),
+                format!(":rewind: Rolling back: {}", reason_of(news)),
+            ),
+            _ => (
+                format!("deployment {deployment} failed"),
+                format!(
+                    ":rotating_light: Deployment {deployment} failed: {}",
+                    reason_of(news)
+                ),
+            ),
+        };
+        let Some(updated) = self
+            .state
+            .set_deployment(key, &summary)
+            .await
+            .map_err(store)?
+        else {
+            return Ok(false);
+        };
+        if let Some(ts) = &updated.parent_ts {
+            self.outbox
+                .post_line(&updated.channel, ts, line)
+                .await
+                .map_err(|e| format!("could not post the deployment's news: {e}"))?;
+        }
+        self.refresh_parent(key, None).await;
+        Ok(true)
+    }
+}
+
+/// The event's reason, escaped, or what happened when it gives none.
+fn reason_of(news: &ServiceNews) -> String {
+    match news.reason.as_deref() {
+        Some(reason) => crate::render::escape::mrkdwn(reason).into_owned(),
+        None => news.what.event_name().to_string(),
+    }
+}

@@ -1,0 +1,305 @@
+//! An incident's life across replicas, end to end (moto's SQS and DynamoDB, the local
+//! fake AWS, a fake Slack, real `ecs-why serve` processes; every event delivered
+//! twice): nothing lost and no parent posted twice when a replica is killed with
+//! SIGKILL mid-burst or Slack answers 429 for longer than any lease; a failed
+//! deployment in the header; recovered in place; steady-state noise posts nothing; a
+//! recurrence links the last incident.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+use support::alerts_world::*;
+use support::fake_aws::REGION;
+
+/// Thread lines that name a stop: the first 8 characters of each task id.
+fn stop_lines(thread: &[Value]) -> Vec<String> {
+    thread
+        .iter()
+        .flat_map(|m| {
+            let text = m["text"].as_str().unwrap_or_default().to_string();
+            text.split("• `")
+                .skip(1)
+                .map(|rest| rest.chars().take(8).collect::<String>())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Every stop `1..=n` is the parent or one line of the thread, exactly once.
+fn assert_each_stop_once(parents: &[Value], thread: &[Value], n: u32) {
+    let parent_text: Vec<String> = parents.iter().map(Value::to_string).collect();
+    let lines = stop_lines(thread);
+    for i in 1..=n {
+        let short = task_id(i)[..8].to_string();
+        let in_lines = lines.iter().filter(|id| **id == short).count();
+        let in_parents = parent_text
+            .iter()
+            .filter(|t| t.contains(&task_id(i)))
+            .count();
+        assert_eq!(
+            in_lines + in_parents,
+            1,
+            "stop {i} is the parent or a line, once: lines {lines:?}"
+        );
+    }
+}
+
+/// A crash loop of `web`: stops 1..=n, exit 1.
+fn crash_loop(n: u32) -> Vec<Value> {
+    (1..=n)
+        .map(|i| event(i, "service:web", "EssentialContainerExited", 1, None))
+        .collect()
+}
+
+/// An "ECS Service Action" or "ECS Deployment State Change" event for `service` in
+/// cluster prod, happening now.
+fn service_event(id: &str, detail_type: &str, name: &str, service: &str, reason: &str) -> Value {
+    let now = chrono::Utc::now().to_rfc3339();
+    json!({
+        "version": "0", "id": id, "detail-type": detail_type, "source": "aws.ecs",
+        "account": "123456789012", "time": now, "region": REGION,
+        "resources": [format!("arn:aws:ecs:{REGION}:123456789012:service/prod/{service}")],
+        "detail": {
+            "eventType": "INFO", "eventName": name,
+            "clusterArn": format!("arn:aws:ecs:{REGION}:123456789012:cluster/prod"),
+            "deploymentId": "ecs-svc/7000000000000000001",
+            "createdAt": now, "updatedAt": now, "reason": reason
+        }
+    })
+}
+
+fn logs_of(replicas: &[&Replica]) -> impl Fn() -> String {
+    let logs: Vec<(String, PathBuf)> = replicas
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("replica {i}"), r.log.clone()))
+        .collect();
+    move || {
+        logs.iter()
+            .map(|(name, path)| {
+                format!(
+                    "--- {name} ---\n{}",
+                    std::fs::read_to_string(path).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// A replica killed with SIGKILL after Slack took its parent but before it learnt the
+/// parent's ts, with five more stops counted and waiting: the survivor finds the parent
+/// in the channel's history instead of posting a second one, and posts every stop the
+/// dead replica had claimed, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_burst_loses_no_stop_and_posts_no_second_parent() {
+    let world = World::start().await;
+    let mut a = world.replica("a").await;
+    world.slack.delay_posts(Duration::from_secs(5));
+    let events = crash_loop(6);
+    for e in events.iter().chain(events.iter()) {
+        world.send(&e.to_string()).await;
+    }
+    let logs = logs_of(&[&a]);
+    until(
+        Duration::from_secs(30),
+        "replica a posts the parent",
+        &logs,
+        || async { !world.slack.calls("chat.postMessage").await.is_empty() },
+    )
+    .await;
+    // Let it count the other stops (they wait for the parent's ts), then kill it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    a.child.kill().expect("SIGKILL replica a");
+    let _ = a.child.wait();
+    world.slack.delay_posts(Duration::ZERO);
+    let b = world.replica("b").await;
+    let logs = logs_of(&[&a, &b]);
+
+    until(
+        Duration::from_secs(150),
+        "the survivor accounts for all 6 stops",
+        &logs,
+        || world.updated_with("6 tasks stopped"),
+    )
+    .await;
+    until(
+        Duration::from_secs(60),
+        "the queue is drained",
+        &logs,
+        || async { world.queue_depth().await == (0, 0) },
+    )
+    .await;
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 1, "one parent: {parents:#?}\n{}", logs());
+    assert_each_stop_once(&parents, &thread, 6);
+    assert!(
+        logs().contains("the parent was posted by a replica that went away"),
+        "{}",
+        logs()
+    );
+}
+
+/// Slack answers the parent's post with 429 and a Retry-After longer than the lease:
+/// the poster is alive and keeps its lease, so the other replica waits for its parent
+/// instead of posting one of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_answering_429_for_longer_than_the_lease_gets_one_parent() {
+    let world = World::start().await;
+    world.slack.rate_limit_for("chat.postMessage", 40, 1).await;
+    let a = world.replica("a").await;
+    let b = world.replica("b").await;
+    let logs = logs_of(&[&a, &b]);
+    let events = crash_loop(4);
+    for e in events.iter().chain(events.iter()) {
+        world.send(&e.to_string()).await;
+    }
+    until(
+        Duration::from_secs(150),
+        "all 4 stops are counted on the parent",
+        &logs,
+        || world.updated_with("4 tasks stopped"),
+    )
+    .await;
+    until(
+        Duration::from_secs(60),
+        "the queue is drained",
+        &logs,
+        || async { world.queue_depth().await == (0, 0) },
+    )
+    .await;
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 1, "one parent: {parents:#?}\n{}", logs());
+    assert_each_stop_once(&parents, &thread, 4);
+    assert!(
+        logs().contains("waiting as Retry-After asks"),
+        "Slack's 429 was met: {}",
+        logs()
+    );
+}
+
+/// A crash loop, then its deployment fails (the header and thread say so), then the
+/// service is steady: the parent is edited in place to Recovered, its buttons go, the
+/// thread says when and after how long, once although every event comes twice. Steady
+/// state of a service with no incident posts nothing. The next stop opens a new
+/// incident that links the last one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_shows_its_failed_deployment_then_recovers_in_place() {
+    let world = World::start().await;
+    let replica = world.replica("lifecycle").await;
+    let logs = logs_of(&[&replica]);
+    let send_twice = |e: Value| {
+        let world = &world;
+        async move {
+            world.send(&e.to_string()).await;
+            world.send(&e.to_string()).await;
+        }
+    };
+    for e in crash_loop(3) {
+        send_twice(e).await;
+    }
+    send_twice(service_event(
+        "steady-api",
+        "ECS Service Action",
+        "SERVICE_STEADY_STATE",
+        "api",
+        "",
+    ))
+    .await;
+    until(
+        Duration::from_secs(60),
+        "the parent counts 3 stops",
+        &logs,
+        || world.updated_with("3 tasks stopped"),
+    )
+    .await;
+
+    send_twice(service_event(
+        "deploy-failed",
+        "ECS Deployment State Change",
+        "SERVICE_DEPLOYMENT_FAILED",
+        "web",
+        "ECS deployment circuit breaker: tasks failed to start.",
+    ))
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the header says the deployment failed",
+        &logs,
+        || world.updated_with("Deployment failed: "),
+    )
+    .await;
+
+    send_twice(service_event(
+        "steady-web",
+        "ECS Service Action",
+        "SERVICE_STEADY_STATE",
+        "web",
+        "",
+    ))
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the parent says Recovered",
+        &logs,
+        || world.updated_with("Recovered: "),
+    )
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the queue is drained",
+        &logs,
+        || async { world.queue_depth().await == (0, 0) },
+    )
+    .await;
+
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 1, "steady api posts nothing: {parents:#?}");
+    let thread_text: Vec<String> = thread.iter().map(Value::to_string).collect();
+    let count = |needle: &str| thread_text.iter().filter(|t| t.contains(needle)).count();
+    assert_eq!(count("Recovered at"), 1, "{thread_text:#?}");
+    assert_eq!(
+        count("Deployment ecs-svc/7000000000000000001 failed"),
+        1,
+        "{thread_text:#?}"
+    );
+    assert!(count("circuit breaker: tasks failed to start") == 1);
+    let updates = world.slack.calls("chat.update").await;
+    let recovered = updates
+        .iter()
+        .rev()
+        .find(|u| u.to_string().contains("Recovered: "))
+        .expect("a Recovered update")
+        .to_string();
+    assert!(
+        recovered.contains("*recovered*") && recovered.contains("3 tasks stopped"),
+        "{recovered}"
+    );
+    assert!(
+        !recovered.contains("ecs_why_acknowledge") && !recovered.contains("ecs_why_mute"),
+        "Acknowledge and Mute leave a recovered card: {recovered}"
+    );
+    let parent_ts = updates[0]["ts"]
+        .as_str()
+        .expect("the parent's ts")
+        .to_string();
+
+    // It stops again: a new incident, linking the last one.
+    send_twice(event(9, "service:web", "EssentialContainerExited", 1, None)).await;
+    until(
+        Duration::from_secs(60),
+        "a new parent is posted",
+        &logs,
+        || async { world.posts().await.0.len() == 2 },
+    )
+    .await;
+    let (parents, _) = world.posts().await;
+    let recurred = parents[1].to_string();
+    let link = support::fake_slack::permalink(CHANNEL, &parent_ts);
+    assert!(
+        recurred.contains("recurred") && recurred.contains(&link),
+        "the new parent links the last incident ({link}): {recurred}"
+    );
+}
