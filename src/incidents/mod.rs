@@ -17,7 +17,7 @@ use crate::follow_up::{ButtonRef, FollowUp};
 use crate::render::escape::mrkdwn;
 use crate::state::Incident;
 use serde_json::{json, Value};
-use slack_morphism::prelude::SlackMessageContent;
+use slack_morphism::prelude::{SlackMessageContent, SlackMessageMetadata};
 
 /// The block id of the parent's status line.
 const STATUS_BLOCK: &str = "ecs_why_incident";
@@ -33,6 +33,39 @@ pub fn key(channel: &str, task: &Task, diagnosis: &Diagnosis) -> String {
         diagnosis.category.as_str(),
         crate::text::truncate(&key_fact(task, diagnosis), MAX_FACT)
     )
+}
+
+/// The open incidents of one service (or family) in one channel: the index that
+/// service events (steady state, a failed deployment) read to find them.
+pub fn scope(channel: &str, cluster: &str, subject: &str) -> String {
+    format!("open#{channel}#{cluster}#{subject}")
+}
+
+/// The Slack message metadata type that marks an incident's parent, so a replica taking
+/// over a parent whose poster died finds it in the channel's history.
+pub const PARENT_EVENT_TYPE: &str = "ecs_why_incident";
+
+/// The metadata of an incident's parent: its key and when it was opened (a key is
+/// reused by a later incident of the same service and cause).
+pub fn parent_metadata(incident: &Incident) -> SlackMessageMetadata {
+    SlackMessageMetadata {
+        event_type: PARENT_EVENT_TYPE.to_string(),
+        event_payload: Some(
+            [
+                ("incident".to_string(), incident.key.clone()),
+                ("opened_at".to_string(), incident.opened_at.to_string()),
+            ]
+            .into(),
+        ),
+    }
+}
+
+/// Whether `metadata` marks the parent of `incident`.
+pub fn is_parent_of(metadata: &SlackMessageMetadata, incident: &Incident) -> bool {
+    let payload = metadata.event_payload.as_ref();
+    metadata.event_type == PARENT_EVENT_TYPE
+        && payload.and_then(|p| p.get("incident")) == Some(&incident.key)
+        && payload.and_then(|p| p.get("opened_at")) == Some(&incident.opened_at.to_string())
 }
 
 /// `service:NAME`, else `family:NAME` (from the group, else the task definition).
@@ -122,19 +155,46 @@ pub fn thread_line(task: &Task) -> String {
     format!("• {}", parts.join(" · "))
 }
 
-/// The parent's status line: count and span, acknowledged, muted.
+/// Minutes from `from` to `to`, rounded up, at least 1.
+fn minutes_between(from: i64, to: i64) -> i64 {
+    (((to - from).max(0) + 59) / 60).max(1)
+}
+
+/// "1 task stopped", "14 tasks stopped".
+fn tasks_stopped(count: usize) -> String {
+    if count == 1 {
+        "1 task stopped".to_string()
+    } else {
+        format!("{count} tasks stopped")
+    }
+}
+
+/// The parent's status line: recovered (when, after how long, how many stopped), else
+/// the count and span; a failed deployment; acknowledged; muted.
 pub fn status_line(incident: &Incident, now: i64) -> String {
     let count = incident.count();
     let mut parts = Vec::new();
-    match incident.span() {
-        Some((first, last)) if count > 1 => {
+    match (incident.recovered_at, incident.span()) {
+        (Some(at), span) => {
+            let first = span.map_or(incident.opened_at, |(first, _)| first);
+            parts.push(format!(
+                ":white_check_mark: *recovered* {} after {} min, {}",
+                date(at, "{time}"),
+                minutes_between(first, at),
+                tasks_stopped(count)
+            ));
+        }
+        (None, Some((first, last))) if count > 1 => {
             let minutes = ((last - first).max(0) + 59) / 60;
             parts.push(format!(
                 ":repeat: *{count} tasks stopped* in {minutes} min, last {}",
                 date(last, "{time}")
             ));
         }
-        _ => parts.push("1 task stopped".to_string()),
+        _ => parts.push(tasks_stopped(count)),
+    }
+    if let Some(deployment) = &incident.deployment {
+        parts.push(format!(":rotating_light: {}", mrkdwn(deployment)));
     }
     if let (Some(user), Some(at)) = (&incident.acknowledged_by, incident.acknowledged_at) {
         parts.push(format!(
@@ -143,43 +203,128 @@ pub fn status_line(incident: &Incident, now: i64) -> String {
             date(at, "{time}")
         ));
     }
-    if let Some(until) = incident.muted_until.filter(|u| *u > now) {
-        parts.push(format!(
-            ":no_bell: muted until {}: further stops are counted, not posted",
-            date(until, "{time}")
-        ));
+    if incident.recovered_at.is_none() {
+        if let Some(until) = incident.muted_until.filter(|u| *u > now) {
+            parts.push(format!(
+                ":no_bell: muted until {}: further stops are counted, not posted",
+                date(until, "{time}")
+            ));
+        }
     }
     parts.join(" · ")
 }
 
-/// The parent card: `card` (the first stop's) with the status line, "Crash loop" in the
-/// header and fallback text once it repeats, and the Acknowledge and Mute buttons.
+/// The thread line that says the incident is over.
+pub fn recovered_line(incident: &Incident, because: &str) -> String {
+    let at = incident.recovered_at.unwrap_or(incident.opened_at);
+    let first = incident
+        .span()
+        .map_or(incident.opened_at, |(first, _)| first);
+    format!(
+        ":white_check_mark: Recovered at {} after {} min ({}): {}",
+        date(at, "{time}"),
+        minutes_between(first, at),
+        mrkdwn(because),
+        tasks_stopped(incident.count())
+    )
+}
+
+/// The header's prefix for the incident as it is now: recovered, a failed deployment,
+/// a crash loop, or none.
+fn header_prefix(incident: &Incident) -> Option<&'static str> {
+    if incident.recovered_at.is_some() {
+        Some("Recovered")
+    } else if incident.deployment.is_some() {
+        Some("Deployment failed")
+    } else if incident.count() > 1 {
+        Some("Crash loop")
+    } else {
+        None
+    }
+}
+
+/// `text` without the prefixes [`parent`] adds ("Crash loop (3): ", "Recovered: ").
+fn without_prefixes(text: &str) -> &str {
+    let mut rest = text;
+    loop {
+        let stripped = ["Crash loop", "Recovered", "Deployment failed"]
+            .iter()
+            .find_map(|p| rest.strip_prefix(p))
+            .and_then(|r| {
+                let r = match r.strip_prefix(" (") {
+                    Some(counted) => counted.split_once(')').map_or(r, |(_, after)| after),
+                    None => r,
+                };
+                r.strip_prefix(": ")
+            });
+        match stripped {
+            Some(r) => rest = r,
+            None => return rest,
+        }
+    }
+}
+
+/// Acknowledge and Mute make no sense on a recovered incident.
+fn without_incident_buttons(blocks: &mut Vec<Value>) {
+    let incident_buttons = [
+        FollowUp::Acknowledge.action_id(),
+        FollowUp::Mute.action_id(),
+    ];
+    for block in blocks.iter_mut() {
+        if let Some(elements) = block.get_mut("elements").and_then(Value::as_array_mut) {
+            elements.retain(|e| {
+                !e.get("action_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| incident_buttons.contains(&id))
+            });
+        }
+    }
+    blocks.retain(|b| {
+        b.get("type").and_then(Value::as_str) != Some("actions")
+            || b.get("elements")
+                .and_then(Value::as_array)
+                .is_some_and(|e| !e.is_empty())
+    });
+}
+
+/// The parent card: `card` (the first stop's) with the status line, the incident's
+/// state in the header and fallback text ("Crash loop" once it repeats, "Recovered"
+/// once it is over), and the Acknowledge and Mute buttons while it is open.
 pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> SlackMessageContent {
     let Ok(mut value) = serde_json::to_value(card) else {
         return card.clone();
     };
-    let repeated = incident.count() > 1;
-    if repeated {
-        if let Some(text) = value.get_mut("text") {
-            if let Some(t) = text.as_str().filter(|t| !t.starts_with("Crash loop")) {
-                *text = Value::String(format!("Crash loop ({}): {t}", incident.count()));
-            }
+    let prefix = header_prefix(incident);
+    if let Some(text) = value.get_mut("text") {
+        if let Some(t) = text.as_str() {
+            let plain = without_prefixes(t);
+            let shown = match prefix {
+                Some("Crash loop") => format!("Crash loop ({}): {plain}", incident.count()),
+                Some(p) => format!("{p}: {plain}"),
+                None => plain.to_string(),
+            };
+            *text = Value::String(shown);
         }
     }
     if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
         blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(STATUS_BLOCK));
-        if repeated {
-            if let Some(header) = blocks
-                .iter_mut()
-                .find(|b| b.get("type").and_then(Value::as_str) == Some("header"))
-            {
-                if let Some(text) = header.pointer_mut("/text/text") {
-                    if let Some(t) = text.as_str().filter(|t| !t.starts_with("Crash loop")) {
-                        let titled = format!("Crash loop: {t}");
-                        *text = Value::String(crate::text::truncate(&titled, 150).into_owned());
-                    }
+        if let Some(header) = blocks
+            .iter_mut()
+            .find(|b| b.get("type").and_then(Value::as_str) == Some("header"))
+        {
+            if let Some(text) = header.pointer_mut("/text/text") {
+                if let Some(t) = text.as_str() {
+                    let plain = without_prefixes(t);
+                    let titled = match prefix {
+                        Some(p) => format!("{p}: {plain}"),
+                        None => plain.to_string(),
+                    };
+                    *text = Value::String(crate::text::truncate(&titled, 150).into_owned());
                 }
             }
+        }
+        if incident.recovered_at.is_some() {
+            without_incident_buttons(blocks);
         }
         let status = json!({
             "type": "context",
@@ -191,6 +336,51 @@ pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> Slac
             .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
             .map_or(0, |i| i + 1);
         blocks.insert(at, status);
+    }
+    serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+}
+
+/// The block id of the line that links the incident this one recurs after.
+const RECURRED_BLOCK: &str = "ecs_why_recurred";
+
+/// `card` with a line linking the previous incident under the same key: "recurred; the
+/// last incident ended 2 h before" (`link`: that incident's permalink, when known).
+pub fn with_recurrence(
+    card: &SlackMessageContent,
+    incident: &Incident,
+    link: Option<&str>,
+) -> SlackMessageContent {
+    let Some(previous) = &incident.previous else {
+        return card.clone();
+    };
+    let Ok(mut value) = serde_json::to_value(card) else {
+        return card.clone();
+    };
+    let gap = (incident.opened_at - previous.ended_at).max(0);
+    let ago = if gap >= 5400 {
+        format!("{} h", (gap + 1800) / 3600)
+    } else {
+        format!(
+            "{} min",
+            minutes_between(previous.ended_at, incident.opened_at)
+        )
+    };
+    let last = match link {
+        Some(link) => format!("<{link}|last incident>"),
+        None => "last incident".to_string(),
+    };
+    let line = json!({
+        "type": "context",
+        "block_id": RECURRED_BLOCK,
+        "elements": [{"type": "mrkdwn", "text": format!(":leftwards_arrow_with_hook: recurred; {last} ended {ago} before")}]
+    });
+    if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
+        blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(RECURRED_BLOCK));
+        let at = blocks
+            .iter()
+            .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
+            .map_or(0, |i| i + 1);
+        blocks.insert(at, line);
     }
     serde_json::from_value(value).unwrap_or_else(|_| card.clone())
 }
@@ -337,6 +527,114 @@ mod tests {
         assert!(text.contains("acknowledged by <@U1>"), "{text}");
         assert!(text.contains("muted until <!date^5000^"), "{text}");
         assert_eq!(text.matches(STATUS_BLOCK).count(), 1, "one status line");
+    }
+
+    #[test]
+    fn a_recovered_parent_says_so_in_its_header_and_loses_its_incident_buttons() {
+        let a = task("0123456789abcdef0123456789abcdef", 1);
+        let d = diagnosis_of(&a);
+        let reference = crate::render::blocks::button_ref(&d.task);
+        let card = with_incident_buttons(
+            &crate::render::blocks::card(&d),
+            "incident#C1#x",
+            reference.as_ref(),
+        );
+        let mut incident = Incident {
+            stops: BTreeMap::from([
+                ("a".to_string(), 1_000),
+                ("b".to_string(), 1_300),
+                ("c".to_string(), 1_500),
+            ]),
+            opened_at: 1_000,
+            ..Incident::default()
+        };
+        let looping = parent(&card, &incident, 1_500);
+        incident.deployment = Some("deployment ecs-svc/1 failed".into());
+        let failed = serde_json::to_string(&parent(&looping, &incident, 1_600)).unwrap();
+        assert!(failed.contains("Deployment failed: "), "{failed}");
+        assert!(
+            !failed.contains("Crash loop"),
+            "one state in the header: {failed}"
+        );
+        incident.recovered_at = Some(2_380);
+        let recovered = parent(&parent(&looping, &incident, 2_400), &incident, 2_400);
+        let text = serde_json::to_string(&recovered).unwrap();
+        assert!(text.contains("\"Recovered: "), "{text}");
+        assert_eq!(
+            text.matches("Recovered: ").count(),
+            2,
+            "header and fallback: {text}"
+        );
+        assert!(
+            !text.contains("Crash loop") && !text.contains("Deployment failed:"),
+            "{text}"
+        );
+        assert!(text.contains("*recovered* <!date^2380^"), "{text}");
+        assert!(text.contains("after 23 min, 3 tasks stopped"), "{text}");
+        assert!(!text.contains(FollowUp::Acknowledge.action_id()), "{text}");
+        assert!(!text.contains(FollowUp::Mute.action_id()), "{text}");
+        assert!(
+            text.contains("ecs_why_"),
+            "the follow-up buttons stay: {text}"
+        );
+        let line = recovered_line(&incident, "SERVICE_STEADY_STATE");
+        assert!(
+            line.contains("after 23 min") && line.contains("3 tasks stopped"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_recurring_incident_links_the_last_one() {
+        let a = task("0123456789abcdef0123456789abcdef", 1);
+        let card = crate::render::blocks::card(&diagnosis_of(&a));
+        let incident = Incident {
+            opened_at: 10_000,
+            previous: Some(crate::state::Previous {
+                parent_ts: "1.2".into(),
+                ended_at: 10_000 - 7_200,
+            }),
+            ..Incident::default()
+        };
+        let linked = with_recurrence(
+            &card,
+            &incident,
+            Some("https://x.slack.com/archives/C1/p12"),
+        );
+        let text = serde_json::to_string(&linked).unwrap();
+        assert!(
+            text.contains(
+                "recurred; <https://x.slack.com/archives/C1/p12|last incident> ended 2 h before"
+            ),
+            "{text}"
+        );
+        let again = with_recurrence(&linked, &incident, None);
+        assert_eq!(
+            serde_json::to_string(&again)
+                .unwrap()
+                .matches("recurred;")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_parent_is_known_by_its_metadata() {
+        let incident = Incident {
+            key: "incident#C1#prod#service:web#x".into(),
+            opened_at: 1_700_000_000,
+            ..Incident::default()
+        };
+        let metadata = parent_metadata(&incident);
+        assert!(is_parent_of(&metadata, &incident));
+        let later = Incident {
+            opened_at: 1_700_009_999,
+            ..incident.clone()
+        };
+        assert!(
+            !is_parent_of(&metadata, &later),
+            "the same key, a later incident"
+        );
     }
 
     #[test]
