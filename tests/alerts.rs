@@ -256,13 +256,16 @@ async fn an_alert_is_confirmed_by_the_probes_and_its_thread_gets_the_details() {
 }
 
 /// An event from another account is read with the role mapped to that account, not the
-/// bot's own credentials and not by its channel.
+/// bot's own credentials and not by its channel; its card names the account and region;
+/// a route with an account glob gets that account's alerts only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_from_another_account_is_read_with_that_accounts_role() {
     const PAYMENTS: &str = "210987654321";
+    const PAYMENTS_CHANNEL: &str = "C0PAYMENTS";
     let role = format!("arn:aws:iam::{PAYMENTS}:role/ecs-why-read");
     let world = World::start_with_config(&format!(
-        "[accounts.\"{PAYMENTS}\"]\nname = \"payments-prod\"\nrole_arn = \"{role}\"\n"
+        "[accounts.\"{PAYMENTS}\"]\nname = \"payments-prod\"\nrole_arn = \"{role}\"\n\n\
+         [[alerts]]\nchannel = \"{PAYMENTS_CHANNEL}\"\naccount = \"2109*\"\nregion = \"{REGION}\"\n"
     ))
     .await;
     let replica = world.replica("accounts").await;
@@ -272,21 +275,50 @@ async fn an_alert_from_another_account_is_read_with_that_accounts_role() {
     let arn = format!("arn:aws:ecs:{REGION}:{PAYMENTS}:task/prod/{id}");
     task["taskArn"] = json!(arn);
     world.send(&event_for(task, PAYMENTS, 41).to_string()).await;
+    // A task of the bot's own account: the payments route does not get it.
+    let own = canned::task("prod", &task_id(42), "EssentialContainerExited", 2);
+    world
+        .send(&event_for(own, "123456789012", 42).to_string())
+        .await;
 
+    let parents_in = |channel: &str| {
+        world
+            .slack
+            .posted()
+            .into_iter()
+            .filter(|p| p["channel"] == channel && p.get("thread_ts").is_none_or(Value::is_null))
+            .map(|p| p.to_string())
+            .collect::<Vec<String>>()
+    };
     until(
         Duration::from_secs(60),
-        "the alert is posted",
+        "the alerts are posted",
         &logs,
-        || async { !world.posts().await.0.is_empty() },
+        || async { parents_in(CHANNEL).len() == 2 && parents_in(PAYMENTS_CHANNEL).len() == 1 },
     )
     .await;
     assert_eq!(world.aws.assumed_roles().first(), Some(&role), "{}", logs());
     let keys = world.aws.keys_for("DescribeTaskDefinition");
     assert!(
-        !keys.is_empty()
-            && keys
-                .iter()
-                .all(|k| *k == support::fake_aws::assumed_key(&role)),
+        keys.iter()
+            .any(|k| *k == support::fake_aws::assumed_key(&role)),
         "the task definition was read with the account's role: {keys:?}"
+    );
+    let payments = &parents_in(PAYMENTS_CHANNEL)[0];
+    assert!(
+        payments.contains(&task_id(41)) && !payments.contains(&task_id(42)),
+        "the account route gets its account's task only: {payments}"
+    );
+    assert!(
+        payments.contains(&format!("payments-prod ({PAYMENTS}) · {REGION}")),
+        "the card names the account and region: {payments}"
+    );
+    let own_card = parents_in(CHANNEL)
+        .into_iter()
+        .find(|p| p.contains(&task_id(42)))
+        .expect("the own account's card");
+    assert!(
+        own_card.contains(&format!("123456789012 · {REGION}")),
+        "{own_card}"
     );
 }

@@ -20,7 +20,7 @@
 
 use super::event::StoppedEvent;
 use super::outbox::Outbox;
-use crate::config::routes::AlertRoute;
+use crate::config::routes::{AlertRoute, Origin};
 use crate::config::Settings;
 use crate::incidents::{self, stored_parent};
 use crate::investigate::access::Channel;
@@ -104,12 +104,21 @@ impl Announcer {
     /// Announce one stopped task in every channel whose route matches it.
     pub async fn announce(&self, event: &StoppedEvent) -> Outcome {
         let task = &event.task;
+        let origin = Origin {
+            cluster: task.cluster_name(),
+            service: task.service_name(),
+            account: crate::arn::account(&task.arn),
+            region: task
+                .region
+                .as_deref()
+                .or_else(|| crate::arn::region(&task.arn)),
+        };
         let routes: Vec<&AlertRoute> = self
             .settings
             .alerts
             .routes
             .iter()
-            .filter(|r| r.matches(task.cluster_name(), task.service_name()))
+            .filter(|r| r.matches(origin))
             .collect();
         let mut summary = Summary {
             unrouted: routes.is_empty(),
@@ -263,6 +272,9 @@ impl Announcer {
     ) -> Result<(), String> {
         let _lease = self.renewing(Renew::Lease(incident.key.clone()));
         let mut card = parent_card(incident, &alerted.investigation);
+        if let Some(label) = self.origin_label(&alerted.investigation) {
+            card = incidents::with_origin(&card, &label);
+        }
         if incident.previous.is_some() {
             let link = match &incident.previous {
                 Some(previous) => self
@@ -305,6 +317,26 @@ impl Announcer {
         self.refresh_parent(&incident.key, Some(incident)).await;
         self.complete_thread(incident, &ts, alerted).await;
         Ok(())
+    }
+
+    /// "payments-prod (210987654321) · eu-west-1": the account by its name when
+    /// `[accounts]` gives one, and the region, when the task's ARN says.
+    fn origin_label(&self, investigation: &Investigation) -> Option<String> {
+        let task = &investigation.diagnosis.task;
+        let account = crate::arn::account(&task.arn)?;
+        let named = self
+            .settings
+            .accounts
+            .get(account)
+            .and_then(|a| a.name.as_deref());
+        let mut label = match named {
+            Some(name) => format!("{name} ({account})"),
+            None => account.to_string(),
+        };
+        if let Some(region) = crate::arn::region(&task.arn) {
+            label.push_str(&format!(" · {region}"));
+        }
+        Some(label)
     }
 
     /// The parent of `incident` in its channel's history, by its metadata.

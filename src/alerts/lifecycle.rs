@@ -10,7 +10,7 @@
 
 use super::announce::{Announcer, Outcome, Summary};
 use super::event::{ServiceChange, ServiceNews};
-use crate::config::routes::AlertRoute;
+use crate::config::routes::{AlertRoute, Origin};
 use crate::incidents::{self, stored_parent};
 use crate::state::{self, StateError};
 use std::time::Duration;
@@ -28,7 +28,14 @@ impl Announcer {
             .alerts
             .routes
             .iter()
-            .filter(|r| r.matches(&news.cluster, Some(&news.service)))
+            .filter(|r| {
+                r.matches(Origin {
+                    cluster: &news.cluster,
+                    service: Some(&news.service),
+                    account: news.account.as_deref(),
+                    region: news.region.as_deref(),
+                })
+            })
             .collect();
         let mut summary = Summary {
             unrouted: routes.is_empty(),

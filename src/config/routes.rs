@@ -6,7 +6,11 @@
 //! channel = "C0ONCALL"      # required
 //! cluster = "prod"          # optional; glob on the cluster name
 //! service = "web*"          # optional; glob on the service name
+//! account = "2109*"         # optional; glob on the 12-digit account id
+//! region = "eu-*"           # optional; glob on the region
 //! ignore = ["deployment-replaced", "scaling-event", "container-exited-success"]  # the default
+//! escalate_after = "15m"    # optional; "30s", "15m", "1h"
+//! escalate_to = ["S0ONCALL", "U0LEAD"]   # user groups and users to mention
 //! ```
 //!
 //! Every matching entry gets the alert; a task no entry matches is not announced. A bad
@@ -16,6 +20,7 @@ use crate::diagnose::CauseId;
 use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// Causes not announced unless an entry says otherwise: expected stops.
 pub const DEFAULT_IGNORE: [CauseId; 3] = [
@@ -30,7 +35,24 @@ pub struct AlertRoute {
     pub channel: String,
     cluster: Option<GlobMatcher>,
     service: Option<GlobMatcher>,
+    account: Option<GlobMatcher>,
+    region: Option<GlobMatcher>,
     ignore: BTreeSet<CauseId>,
+    /// Mention `escalate_to` in the thread of an incident neither acknowledged nor
+    /// recovered this long after it opened.
+    pub escalate_after: Option<Duration>,
+    /// Slack user-group ids (`S…`) and user ids (`U…`, `W…`) to mention.
+    pub escalate_to: Vec<String>,
+}
+
+/// Where a task or a service is: what a route is matched against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub cluster: &'a str,
+    /// `None` for a standalone task.
+    pub service: Option<&'a str>,
+    pub account: Option<&'a str>,
+    pub region: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +61,11 @@ struct RouteSpec {
     channel: Option<String>,
     cluster: Option<String>,
     service: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
     ignore: Option<Vec<String>>,
+    escalate_after: Option<String>,
+    escalate_to: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -49,16 +75,19 @@ struct FileSpec {
 }
 
 impl AlertRoute {
-    /// Whether a stopped task of `cluster` (name) and `service` (name, if a service
-    /// task) goes to this route's channel at all.
-    pub fn matches(&self, cluster: &str, service: Option<&str>) -> bool {
-        let cluster_ok = self.cluster.as_ref().is_none_or(|g| g.is_match(cluster));
-        let service_ok = match (&self.service, service) {
+    /// Whether news from `origin` goes to this route's channel at all. A glob on
+    /// something the news does not say (a service of a standalone task, an account an
+    /// event does not name) does not match.
+    pub fn matches(&self, origin: Origin<'_>) -> bool {
+        let glob = |pattern: &Option<GlobMatcher>, value: Option<&str>| match (pattern, value) {
             (None, _) => true,
-            (Some(glob), Some(service)) => glob.is_match(service),
+            (Some(glob), Some(value)) => glob.is_match(value),
             (Some(_), None) => false,
         };
-        cluster_ok && service_ok
+        glob(&self.cluster, Some(origin.cluster))
+            && glob(&self.service, origin.service)
+            && glob(&self.account, origin.account)
+            && glob(&self.region, origin.region)
     }
 
     /// Whether this route stays silent about `cause`.
@@ -83,7 +112,7 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
     let name = format!("alerts[{number}]");
     let spec = RouteSpec::deserialize(value).map_err(|e| {
         format!(
-            "{name}: {}; an entry has channel (required), cluster, service and ignore",
+            "{name}: {}; an entry has channel (required), cluster, service, account, region, ignore, escalate_after and escalate_to",
             e.message()
         )
     })?;
@@ -115,6 +144,33 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
     };
     let cluster = glob("cluster", spec.cluster)?;
     let service = glob("service", spec.service)?;
+    let account = glob("account", spec.account)?;
+    let region = glob("region", spec.region)?;
+    let escalate_after = spec
+        .escalate_after
+        .as_deref()
+        .map(|text| {
+            duration(text).ok_or_else(|| {
+                format!("{name}.escalate_after: `{text}` is not a duration; write seconds, minutes or hours, such as \"30s\", \"15m\" or \"1h\"")
+            })
+        })
+        .transpose()?;
+    let escalate_to: Vec<String> = spec
+        .escalate_to
+        .unwrap_or_default()
+        .into_iter()
+        .map(|who| who.trim().to_string())
+        .collect();
+    if let Some(bad) = escalate_to.iter().find(|who| !is_mentionable(who)) {
+        return Err(format!(
+            "{name}.escalate_to: `{bad}` is not a Slack user-group id (S…) or user id (U… or W…)"
+        ));
+    }
+    if escalate_after.is_some() != !escalate_to.is_empty() {
+        return Err(format!(
+            "{name}: escalate_after and escalate_to go together; set both (whom to mention after how long) or neither"
+        ));
+    }
     let ignore = match spec.ignore {
         None => DEFAULT_IGNORE.into_iter().collect(),
         Some(ids) => ids
@@ -129,8 +185,35 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
         channel,
         cluster,
         service,
+        account,
+        region,
         ignore,
+        escalate_after,
+        escalate_to,
     })
+}
+
+/// `30s`, `15m`, `1h` (a whole number and its unit), not zero.
+pub fn duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let number: u64 = text[..text.len() - unit.len_utf8()].trim().parse().ok()?;
+    let seconds = match unit {
+        's' => number,
+        'm' => number.checked_mul(60)?,
+        'h' => number.checked_mul(3600)?,
+        _ => return None,
+    };
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+/// A user-group id (`S…`) or a user id (`U…`, `W…`): upper-case letters and digits.
+fn is_mentionable(who: &str) -> bool {
+    who.len() >= 3
+        && who.starts_with(['S', 'U', 'W'])
+        && who
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -151,17 +234,70 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert!(routes[0].matches("prod-eu", Some("web-api")));
-        assert!(!routes[0].matches("staging", Some("web-api")));
-        assert!(!routes[0].matches("prod", Some("worker")));
+        let at = |cluster, service| Origin {
+            cluster,
+            service,
+            ..Origin::default()
+        };
+        assert!(routes[0].matches(at("prod-eu", Some("web-api"))));
+        assert!(!routes[0].matches(at("staging", Some("web-api"))));
+        assert!(!routes[0].matches(at("prod", Some("worker"))));
         assert!(
-            !routes[0].matches("prod", None),
+            !routes[0].matches(at("prod", None)),
             "a service glob never matches a standalone task"
         );
-        assert!(routes[1].matches("anything", None));
+        assert!(routes[1].matches(at("anything", None)));
         assert!(routes[1].ignores(CauseId::DeploymentReplaced));
         assert!(routes[1].ignores(CauseId::ContainerExitedSuccess));
         assert!(!routes[1].ignores(CauseId::OutOfMemory));
+    }
+
+    #[test]
+    fn accounts_and_regions_route_too() {
+        let routes =
+            parse("[[alerts]]\nchannel = \"C0PAY\"\naccount = \"2109*\"\nregion = \"eu-*\"\n")
+                .unwrap();
+        let origin = |account, region| Origin {
+            cluster: "prod",
+            service: Some("web"),
+            account,
+            region,
+        };
+        assert!(routes[0].matches(origin(Some("210987654321"), Some("eu-west-1"))));
+        assert!(!routes[0].matches(origin(Some("123456789012"), Some("eu-west-1"))));
+        assert!(!routes[0].matches(origin(Some("210987654321"), Some("us-east-1"))));
+        assert!(!routes[0].matches(origin(None, Some("eu-west-1"))));
+    }
+
+    #[test]
+    fn escalation_is_read_with_its_units() {
+        let routes = parse(
+            "[[alerts]]\nchannel = \"C1\"\nescalate_after = \"15m\"\nescalate_to = [\"S0ONCALL\", \"U0LEAD\"]\n",
+        )
+        .unwrap();
+        assert_eq!(routes[0].escalate_after, Some(Duration::from_secs(900)));
+        assert_eq!(routes[0].escalate_to, ["S0ONCALL", "U0LEAD"]);
+        assert_eq!(duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(duration("0m"), None);
+        assert_eq!(duration("15 minutes"), None);
+    }
+
+    #[test]
+    fn bad_escalations_are_named() {
+        let no_whom =
+            parse("[[alerts]]\nchannel = \"C1\"\nescalate_after = \"15m\"\n").unwrap_err();
+        assert!(no_whom.contains("go together"), "{no_whom}");
+        let unit = parse(
+            "[[alerts]]\nchannel = \"C1\"\nescalate_after = \"15 min\"\nescalate_to = [\"U1ABC\"]\n",
+        )
+        .unwrap_err();
+        assert!(unit.starts_with("alerts[1].escalate_after"), "{unit}");
+        let whom = parse(
+            "[[alerts]]\nchannel = \"C1\"\nescalate_after = \"1h\"\nescalate_to = [\"@oncall\"]\n",
+        )
+        .unwrap_err();
+        assert!(whom.starts_with("alerts[1].escalate_to"), "{whom}");
     }
 
     #[test]

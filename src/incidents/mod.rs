@@ -340,6 +340,31 @@ pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> Slac
     serde_json::from_value(value).unwrap_or_else(|_| card.clone())
 }
 
+/// The block id of the line that says which account and region an alert is from.
+const ORIGIN_BLOCK: &str = "ecs_why_origin";
+
+/// `card` with a line naming where the task ran ("payments-prod (210987654321) ·
+/// eu-west-1"), under the header.
+pub fn with_origin(card: &SlackMessageContent, label: &str) -> SlackMessageContent {
+    let Ok(mut value) = serde_json::to_value(card) else {
+        return card.clone();
+    };
+    if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
+        blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(ORIGIN_BLOCK));
+        let line = json!({
+            "type": "context",
+            "block_id": ORIGIN_BLOCK,
+            "elements": [{"type": "mrkdwn", "text": format!(":cloud: {}", mrkdwn(label))}]
+        });
+        let at = blocks
+            .iter()
+            .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
+            .map_or(0, |i| i + 1);
+        blocks.insert(at, line);
+    }
+    serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+}
+
 /// The block id of the line that links the incident this one recurs after.
 const RECURRED_BLOCK: &str = "ecs_why_recurred";
 
