@@ -166,7 +166,7 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
             "{name}.escalate_to: `{bad}` is not a Slack user-group id (S…) or user id (U… or W…)"
         ));
     }
-    if escalate_after.is_some() != !escalate_to.is_empty() {
+    if escalate_after.is_some() == escalate_to.is_empty() {
         return Err(format!(
             "{name}: escalate_after and escalate_to go together; set both (whom to mention after how long) or neither"
         ));
