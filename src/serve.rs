@@ -106,8 +106,11 @@ pub async fn start_alerts(app: &App, sqs: Option<aws_sdk_sqs::Client>) {
         app.bot().state(),
         outbox,
     );
-    let consumer = crate::alerts::consumer::Consumer::new(sqs, queue_url, Arc::new(announcer));
+    let announcer = Arc::new(announcer);
+    let consumer = crate::alerts::consumer::Consumer::new(sqs, queue_url, announcer.clone());
     let shutdown = app.shutdown().clone();
+    app.shutdown()
+        .spawn(crate::alerts::sweeper::run(announcer, shutdown.clone()));
     // Tracked, so the drain also waits for the consumer to stop receiving.
     app.shutdown().spawn(consumer.run(shutdown));
 }

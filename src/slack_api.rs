@@ -132,6 +132,26 @@ impl Poster {
         Ok(response.ts.to_string())
     }
 
+    /// `chat.postMessage` in the thread of `thread_ts`, also sent to the channel
+    /// (`reply_broadcast`); returns the new message's ts.
+    pub async fn post_broadcast(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        content: &SlackMessageContent,
+    ) -> Result<String, PostError> {
+        let mut request = SlackApiChatPostMessageRequest::new(channel.into(), content.clone())
+            .with_unfurl_links(false)
+            .with_unfurl_media(false)
+            .with_reply_broadcast(true);
+        request.thread_ts = Some(thread_ts.into());
+        let session = self.client.open_session(&self.token);
+        let response = self
+            .retrying("chat.postMessage", || session.chat_post_message(&request))
+            .await?;
+        Ok(response.ts.to_string())
+    }
+
     /// `chat.update` of a message the bot posted.
     pub async fn update(
         &self,

@@ -303,3 +303,53 @@ async fn an_incident_shows_its_failed_deployment_then_recovers_in_place() {
         "the new parent links the last incident ({link}): {recurred}"
     );
 }
+
+/// An incident nobody acknowledges is escalated once, across two replicas that both
+/// sweep: one reply in its thread, also sent to the channel, mentioning the route's
+/// user group and user; the card says when.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_incident_is_escalated_once_across_replicas() {
+    let world = World::start_with_config(
+        "escalate_after = \"1s\"\nescalate_to = [\"S0ONCALL\", \"U0LEAD\"]\n",
+    )
+    .await;
+    let a = world.replica("a").await;
+    let b = world.replica("b").await;
+    let logs = logs_of(&[&a, &b]);
+    for e in crash_loop(2) {
+        world.send(&e.to_string()).await;
+        world.send(&e.to_string()).await;
+    }
+    let escalations = || {
+        world
+            .slack
+            .posted()
+            .into_iter()
+            .filter(|p| p.to_string().contains("<!subteam^S0ONCALL> <@U0LEAD>"))
+            .collect::<Vec<Value>>()
+    };
+    until(
+        Duration::from_secs(60),
+        "the incident is escalated",
+        &logs,
+        || async { !escalations().is_empty() },
+    )
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the card says it was escalated",
+        &logs,
+        || world.updated_with("escalated at"),
+    )
+    .await;
+    // Both replicas sweep every 15 s: give them two more sweeps each.
+    tokio::time::sleep(Duration::from_secs(32)).await;
+    let posted = escalations();
+    assert_eq!(posted.len(), 1, "once: {posted:#?}\n{}", logs());
+    assert_eq!(posted[0]["reply_broadcast"], true, "{}", posted[0]);
+    assert!(
+        posted[0]["thread_ts"].is_string(),
+        "in the incident's thread: {}",
+        posted[0]
+    );
+}

@@ -152,10 +152,7 @@ impl Announcer {
                 summary.ignored += 1;
                 continue;
             }
-            if let Err(why) = self
-                .announce_in(&route.channel, event, &alerted, &mut summary)
-                .await
-            {
+            if let Err(why) = self.announce_in(route, event, &alerted, &mut summary).await {
                 return Outcome::Retry(why);
             }
         }
@@ -164,12 +161,13 @@ impl Announcer {
 
     async fn announce_in(
         &self,
-        channel: &str,
+        route: &AlertRoute,
         event: &StoppedEvent,
         alerted: &Investigated,
         summary: &mut Summary,
     ) -> Result<(), String> {
         let task = &event.task;
+        let channel = route.channel.as_str();
         let now = state::now();
         let join = Join {
             key: incidents::key(channel, task, &alerted.investigation.diagnosis),
@@ -182,6 +180,9 @@ impl Announcer {
             claim: LINE_CLAIM,
             holder: self.replica.clone(),
             scope: incidents::scope(channel, task.cluster_name(), &incidents::subject(task)),
+            escalation: route
+                .escalate_after
+                .map(|after| (after, route.escalate_to.clone())),
         };
         let joined = self.state.join(&join).await.map_err(|e| e.to_string())?;
         let (incident, counted_now) = match joined {

@@ -11,7 +11,8 @@
 //! parent's count. [`outbox`] paces the posts per channel (Slack allows about one
 //! message a second per channel) and batches thread lines, so a storm is delayed, never
 //! dropped. [`lifecycle`] applies a service's events to its open incidents: steady again
-//! closes them as recovered, edited in place; a failed deployment shows in them. A
+//! closes them as recovered, edited in place; a failed deployment shows in them.
+//! [`sweeper`] escalates incidents nobody acknowledged and says when one went quiet. A
 //! message is deleted only once its outcome is recorded.
 
 pub mod announce;
@@ -19,3 +20,4 @@ pub mod consumer;
 pub mod event;
 pub mod lifecycle;
 pub mod outbox;
+pub mod sweeper;

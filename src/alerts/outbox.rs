@@ -58,6 +58,8 @@ struct Reply {
 
 enum ReplyKind {
     Message(SlackMessageContent),
+    /// A reply also sent to the channel.
+    Broadcast(SlackMessageContent),
     File(Attachment),
 }
 
@@ -170,6 +172,18 @@ impl Outbox {
         content: SlackMessageContent,
     ) -> Result<(), PostError> {
         self.reply(channel, parent_ts, ReplyKind::Message(content))
+            .await
+    }
+
+    /// Post `text` in the thread of `parent_ts` and to the channel too (an escalation).
+    pub async fn post_broadcast(
+        &self,
+        channel: &str,
+        parent_ts: &str,
+        text: String,
+    ) -> Result<(), PostError> {
+        let content = SlackMessageContent::new().with_text(text);
+        self.reply(channel, parent_ts, ReplyKind::Broadcast(content))
             .await
     }
 
@@ -345,6 +359,11 @@ impl Worker {
                     ReplyKind::Message(content) => self
                         .poster
                         .post_message(&self.channel, Some(&reply.thread_ts), content)
+                        .await
+                        .map(|_| ()),
+                    ReplyKind::Broadcast(content) => self
+                        .poster
+                        .post_broadcast(&self.channel, &reply.thread_ts, content)
                         .await
                         .map(|_| ()),
                     ReplyKind::File(file) => {

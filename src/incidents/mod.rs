@@ -41,6 +41,39 @@ pub fn scope(channel: &str, cluster: &str, subject: &str) -> String {
     format!("open#{channel}#{cluster}#{subject}")
 }
 
+/// The scope of an incident's key (`incident#CHANNEL#CLUSTER#SUBJECT#…`), for an
+/// incident no longer in the store; none of the three has a `#`.
+pub fn scope_of_key(key: &str) -> String {
+    let parts: Vec<&str> = key.splitn(5, '#').collect();
+    match parts.as_slice() {
+        ["incident", channel, cluster, subject, ..] => scope(channel, cluster, subject),
+        _ => format!("open#{key}"),
+    }
+}
+
+/// The escalation reply: whom it mentions, how long the incident has been open, and
+/// how many stopped.
+pub fn escalation_text(incident: &Incident, now: i64) -> String {
+    let whom: Vec<String> = incident
+        .escalate_to
+        .iter()
+        .map(|id| {
+            let id = mrkdwn(id);
+            if id.starts_with('S') {
+                format!("<!subteam^{id}>")
+            } else {
+                format!("<@{id}>")
+            }
+        })
+        .collect();
+    format!(
+        ":mega: {} this incident has been open {} min, neither acknowledged nor recovered: {}.",
+        whom.join(" "),
+        minutes_between(incident.opened_at, now),
+        tasks_stopped(incident.count())
+    )
+}
+
 /// The Slack message metadata type that marks an incident's parent, so a replica taking
 /// over a parent whose poster died finds it in the channel's history.
 pub const PARENT_EVENT_TYPE: &str = "ecs_why_incident";
@@ -193,8 +226,19 @@ pub fn status_line(incident: &Incident, now: i64) -> String {
         }
         _ => parts.push(tasks_stopped(count)),
     }
+    if incident.recovered_at.is_none() && incident.active_until > 0 && now > incident.active_until {
+        if let Some((_, last)) = incident.span() {
+            parts.push(format!(
+                ":zzz: no stops since {} (quiet, not recovered)",
+                date(last, "{time}")
+            ));
+        }
+    }
     if let Some(deployment) = &incident.deployment {
         parts.push(format!(":rotating_light: {}", mrkdwn(deployment)));
+    }
+    if let Some(at) = incident.escalated_at {
+        parts.push(format!(":mega: escalated at {}", date(at, "{time}")));
     }
     if let (Some(user), Some(at)) = (&incident.acknowledged_by, incident.acknowledged_at) {
         parts.push(format!(
@@ -641,6 +685,29 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn an_escalation_mentions_groups_and_users_and_a_quiet_card_says_so() {
+        let incident = Incident {
+            key: "incident#C1#prod#service:web#x#y".into(),
+            opened_at: 1_000,
+            stops: BTreeMap::from([("a".to_string(), 1_000), ("b".to_string(), 1_100)]),
+            escalate_to: vec!["S0ONCALL".into(), "U0LEAD".into()],
+            active_until: 4_700,
+            ..Incident::default()
+        };
+        let text = escalation_text(&incident, 1_900);
+        assert!(text.contains("<!subteam^S0ONCALL> <@U0LEAD>"), "{text}");
+        assert!(
+            text.contains("open 15 min") && text.contains("2 tasks stopped"),
+            "{text}"
+        );
+        assert!(!status_line(&incident, 4_000).contains("quiet"));
+        let quiet = status_line(&incident, 4_800);
+        assert!(quiet.contains("no stops since <!date^1100^"), "{quiet}");
+        assert!(quiet.contains("not recovered"), "{quiet}");
+        assert_eq!(scope_of_key(&incident.key), "open#C1#prod#service:web");
     }
 
     #[test]

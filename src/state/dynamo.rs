@@ -13,7 +13,9 @@
 //! The open incidents of a service in a channel are listed in an index item (the
 //! `scope`, a string set `keys`) that service events read to close them.
 
-use super::{incident_expiry, now, secs, Incident, Join, Joined, Previous, StateError, StateStore};
+use super::{
+    incident_expiry, now, secs, Incident, Join, Joined, Previous, StateError, StateStore, ALL_OPEN,
+};
 use crate::gather::call_metrics::CountCalls;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::RequestId;
@@ -155,6 +157,7 @@ impl DynamoStore {
         // The index first: an index naming an incident that was not opened is harmless,
         // an open incident missing from it would never be recovered.
         self.index(&join.scope, &join.key, "ADD").await?;
+        self.index(ALL_OPEN, &join.key, "ADD").await?;
         let mut incident = join.new_incident();
         let result = self
             .client
@@ -422,7 +425,29 @@ impl StateStore for DynamoStore {
                 )
                 .await?;
             self.index(scope, key, "DELETE").await?;
+            self.index(ALL_OPEN, key, "DELETE").await?;
             Ok(recovered)
+        })
+    }
+
+    fn set_escalated<'a>(
+        &'a self,
+        key: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        Box::pin(self.update(
+            key,
+            "SET escalated_at = :at",
+            "attribute_exists(pk)",
+            vec![(":at", n(at))],
+            vec![],
+        ))
+    }
+
+    fn forget<'a>(&'a self, key: &'a str, scope: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(async move {
+            self.index(scope, key, "DELETE").await?;
+            self.index(ALL_OPEN, key, "DELETE").await
         })
     }
 
@@ -526,6 +551,11 @@ fn item_from(incident: &Incident) -> Item {
         item.insert("posting_by".into(), s(holder));
     }
     item.insert("opened_at".into(), n(incident.opened_at));
+    item.insert("scope".into(), s(&incident.scope));
+    if let Some(at) = incident.escalate_at {
+        item.insert("escalate_at".into(), n(at));
+        item.insert("escalate_to".into(), s(&incident.escalate_to.join(" ")));
+    }
     item.insert("active_until".into(), n(incident.active_until));
     item.insert(
         "expires_at".into(),
@@ -581,5 +611,11 @@ fn incident_from(item: &Item) -> Incident {
         recovered_at: number("recovered_at"),
         deployment: text("deployment"),
         previous,
+        scope: text("scope").unwrap_or_default(),
+        escalate_at: number("escalate_at"),
+        escalate_to: text("escalate_to")
+            .map(|whom| whom.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
+        escalated_at: number("escalated_at"),
     }
 }

@@ -1,7 +1,7 @@
 //! The state of one replica, in memory: [`StateStore`] without a table. Lost on restart,
 //! which for one replica only means a Slack retry after a restart may be answered again.
 
-use super::{incident_expiry, secs, Incident, Join, Joined, StateError, StateStore};
+use super::{incident_expiry, secs, Incident, Join, Joined, StateError, StateStore, ALL_OPEN};
 use futures::future::BoxFuture;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -23,6 +23,20 @@ pub struct MemoryStore {
 struct Incidents {
     by_key: HashMap<String, Incident>,
     open: HashMap<String, BTreeSet<String>>,
+}
+
+impl Incidents {
+    /// Drop `key` from the open incidents of `scope` and of [`ALL_OPEN`].
+    fn unlist(&mut self, key: &str, scope: &str) {
+        for scope in [scope, ALL_OPEN] {
+            if let Some(keys) = self.open.get_mut(scope) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.open.remove(scope);
+                }
+            }
+        }
+    }
 }
 
 impl Default for MemoryStore {
@@ -107,10 +121,12 @@ impl StateStore for MemoryStore {
             let mut incident = join.new_incident();
             incident.previous = all.by_key.get(&join.key).and_then(Incident::as_previous);
             all.by_key.insert(join.key.clone(), incident.clone());
-            all.open
-                .entry(join.scope.clone())
-                .or_default()
-                .insert(join.key.clone());
+            for scope in [join.scope.as_str(), ALL_OPEN] {
+                all.open
+                    .entry(scope.to_string())
+                    .or_default()
+                    .insert(join.key.clone());
+            }
             Joined::Opened(incident)
         });
         ready(joined)
@@ -201,12 +217,7 @@ impl StateStore for MemoryStore {
         at: i64,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
         ready(self.with_all(|all| {
-            if let Some(keys) = all.open.get_mut(scope) {
-                keys.remove(key);
-                if keys.is_empty() {
-                    all.open.remove(scope);
-                }
-            }
+            all.unlist(key, scope);
             let incident = all.by_key.get_mut(key)?;
             if incident.recovered_at.is_some() || incident.active_until < at {
                 return None;
@@ -215,6 +226,23 @@ impl StateStore for MemoryStore {
             incident.active_until = at - 1;
             Some(incident.clone())
         }))
+    }
+
+    fn set_escalated<'a>(
+        &'a self,
+        key: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
+        ready(self.with_incidents(|incidents| {
+            let incident = incidents.get_mut(key)?;
+            incident.escalated_at = Some(at);
+            Some(incident.clone())
+        }))
+    }
+
+    fn forget<'a>(&'a self, key: &'a str, scope: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+        self.with_all(|all| all.unlist(key, scope));
+        ready(())
     }
 
     fn set_deployment<'a>(

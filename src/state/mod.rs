@@ -63,7 +63,18 @@ pub struct Incident {
     /// The incident before this one under the same key, when there was one: its
     /// parent's ts and when it ended (recovered, else its last stop).
     pub previous: Option<Previous>,
+    /// The open incidents of its service in its channel ([`Join::scope`]).
+    pub scope: String,
+    /// When to mention `escalate_to` if it is neither acknowledged nor recovered by then.
+    pub escalate_at: Option<i64>,
+    /// Slack user-group ids and user ids to mention then.
+    pub escalate_to: Vec<String>,
+    /// When they were mentioned.
+    pub escalated_at: Option<i64>,
 }
+
+/// The index of every open incident, whatever its scope: what the sweeper reads.
+pub const ALL_OPEN: &str = "open#all";
 
 /// The incident a new one recurs after.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +137,9 @@ pub struct Join {
     /// The service (or family) the incident is about in its channel: the index that
     /// service events use to find the open incidents ([`StateStore::open_incidents`]).
     pub scope: String,
+    /// Mention these (user-group and user ids) if the incident is neither acknowledged
+    /// nor recovered this long after it opens (the route's `escalate_after`).
+    pub escalation: Option<(Duration, Vec<String>)>,
 }
 
 impl Join {
@@ -144,6 +158,16 @@ impl Join {
             posting_by: Some(self.holder.clone()),
             active_until: self.active_until(),
             opened_at: self.now,
+            scope: self.scope.clone(),
+            escalate_at: self
+                .escalation
+                .as_ref()
+                .map(|(after, _)| self.now + secs(*after)),
+            escalate_to: self
+                .escalation
+                .as_ref()
+                .map(|(_, whom)| whom.clone())
+                .unwrap_or_default(),
             ..Incident::default()
         }
     }
@@ -223,7 +247,8 @@ pub trait StateStore: Send + Sync + 'static {
         task_id: &'a str,
     ) -> BoxFuture<'a, Result<(), StateError>>;
 
-    /// Keys of the incidents opened under `scope` and not recovered yet.
+    /// Keys of the incidents opened under `scope` (or, with [`ALL_OPEN`], anywhere) and
+    /// not recovered or forgotten yet.
     fn open_incidents<'a>(
         &'a self,
         scope: &'a str,
@@ -237,6 +262,17 @@ pub trait StateStore: Send + Sync + 'static {
         scope: &'a str,
         at: i64,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Record that the incident's escalation was posted at `at`.
+    fn set_escalated<'a>(
+        &'a self,
+        key: &'a str,
+        at: i64,
+    ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Drop the incident from `scope`'s and [`ALL_OPEN`]'s open incidents without
+    /// recovering it (it went quiet, or is gone).
+    fn forget<'a>(&'a self, key: &'a str, scope: &'a str) -> BoxFuture<'a, Result<(), StateError>>;
 
     /// Record what became of a deployment during the incident.
     fn set_deployment<'a>(

@@ -2,7 +2,7 @@
 //! memory store and against DynamoDB on moto's server.
 #![allow(dead_code)]
 
-use ecs_why::state::{now, Join, Joined, StateStore, FIRST_TIME_KEEP};
+use ecs_why::state::{now, Join, Joined, StateStore, ALL_OPEN, FIRST_TIME_KEEP};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,10 @@ fn join_by(key: &str, task: &str, now: i64, holder: &str) -> Join {
         claim: Duration::from_secs(30),
         holder: holder.into(),
         scope: scope_of(key),
+        escalation: Some((
+            Duration::from_secs(900),
+            vec!["S0ONCALL".into(), "U0LEAD".into()],
+        )),
     }
 }
 
@@ -153,11 +157,18 @@ pub async fn an_incident_recovers_once(store: &dyn StateStore) {
         store.open_incidents(&scope).await.unwrap(),
         vec![key.clone()]
     );
+    assert!(store.open_incidents(ALL_OPEN).await.unwrap().contains(&key));
     assert!(store
         .open_incidents("open#nothing")
         .await
         .unwrap()
         .is_empty());
+    let opened = store.incident(&key).await.unwrap().unwrap();
+    assert_eq!(opened.scope, scope);
+    assert_eq!(opened.escalate_at, Some(t0 + 900));
+    assert_eq!(opened.escalate_to, ["S0ONCALL", "U0LEAD"]);
+    let escalated = store.set_escalated(&key, t0 + 901).await.unwrap().unwrap();
+    assert_eq!(escalated.escalated_at, Some(t0 + 901));
     store.set_parent(&key, "5.6", "{}").await.unwrap();
     let closed = store
         .recover(&key, &scope, t0 + 600)
@@ -171,6 +182,7 @@ pub async fn an_incident_recovers_once(store: &dyn StateStore) {
         "once"
     );
     assert!(store.open_incidents(&scope).await.unwrap().is_empty());
+    assert!(!store.open_incidents(ALL_OPEN).await.unwrap().contains(&key));
     let Joined::Opened(again) = store.join(&join(&key, "task-z", t0 + 700)).await.unwrap() else {
         panic!("a stop after the recovery opens a new incident");
     };
@@ -183,6 +195,12 @@ pub async fn an_incident_recovers_once(store: &dyn StateStore) {
         store.open_incidents(&scope).await.unwrap(),
         vec![key.clone()]
     );
+    store.forget(&key, &scope).await.unwrap();
+    assert!(
+        store.open_incidents(&scope).await.unwrap().is_empty(),
+        "forgotten"
+    );
+    assert!(!store.open_incidents(ALL_OPEN).await.unwrap().contains(&key));
     // A repeated delivery of a stop counted before the recovery opens nothing.
     assert!(matches!(
         store.join(&join(&key, "task-z", t0 + 701)).await.unwrap(),
