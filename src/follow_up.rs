@@ -112,7 +112,10 @@ impl ButtonRef {
         if !crate::task_ref::is_cluster(&parsed.cluster) {
             return Err(ButtonRefError::InvalidField("cluster"));
         }
-        if !crate::task_ref::is_task_arn(&parsed.task_arn) {
+        // An incident of tasks that never started has no task: its buttons (Acknowledge,
+        // Mute) carry only the incident.
+        let incident_only = parsed.task_arn.is_empty() && parsed.incident.is_some();
+        if !incident_only && !crate::task_ref::is_task_arn(&parsed.task_arn) {
             return Err(ButtonRefError::InvalidField("task ARN"));
         }
         if let Some(container) = &parsed.container {

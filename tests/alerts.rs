@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use support::alerts_world::*;
 use support::fake_aws::{canned, REGION};
-use support::fake_slack::sign;
 use support::moto::Moto;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,28 +162,10 @@ async fn two_replicas_post_one_parent_per_incident_and_account_for_every_stop_on
         .and_then(|u| u["ts"].as_str())
         .expect("the web parent's ts")
         .to_string();
-    let payload = json!({
-        "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "1.2",
-        "user": {"id": "U0JANE"}, "channel": {"id": CHANNEL},
-        "container": {"type": "message", "message_ts": parent_ts, "channel_id": CHANNEL},
-        "message": {"ts": parent_ts, "text": "card"},
-        "actions": [{"action_id": "ecs_why_acknowledge", "value": value, "type": "button", "block_id": "b"}]
-    });
-    let body = format!(
-        "payload={}",
-        url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    assert_eq!(
+        press(&b, "ecs_why_acknowledge", &value, &parent_ts, "U0JANE").await,
+        200
     );
-    let now = chrono::Utc::now().timestamp();
-    let response = reqwest::Client::new()
-        .post(format!("{}/slack/interactivity", b.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", now.to_string())
-        .header("x-slack-signature", sign(SECRET, now, &body))
-        .body(body)
-        .send()
-        .await
-        .expect("the press reaches replica b");
-    assert_eq!(response.status(), 200);
     until(
         Duration::from_secs(15),
         "the parent shows who acknowledged",

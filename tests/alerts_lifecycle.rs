@@ -353,3 +353,106 @@ async fn an_unacknowledged_incident_is_escalated_once_across_replicas() {
         posted[0]
     );
 }
+
+/// Tasks that cannot be placed leave no stopped task: the service's placement failure
+/// opens an incident of its own (once, although delivered twice), a later one is a line
+/// in its thread, Acknowledge works on its card, and steady state recovers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_that_cannot_be_placed_open_an_incident_that_recovers() {
+    let world = World::start().await;
+    let replica = world.replica("placement").await;
+    let logs = logs_of(&[&replica]);
+    let placement = |id: &str| {
+        let mut e = service_event(
+            id,
+            "ECS Service Action",
+            "SERVICE_TASK_PLACEMENT_FAILURE",
+            "batch",
+            "RESOURCE:MEMORY",
+        );
+        e["detail"]["eventType"] = json!("ERROR");
+        e["detail"]["capacityProviderArns"] = json!([format!(
+            "arn:aws:ecs:{REGION}:123456789012:capacity-provider/batch-asg"
+        )]);
+        e.to_string()
+    };
+    for _ in 0..2 {
+        world.send(&placement("placement-1")).await;
+    }
+    until(
+        Duration::from_secs(60),
+        "the placement failure is posted",
+        &logs,
+        || async { world.posts().await.0.len() == 1 },
+    )
+    .await;
+    world.send(&placement("placement-2")).await;
+    until(
+        Duration::from_secs(30),
+        "the second failure is a line in the thread",
+        &logs,
+        || async { stop_lines_of(&world.posts().await.1) == 1 },
+    )
+    .await;
+    let (parents, _) = world.posts().await;
+    let card = parents[0].to_string();
+    assert!(
+        card.contains("batch: no capacity to place tasks (RESOURCE:MEMORY)"),
+        "{card}"
+    );
+    assert!(
+        card.contains("batch-asg") && card.contains("Add capacity"),
+        "{card}"
+    );
+    let ts = parents[0]["ts"]
+        .as_str()
+        .expect("the parent's ts")
+        .to_string();
+    let value = find_button(&parents[0], "ecs_why_acknowledge").expect("Acknowledge");
+    assert_eq!(
+        press(&replica, "ecs_why_acknowledge", &value, &ts, "U0JANE").await,
+        200
+    );
+    until(
+        Duration::from_secs(15),
+        "the card shows who acknowledged",
+        &logs,
+        || world.updated_with("acknowledged by <@U0JANE>"),
+    )
+    .await;
+
+    world
+        .send(
+            &service_event(
+                "steady-batch",
+                "ECS Service Action",
+                "SERVICE_STEADY_STATE",
+                "batch",
+                "",
+            )
+            .to_string(),
+        )
+        .await;
+    until(
+        Duration::from_secs(30),
+        "the placement incident recovers",
+        &logs,
+        || world.updated_with("Recovered: batch: no capacity"),
+    )
+    .await;
+    assert_eq!(world.posts().await.0.len(), 1, "one incident");
+}
+
+/// Lines of later placement failures in a thread.
+fn stop_lines_of(thread: &[Value]) -> usize {
+    thread
+        .iter()
+        .map(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .matches("SERVICE_TASK_PLACEMENT_FAILURE")
+                .count()
+        })
+        .sum()
+}

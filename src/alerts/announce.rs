@@ -18,7 +18,7 @@
 //! for it in the channel's history (by the parent's message metadata): a replica killed
 //! after posting but before recording it does not get its parent posted twice.
 
-use super::event::StoppedEvent;
+use super::event::{ServiceNews, StoppedEvent};
 use super::outbox::Outbox;
 use crate::config::routes::{AlertRoute, Origin};
 use crate::config::Settings;
@@ -75,12 +75,21 @@ pub struct Announcer {
     pub(super) state: Arc<dyn StateStore>,
     pub(super) outbox: Outbox,
     /// This replica, as the holder of leases and claims.
-    replica: String,
+    pub(super) replica: String,
+}
+
+/// What an incident's parent card is made from.
+#[derive(Clone, Copy)]
+pub(super) enum Source<'a> {
+    /// A stopped task, investigated.
+    Task(&'a Investigated),
+    /// A service's tasks that cannot be placed or started.
+    Unplaced(&'a ServiceNews),
 }
 
 /// One investigation of the event's task, and the access it was read with.
 #[derive(Clone)]
-struct Investigated {
+pub(super) struct Investigated {
     investigation: Investigation,
     access: Access,
 }
@@ -184,10 +193,31 @@ impl Announcer {
                 .escalate_after
                 .map(|after| (after, route.escalate_to.clone())),
         };
+        self.count(
+            join,
+            Source::Task(alerted),
+            incidents::thread_line(task),
+            summary,
+        )
+        .await
+    }
+
+    /// Count one event in its incident (`join`): post the parent when it opens the
+    /// incident, else `line` in its thread (once, and only once its parent is known),
+    /// then update the parent's count.
+    pub(super) async fn count(
+        &self,
+        join: Join,
+        source: Source<'_>,
+        line: String,
+        summary: &mut Summary,
+    ) -> Result<(), String> {
+        let channel = join.channel.as_str();
+        let now = join.now;
         let joined = self.state.join(&join).await.map_err(|e| e.to_string())?;
         let (incident, counted_now) = match joined {
             Joined::Opened(incident) => {
-                self.post_parent(&incident, alerted, false).await?;
+                self.post_parent(&incident, source, false).await?;
                 summary.parents += 1;
                 return Ok(());
             }
@@ -202,7 +232,7 @@ impl Announcer {
         };
         let parent_ts = match incident.parent_ts.clone() {
             Some(ts) => ts,
-            None => match self.wait_for_parent(&join.key, alerted).await? {
+            None => match self.wait_for_parent(&join.key, source).await? {
                 ParentBy::Other(ts) => ts,
                 ParentBy::Us => {
                     summary.parents += 1;
@@ -222,7 +252,7 @@ impl Announcer {
                 task_id: join.task_id.clone(),
             });
             self.outbox
-                .post_line(channel, &parent_ts, incidents::thread_line(task))
+                .post_line(channel, &parent_ts, line)
                 .await
                 .map_err(|e| format!("could not post the thread line: {e}"))?;
             summary.lines += 1;
@@ -268,14 +298,27 @@ impl Announcer {
     async fn post_parent(
         &self,
         incident: &Incident,
-        alerted: &Investigated,
+        source: Source<'_>,
         taken_over: bool,
     ) -> Result<(), String> {
         let _lease = self.renewing(Renew::Lease(incident.key.clone()));
-        let mut card = parent_card(incident, &alerted.investigation);
-        if let Some(label) = self.origin_label(&alerted.investigation) {
-            card = incidents::with_origin(&card, &label);
-        }
+        let mut card = match source {
+            Source::Task(alerted) => {
+                let card = parent_card(incident, &alerted.investigation);
+                let task = &alerted.investigation.diagnosis.task;
+                match self.origin_label(
+                    crate::arn::account(&task.arn),
+                    crate::arn::region(&task.arn),
+                ) {
+                    Some(label) => incidents::with_origin(&card, &label),
+                    None => card,
+                }
+            }
+            Source::Unplaced(news) => {
+                let label = self.origin_label(news.account.as_deref(), news.region.as_deref());
+                super::unplaced::card(incident, news, label.as_deref())
+            }
+        };
         if incident.previous.is_some() {
             let link = match &incident.previous {
                 Some(previous) => self
@@ -316,15 +359,16 @@ impl Announcer {
             .map_err(|e| e.to_string())?;
         // Stops counted while the parent was on its way show in its count.
         self.refresh_parent(&incident.key, Some(incident)).await;
-        self.complete_thread(incident, &ts, alerted).await;
+        if let Source::Task(alerted) = source {
+            self.complete_thread(incident, &ts, alerted).await;
+        }
         Ok(())
     }
 
     /// "payments-prod (210987654321) · eu-west-1": the account by its name when
-    /// `[accounts]` gives one, and the region, when the task's ARN says.
-    fn origin_label(&self, investigation: &Investigation) -> Option<String> {
-        let task = &investigation.diagnosis.task;
-        let account = crate::arn::account(&task.arn)?;
+    /// `[accounts]` gives one, and the region, when known.
+    fn origin_label(&self, account: Option<&str>, region: Option<&str>) -> Option<String> {
+        let account = account?;
         let named = self
             .settings
             .accounts
@@ -334,7 +378,7 @@ impl Announcer {
             Some(name) => format!("{name} ({account})"),
             None => account.to_string(),
         };
-        if let Some(region) = crate::arn::region(&task.arn) {
+        if let Some(region) = region {
             label.push_str(&format!(" · {region}"));
         }
         Some(label)
@@ -398,7 +442,7 @@ impl Announcer {
 
     /// The parent is being posted by another replica: wait for its ts, or take over
     /// when that replica's lease runs out.
-    async fn wait_for_parent(&self, key: &str, alerted: &Investigated) -> Result<ParentBy, String> {
+    async fn wait_for_parent(&self, key: &str, source: Source<'_>) -> Result<ParentBy, String> {
         let deadline = tokio::time::Instant::now() + PARENT_LEASE + Duration::from_secs(5);
         loop {
             let current = self.state.incident(key).await.map_err(|e| e.to_string())?;
@@ -416,7 +460,7 @@ impl Announcer {
                     .await
                     .map_err(|e| e.to_string())?
                 {
-                    self.post_parent(&taken, alerted, true).await?;
+                    self.post_parent(&taken, source, true).await?;
                     return Ok(ParentBy::Us);
                 }
             }

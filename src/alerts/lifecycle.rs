@@ -6,7 +6,8 @@
 //! deployment's line is claimed by the event's id, so each shows once.
 //!
 //! A steady-state event for a service with no open incident posts nothing: ECS repeats
-//! them now and then.
+//! them now and then. Tasks that cannot be placed or started open incidents of their
+//! own ([`super::unplaced`]).
 
 use super::announce::{Announcer, Outcome, Summary};
 use super::event::{ServiceChange, ServiceNews};
@@ -43,6 +44,12 @@ impl Announcer {
         };
         let subject = format!("service:{}", news.service);
         for route in routes {
+            if news.what.opens_incident() {
+                if let Err(why) = self.unplaced(route, news, &mut summary).await {
+                    return Outcome::Retry(why);
+                }
+                continue;
+            }
             let scope = incidents::scope(&route.channel, &news.cluster, &subject);
             let keys = match self.state.open_incidents(&scope).await {
                 Ok(keys) => keys,

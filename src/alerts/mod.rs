@@ -21,3 +21,4 @@ pub mod event;
 pub mod lifecycle;
 pub mod outbox;
 pub mod sweeper;
+pub mod unplaced;

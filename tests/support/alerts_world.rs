@@ -271,3 +271,34 @@ pub fn event_for(task: Value, account: &str, n: u32) -> Value {
         "detail": task,
     })
 }
+
+/// Press the button `action_id` (its `value`) on the card at `ts` in the alert channel,
+/// as `user`, through `replica`'s signed interactivity endpoint; returns the status.
+pub async fn press(replica: &Replica, action_id: &str, value: &str, ts: &str, user: &str) -> u16 {
+    let payload = json!({
+        "type": "block_actions", "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "1.2",
+        "user": {"id": user}, "channel": {"id": CHANNEL},
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL},
+        "message": {"ts": ts, "text": "card"},
+        "actions": [{"action_id": action_id, "value": value, "type": "button", "block_id": "b"}]
+    });
+    let body = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    );
+    let now = chrono::Utc::now().timestamp();
+    reqwest::Client::new()
+        .post(format!("{}/slack/interactivity", replica.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", now.to_string())
+        .header(
+            "x-slack-signature",
+            super::fake_slack::sign(SECRET, now, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("the press reaches the replica")
+        .status()
+        .as_u16()
+}

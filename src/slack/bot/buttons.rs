@@ -41,6 +41,13 @@ impl Bot {
                 }
             };
         }
+        if button.task_arn.is_empty() {
+            // Only Acknowledge and Mute work without a task (an incident of tasks that
+            // never started); anything else was not offered on such a card.
+            let why = "this button needs a task, and this card has none; run `/ecs why <task>`";
+            self.tell_asker(&asker, &replies::warning(why)).await;
+            return Outcome::BadInput;
+        }
         self.channel_names
             .learn(&asker.channel, press.channel_name.as_deref());
         // The task's account first, then the channel's mapping found the same way as for
