@@ -456,3 +456,122 @@ fn stop_lines_of(thread: &[Value]) -> usize {
         })
         .sum()
 }
+
+/// The daily digest at its time, once across two replicas: the incident still open
+/// (linked), the one that recovered with how long it took, the top causes, the mute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_digest_is_posted_once_at_its_time() {
+    let world = World::start().await;
+    let mut first = world.replica("before").await;
+    let logs = logs_of(&[&first]);
+    // Stops of the last minutes: the digest counts the last 24 hours'.
+    let recent = |mut e: Value, minutes_ago: i64| {
+        let at = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+        e["detail"]["stoppedAt"] = json!(at.to_rfc3339());
+        e.to_string()
+    };
+    for (i, e) in crash_loop(2).into_iter().enumerate() {
+        world.send(&recent(e, 10 - i as i64)).await;
+    }
+    world
+        .send(&recent(
+            event(7, "service:api", "EssentialContainerExited", 137, None),
+            5,
+        ))
+        .await;
+    until(
+        Duration::from_secs(60),
+        "both incidents are posted",
+        &logs,
+        || async { world.posts().await.0.len() == 2 },
+    )
+    .await;
+    let (parents, _) = world.posts().await;
+    let web = parents
+        .iter()
+        .find(|p| {
+            // Either of its two stops may have opened the incident.
+            let card = p.to_string();
+            card.contains(&task_id(1)) || card.contains(&task_id(2))
+        })
+        .expect("the web parent");
+    let web_ts = web["ts"].as_str().expect("its ts").to_string();
+    let mute = find_button(web, "ecs_why_mute").expect("Mute");
+    assert_eq!(
+        press(&first, "ecs_why_mute", &mute, &web_ts, "U0JANE").await,
+        200
+    );
+    world
+        .send(
+            &service_event(
+                "steady-api",
+                "ECS Service Action",
+                "SERVICE_STEADY_STATE",
+                "api",
+                "",
+            )
+            .to_string(),
+        )
+        .await;
+    until(
+        Duration::from_secs(30),
+        "api recovers and web is muted",
+        &logs,
+        || async {
+            world.updated_with("Recovered: ").await && world.updated_with("muted until").await
+        },
+    )
+    .await;
+    sigterm(&mut first);
+
+    // The digest's time is now (UTC), so the replicas that start with it post it.
+    let now = chrono::Utc::now().format("%H:%M").to_string();
+    let config = std::fs::read_to_string(&world.config).expect("the configuration");
+    std::fs::write(&world.config, format!("{config}digest = \"{now} UTC\"\n"))
+        .expect("write the configuration");
+    let a = world.replica("a").await;
+    let b = world.replica("b").await;
+    let logs = logs_of(&[&a, &b]);
+    let digests = || {
+        world
+            .slack
+            .posted()
+            .into_iter()
+            .filter(|p| {
+                p["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("daily digest"))
+            })
+            .collect::<Vec<Value>>()
+    };
+    until(
+        Duration::from_secs(45),
+        "the digest is posted",
+        &logs,
+        || async { !digests().is_empty() },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(32)).await;
+    let posted = digests();
+    assert_eq!(posted.len(), 1, "once: {posted:#?}\n{}", logs());
+    let text = posted[0]["text"].as_str().unwrap_or_default();
+    assert!(
+        posted[0].get("thread_ts").is_none_or(Value::is_null),
+        "in the channel"
+    );
+    let web_link = support::fake_slack::permalink(CHANNEL, &web_ts);
+    assert!(
+        text.contains("*Still open* (1)") && text.contains(&web_link),
+        "{text}"
+    );
+    assert!(text.contains("2 tasks stopped"), "{text}");
+    assert!(
+        text.contains("*Recovered in the last 24 h* (1)") && text.contains("recovered <!date^"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`container-exited-app-error` 2") && text.contains("`out-of-memory` 1"),
+        "{text}"
+    );
+    assert!(text.contains("*Mutes in force* (1)"), "{text}");
+}

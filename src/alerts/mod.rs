@@ -12,11 +12,13 @@
 //! message a second per channel) and batches thread lines, so a storm is delayed, never
 //! dropped. [`lifecycle`] applies a service's events to its open incidents: steady again
 //! closes them as recovered, edited in place; a failed deployment shows in them.
-//! [`sweeper`] escalates incidents nobody acknowledged and says when one went quiet. A
+//! [`sweeper`] escalates incidents nobody acknowledged, says when one went quiet, and
+//! posts each route's [`digest`] once a day. A
 //! message is deleted only once its outcome is recorded.
 
 pub mod announce;
 pub mod consumer;
+pub mod digest;
 pub mod event;
 pub mod lifecycle;
 pub mod outbox;

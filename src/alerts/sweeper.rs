@@ -5,6 +5,7 @@
 //! - **Escalation**: an incident neither acknowledged nor recovered `escalate_after` its
 //!   opening gets one thread reply, also sent to the channel, mentioning the route's
 //!   `escalate_to` (user groups as `<!subteam^S…>`, users as `<@U…>`).
+//! - **Digest**: a route's daily digest, when due ([`super::digest`]).
 //! - **Quiet**: an incident with no stop for [`super::announce::GROUP_WINDOW`] is no
 //!   longer open (the
 //!   next stop opens a new one); its card is updated once to say "no stops since …"
@@ -53,6 +54,7 @@ impl Announcer {
                 );
             }
         }
+        self.digests(state::now()).await;
     }
 
     async fn sweep_one(&self, key: &str) -> Result<(), String> {

@@ -11,6 +11,7 @@
 //! ignore = ["deployment-replaced", "scaling-event", "container-exited-success"]  # the default
 //! escalate_after = "15m"    # optional; "30s", "15m", "1h"
 //! escalate_to = ["S0ONCALL", "U0LEAD"]   # user groups and users to mention
+//! digest = "09:00 Europe/Berlin"         # optional; a daily summary at that time
 //! ```
 //!
 //! Every matching entry gets the alert; a task no entry matches is not announced. A bad
@@ -43,6 +44,16 @@ pub struct AlertRoute {
     pub escalate_after: Option<Duration>,
     /// Slack user-group ids (`S…`) and user ids (`U…`, `W…`) to mention.
     pub escalate_to: Vec<String>,
+    /// A daily summary in the channel, at this time in this zone.
+    pub digest: Option<DigestTime>,
+}
+
+/// A time of day in an IANA zone (`09:00 Europe/Berlin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestTime {
+    pub hour: u32,
+    pub minute: u32,
+    pub zone: chrono_tz::Tz,
 }
 
 /// Where a task or a service is: what a route is matched against.
@@ -66,6 +77,7 @@ struct RouteSpec {
     ignore: Option<Vec<String>>,
     escalate_after: Option<String>,
     escalate_to: Option<Vec<String>>,
+    digest: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -112,7 +124,7 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
     let name = format!("alerts[{number}]");
     let spec = RouteSpec::deserialize(value).map_err(|e| {
         format!(
-            "{name}: {}; an entry has channel (required), cluster, service, account, region, ignore, escalate_after and escalate_to",
+            "{name}: {}; an entry has channel (required), cluster, service, account, region, ignore, escalate_after, escalate_to and digest",
             e.message()
         )
     })?;
@@ -171,6 +183,15 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
             "{name}: escalate_after and escalate_to go together; set both (whom to mention after how long) or neither"
         ));
     }
+    let digest = spec
+        .digest
+        .as_deref()
+        .map(|text| {
+            digest_time(text).ok_or_else(|| {
+                format!("{name}.digest: `{text}` is not a time and a zone; write it as \"09:00 Europe/Berlin\" (24-hour time, an IANA zone)")
+            })
+        })
+        .transpose()?;
     let ignore = match spec.ignore {
         None => DEFAULT_IGNORE.into_iter().collect(),
         Some(ids) => ids
@@ -190,6 +211,7 @@ fn route(number: usize, value: toml::Value) -> Result<AlertRoute, String> {
         ignore,
         escalate_after,
         escalate_to,
+        digest,
     })
 }
 
@@ -205,6 +227,19 @@ pub fn duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+/// `09:00 Europe/Berlin`.
+fn digest_time(text: &str) -> Option<DigestTime> {
+    let (time, zone) = text.trim().split_once(char::is_whitespace)?;
+    let (hour, minute) = time.split_once(':')?;
+    let hour: u32 = hour.parse().ok()?;
+    let minute: u32 = minute.parse().ok()?;
+    if hour > 23 || minute > 59 {
+        return None;
+    }
+    let zone: chrono_tz::Tz = zone.trim().parse().ok()?;
+    Some(DigestTime { hour, minute, zone })
 }
 
 /// A user-group id (`S…`) or a user id (`U…`, `W…`): upper-case letters and digits.
@@ -267,6 +302,20 @@ mod tests {
         assert!(!routes[0].matches(origin(Some("123456789012"), Some("eu-west-1"))));
         assert!(!routes[0].matches(origin(Some("210987654321"), Some("us-east-1"))));
         assert!(!routes[0].matches(origin(None, Some("eu-west-1"))));
+    }
+
+    #[test]
+    fn a_digest_is_a_time_and_an_iana_zone() {
+        let routes =
+            parse("[[alerts]]\nchannel = \"C1\"\ndigest = \"09:00 Europe/Berlin\"\n").unwrap();
+        let digest = routes[0].digest.expect("a digest time");
+        assert_eq!((digest.hour, digest.minute), (9, 0));
+        assert_eq!(digest.zone, chrono_tz::Europe::Berlin);
+        let zone =
+            parse("[[alerts]]\nchannel = \"C1\"\ndigest = \"09:00 Mars/Olympus\"\n").unwrap_err();
+        assert!(zone.starts_with("alerts[1].digest"), "{zone}");
+        let time = parse("[[alerts]]\nchannel = \"C1\"\ndigest = \"25:00 UTC\"\n").unwrap_err();
+        assert!(time.starts_with("alerts[1].digest"), "{time}");
     }
 
     #[test]

@@ -160,7 +160,7 @@ pub fn task_id(task: &Task) -> String {
 }
 
 /// Slack's date formatting of an epoch time, with a UTC fallback.
-fn date(epoch: i64, format: &str) -> String {
+pub fn date(epoch: i64, format: &str) -> String {
     let fallback = chrono::DateTime::from_timestamp(epoch, 0)
         .map(|t| t.format("%H:%M UTC").to_string())
         .unwrap_or_default();
@@ -189,12 +189,12 @@ pub fn thread_line(task: &Task) -> String {
 }
 
 /// Minutes from `from` to `to`, rounded up, at least 1.
-fn minutes_between(from: i64, to: i64) -> i64 {
+pub fn minutes_between(from: i64, to: i64) -> i64 {
     (((to - from).max(0) + 59) / 60).max(1)
 }
 
 /// "1 task stopped", "14 tasks stopped".
-fn tasks_stopped(count: usize) -> String {
+pub fn tasks_stopped(count: usize) -> String {
     if count == 1 {
         "1 task stopped".to_string()
     } else {

@@ -14,7 +14,8 @@
 //! `scope`, a string set `keys`) that service events read to close them.
 
 use super::{
-    incident_expiry, now, secs, Incident, Join, Joined, Previous, StateError, StateStore, ALL_OPEN,
+    incident_expiry, now, recent_index, secs, Incident, Join, Joined, Previous, StateError,
+    StateStore, ALL_OPEN,
 };
 use crate::gather::call_metrics::CountCalls;
 use aws_sdk_dynamodb::error::SdkError;
@@ -158,6 +159,8 @@ impl DynamoStore {
         // an open incident missing from it would never be recovered.
         self.index(&join.scope, &join.key, "ADD").await?;
         self.index(ALL_OPEN, &join.key, "ADD").await?;
+        self.index(&recent_index(&join.channel), &join.key, "ADD")
+            .await?;
         let mut incident = join.new_incident();
         let result = self
             .client
@@ -428,6 +431,10 @@ impl StateStore for DynamoStore {
             self.index(ALL_OPEN, key, "DELETE").await?;
             Ok(recovered)
         })
+    }
+
+    fn unlist<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(self.index(index, key, "DELETE"))
     }
 
     fn set_escalated<'a>(

@@ -1,7 +1,9 @@
 //! The state of one replica, in memory: [`StateStore`] without a table. Lost on restart,
 //! which for one replica only means a Slack retry after a restart may be answered again.
 
-use super::{incident_expiry, secs, Incident, Join, Joined, StateError, StateStore, ALL_OPEN};
+use super::{
+    incident_expiry, recent_index, secs, Incident, Join, Joined, StateError, StateStore, ALL_OPEN,
+};
 use futures::future::BoxFuture;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -121,7 +123,8 @@ impl StateStore for MemoryStore {
             let mut incident = join.new_incident();
             incident.previous = all.by_key.get(&join.key).and_then(Incident::as_previous);
             all.by_key.insert(join.key.clone(), incident.clone());
-            for scope in [join.scope.as_str(), ALL_OPEN] {
+            let recent = recent_index(&join.channel);
+            for scope in [join.scope.as_str(), ALL_OPEN, recent.as_str()] {
                 all.open
                     .entry(scope.to_string())
                     .or_default()
@@ -226,6 +229,15 @@ impl StateStore for MemoryStore {
             incident.active_until = at - 1;
             Some(incident.clone())
         }))
+    }
+
+    fn unlist<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+        self.with_all(|all| {
+            if let Some(keys) = all.open.get_mut(index) {
+                keys.remove(key);
+            }
+        });
+        ready(())
     }
 
     fn set_escalated<'a>(

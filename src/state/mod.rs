@@ -76,6 +76,12 @@ pub struct Incident {
 /// The index of every open incident, whatever its scope: what the sweeper reads.
 pub const ALL_OPEN: &str = "open#all";
 
+/// The index of the incidents opened in `channel` lately (kept two days after its last
+/// change; the digest drops what is older): what the daily digest reads.
+pub fn recent_index(channel: &str) -> String {
+    format!("recent#{channel}")
+}
+
 /// The incident a new one recurs after.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Previous {
@@ -262,6 +268,9 @@ pub trait StateStore: Send + Sync + 'static {
         scope: &'a str,
         at: i64,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
+
+    /// Drop `key` from the index `index` (an incident the digest no longer needs).
+    fn unlist<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>>;
 
     /// Record that the incident's escalation was posted at `at`.
     fn set_escalated<'a>(
