@@ -69,7 +69,13 @@ pub struct ButtonRef {
     /// The alert incident's key (Acknowledge and Mute only).
     #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
+    /// How long to mute (Mute only): `1h`, `4h` or `recovered`; none offers the choice.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub mute: Option<String>,
 }
+
+/// The lengths of a mute a card offers.
+pub const MUTE_CHOICES: [&str; 3] = ["1h", "4h", "recovered"];
 
 /// Why a button value was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -136,6 +142,11 @@ impl ButtonRef {
                 return Err(ButtonRefError::InvalidField("incident"));
             }
         }
+        if let Some(mute) = &parsed.mute {
+            if !MUTE_CHOICES.contains(&mute.as_str()) {
+                return Err(ButtonRefError::InvalidField("mute"));
+            }
+        }
         if let Some(token) = &parsed.page_token {
             if token.len() > 1024 || token.chars().any(|c| c.is_control()) {
                 return Err(ButtonRefError::InvalidField("page token"));
@@ -164,6 +175,7 @@ mod tests {
             container: Some("web".into()),
             page_token: Some("b/123".into()),
             incident: None,
+            mute: None,
         }
     }
 

@@ -496,9 +496,25 @@ async fn the_daily_digest_is_posted_once_at_its_time() {
         })
         .expect("the web parent");
     let web_ts = web["ts"].as_str().expect("its ts").to_string();
+    // Mute asks privately for how long; "Until recovered" mutes it.
     let mute = find_button(web, "ecs_why_mute").expect("Mute");
     assert_eq!(
         press(&first, "ecs_why_mute", &mute, &web_ts, "U0JANE").await,
+        200
+    );
+    let chooser = world
+        .slack
+        .wait_for("chat.postEphemeral", 1, Duration::from_secs(15))
+        .await;
+    let until_recovered = chooser
+        .iter()
+        .flat_map(|c| c["blocks"].as_array().cloned().unwrap_or_default())
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["text"]["text"] == "Until recovered")
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("an Until recovered choice");
+    assert_eq!(
+        press(&first, "ecs_why_mute", &until_recovered, &web_ts, "U0JANE").await,
         200
     );
     world
@@ -518,7 +534,8 @@ async fn the_daily_digest_is_posted_once_at_its_time() {
         "api recovers and web is muted",
         &logs,
         || async {
-            world.updated_with("Recovered: ").await && world.updated_with("muted until").await
+            world.updated_with("Recovered: ").await
+                && world.updated_with("muted until recovered").await
         },
     )
     .await;

@@ -228,6 +228,7 @@ fn target() -> ButtonRef {
         container: None,
         page_token: None,
         incident: None,
+        mute: None,
     }
 }
 

@@ -176,6 +176,7 @@ fn button() -> ButtonRef {
         container: Some("web".into()),
         page_token: Some("f/123".into()),
         incident: None,
+        mute: None,
     }
 }
 
@@ -1088,6 +1089,7 @@ async fn end_to_end_buttons_with_the_real_engine() {
         container: Some("web".into()),
         page_token: None,
         incident: None,
+        mute: None,
     };
     let value = reference.encode();
     let kinds = [
@@ -1312,6 +1314,7 @@ async fn the_card_notifies_with_the_cause_re_runs_visibly_and_threads_only_what_
         container: None,
         page_token: None,
         incident: None,
+        mute: None,
     };
     assert_eq!(
         app.press(FollowUp::Rerun.action_id(), &reference.encode())

@@ -216,6 +216,7 @@ async fn a_channel_mapped_by_name_gets_its_role_from_the_command_and_every_butto
         container: Some("web".into()),
         page_token: None,
         incident: None,
+        mute: None,
     };
     for kind in [
         FollowUp::TaskDefinition,

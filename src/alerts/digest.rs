@@ -218,10 +218,12 @@ impl Announcer {
                 None if incident.active_until >= now => {
                     digest.open.push(self.open_line(&incident, &title).await);
                     if let Some(until) = incident.muted_until.filter(|u| *u > now) {
-                        digest.mutes.push(format!(
-                            "• {title}: until {}",
-                            date(until, "{date_short} {time}")
-                        ));
+                        let until = date(until, "{date_short} {time}");
+                        digest.mutes.push(if incident.mute_until_recovered {
+                            format!("• {title}: until recovered, at most {until}")
+                        } else {
+                            format!("• {title}: until {until}")
+                        });
                     }
                 }
                 None => {}

@@ -194,6 +194,7 @@ pub fn card(incident: &Incident, news: &ServiceNews, origin: Option<&str>) -> Sl
         container: None,
         page_token: None,
         incident: None,
+        mute: None,
     });
     let mut card = incidents::with_incident_buttons(&content, &incident.key, reference.as_ref());
     if let Some(origin) = origin {

@@ -249,9 +249,13 @@ pub fn status_line(incident: &Incident, now: i64) -> String {
     }
     if incident.recovered_at.is_none() {
         if let Some(until) = incident.muted_until.filter(|u| *u > now) {
-            parts.push(format!(
-                ":no_bell: muted until {}: further stops are counted, not posted",
+            let until = if incident.mute_until_recovered {
+                format!("recovered (at most {})", date(until, "{date_short} {time}"))
+            } else {
                 date(until, "{time}")
+            };
+            parts.push(format!(
+                ":no_bell: muted until {until}: further stops are counted, not posted"
             ));
         }
     }
@@ -484,7 +488,7 @@ pub fn with_incident_buttons(
                "text": {"type": "plain_text", "text": "Acknowledge"}, "value": encoded,
                "style": "primary"}),
         json!({"type": "button", "action_id": FollowUp::Mute.action_id(),
-               "text": {"type": "plain_text", "text": "Mute 1 h"}, "value": encoded}),
+               "text": {"type": "plain_text", "text": "Mute…"}, "value": encoded}),
     ];
     if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
         match blocks

@@ -223,6 +223,7 @@ mod tests {
             container: None,
             page_token: None,
             incident: None,
+            mute: None,
         }
     }
 

@@ -514,12 +514,16 @@ impl StateStore for DynamoStore {
         &'a self,
         key: &'a str,
         until: i64,
+        until_recovered: bool,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
         Box::pin(self.update(
             key,
-            "SET muted_until = :until",
+            "SET muted_until = :until, mute_recovered = :recovered",
             "attribute_exists(pk)",
-            vec![(":until", n(until))],
+            vec![
+                (":until", n(until)),
+                (":recovered", AttributeValue::Bool(until_recovered)),
+            ],
             vec![],
         ))
     }
@@ -612,6 +616,11 @@ fn incident_from(item: &Item) -> Incident {
         acknowledged_by: text("acknowledged_by"),
         acknowledged_at: number("acknowledged_at"),
         muted_until: number("muted_until"),
+        mute_until_recovered: item
+            .get("mute_recovered")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
         opened_at: number("opened_at").unwrap_or_default(),
         posting_by: text("posting_by"),
         unposted,

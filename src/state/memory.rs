@@ -306,10 +306,12 @@ impl StateStore for MemoryStore {
         &'a self,
         key: &'a str,
         until: i64,
+        until_recovered: bool,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>> {
         ready(self.with_incidents(|incidents| {
             let incident = incidents.get_mut(key)?;
             incident.muted_until = Some(until);
+            incident.mute_until_recovered = until_recovered;
             Some(incident.clone())
         }))
     }

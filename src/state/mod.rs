@@ -47,6 +47,8 @@ pub struct Incident {
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<i64>,
     pub muted_until: Option<i64>,
+    /// The mute lasts until the incident recovers (`muted_until` is its limit).
+    pub mute_until_recovered: bool,
     /// When the incident was opened (its first stop was counted).
     pub opened_at: i64,
     /// The replica that holds the right to post the parent (see `posting_until`).
@@ -314,6 +316,7 @@ pub trait StateStore: Send + Sync + 'static {
         &'a self,
         key: &'a str,
         until: i64,
+        until_recovered: bool,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
 }
 

@@ -281,8 +281,15 @@ pub async fn acknowledge_and_mute(store: &dyn StateStore) {
         .unwrap();
     assert_eq!(acked.acknowledged_by.as_deref(), Some("U1"));
     assert_eq!(acked.acknowledged_at, Some(t0 + 5));
-    let muted = store.mute(&key, t0 + 3600).await.unwrap().unwrap();
+    let muted = store.mute(&key, t0 + 3600, false).await.unwrap().unwrap();
+    assert!(!muted.mute_until_recovered);
     assert!(muted.is_muted(t0 + 10));
     assert!(!muted.is_muted(t0 + 3601));
-    assert_eq!(store.mute("incident#none", t0).await.unwrap(), None);
+    let until_recovered = store
+        .mute(&key, t0 + 7 * 86_400, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(until_recovered.mute_until_recovered);
+    assert_eq!(store.mute("incident#none", t0, false).await.unwrap(), None);
 }

@@ -109,6 +109,7 @@ pub fn button_ref(task: &TaskSummary) -> Option<ButtonRef> {
         container: None,
         page_token: None,
         incident: None,
+        mute: None,
     };
     valid(candidate)
 }
