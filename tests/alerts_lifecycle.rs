@@ -592,3 +592,51 @@ async fn the_daily_digest_is_posted_once_at_its_time() {
     );
     assert!(text.contains("*Mutes in force* (1)"), "{text}");
 }
+
+/// A deployment the circuit breaker failed, with no incident open: one is opened from
+/// the service's newest stopped task, its header says the deployment failed and its
+/// thread gives ECS's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deployment_with_no_incident_opens_one_from_its_newest_stopped_task() {
+    let world = World::start().await;
+    let id = task_id(30);
+    let mut task = support::fake_aws::canned::task("prod", &id, "EssentialContainerExited", 1);
+    task["group"] = json!("service:web");
+    world.aws.add_task(task);
+    world.aws.add_service("prod", "web", &[]);
+    let replica = world.replica("deploy").await;
+    let logs = logs_of(&[&replica]);
+    let failed = service_event(
+        "deploy-failed-alone",
+        "ECS Deployment State Change",
+        "SERVICE_DEPLOYMENT_FAILED",
+        "web",
+        "ECS deployment circuit breaker: tasks failed to start.",
+    )
+    .to_string();
+    world.send(&failed).await;
+    world.send(&failed).await;
+    until(
+        Duration::from_secs(60),
+        "the incident says the deployment failed",
+        &logs,
+        || world.updated_with("Deployment failed: web"),
+    )
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the queue is drained",
+        &logs,
+        || async { world.queue_depth().await == (0, 0) },
+    )
+    .await;
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 1, "{parents:#?}");
+    assert!(parents[0].to_string().contains(&id), "the newest stopped task's card");
+    let lines: Vec<String> = thread
+        .iter()
+        .map(Value::to_string)
+        .filter(|t| t.contains("Deployment ecs-svc/7000000000000000001 failed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{thread:#?}");
+}

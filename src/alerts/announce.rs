@@ -71,7 +71,7 @@ pub struct Summary {
 /// Turns stopped tasks into posts in their channels.
 pub struct Announcer {
     pub(super) settings: Arc<Settings>,
-    investigator: Arc<dyn Investigate>,
+    pub(super) investigator: Arc<dyn Investigate>,
     pub(super) state: Arc<dyn StateStore>,
     pub(super) outbox: Outbox,
     /// This replica, as the holder of leases and claims.
@@ -90,8 +90,8 @@ pub(super) enum Source<'a> {
 /// One investigation of the event's task, and the access it was read with.
 #[derive(Clone)]
 pub(super) struct Investigated {
-    investigation: Investigation,
-    access: Access,
+    pub(super) investigation: Investigation,
+    pub(super) access: Access,
 }
 
 impl Announcer {
@@ -168,7 +168,7 @@ impl Announcer {
         Outcome::Done(summary)
     }
 
-    async fn announce_in(
+    pub(super) async fn announce_in(
         &self,
         route: &AlertRoute,
         event: &StoppedEvent,

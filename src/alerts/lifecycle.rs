@@ -1,7 +1,8 @@
 //! What a service's own events do to its open incidents: steady again (or its
 //! deployment completed) closes them as **Recovered**, edited in place with a thread
 //! line saying when, after how long and how many stopped; a failed or rolled-back
-//! deployment goes in their header and thread. Every replica may receive the same event
+//! deployment goes in their header and thread; with none open, a failed deployment
+//! opens one from the service's newest stopped task. Every replica may receive the same event
 //! (and every event may come twice): closing is one conditional write, and a
 //! deployment's line is claimed by the event's id, so each shows once.
 //!
@@ -9,11 +10,14 @@
 //! them now and then. Tasks that cannot be placed or started open incidents of their
 //! own ([`super::unplaced`]).
 
-use super::announce::{Announcer, Outcome, Summary};
-use super::event::{ServiceChange, ServiceNews};
+use super::announce::{Announcer, Investigated, Outcome, Summary};
+use super::event::{ServiceChange, ServiceNews, StoppedEvent};
 use crate::config::routes::{AlertRoute, Origin};
 use crate::incidents::{self, stored_parent};
+use crate::investigate::access::Channel;
+use crate::investigate::{Access, Subject};
 use crate::state::{self, StateError};
+use crate::task_ref::{Target, TaskRef};
 use std::time::Duration;
 
 /// How long the claim on posting a service event's line in one thread is kept (longer
@@ -55,6 +59,12 @@ impl Announcer {
                 Ok(keys) => keys,
                 Err(e) => return Outcome::Retry(e.to_string()),
             };
+            if keys.is_empty() && news.what == ServiceChange::DeploymentFailed {
+                if let Err(why) = self.open_from_deployment(route, news, &mut summary).await {
+                    return Outcome::Retry(why);
+                }
+                continue;
+            }
             for key in keys {
                 let applied = if news.what.recovers() {
                     self.recover(&key, &scope, news).await.map(|done| {
@@ -76,6 +86,61 @@ impl Announcer {
             }
         }
         Outcome::Done(summary)
+    }
+
+    /// A deployment failed with no incident open: open one from the service's newest
+    /// stopped task (read as an ask of the service would be), with the failure in its
+    /// header and thread.
+    async fn open_from_deployment(
+        &self,
+        route: &AlertRoute,
+        news: &ServiceNews,
+        summary: &mut Summary,
+    ) -> Result<(), String> {
+        let target = Target {
+            task: TaskRef::Service {
+                service: news.service.clone(),
+            },
+            cluster: Some(news.cluster.clone()),
+            region: news.region.clone(),
+            account: news.account.clone(),
+        };
+        let channel = Channel {
+            id: &route.channel,
+            name: None,
+        };
+        let access = Access::resolve(&self.settings, news.account.as_deref(), Some(channel));
+        let investigation = match self
+            .investigator
+            .investigate(&Subject::Named(target), &access)
+            .await
+        {
+            Ok(investigation) => investigation,
+            Err(e) => {
+                // No stopped task to show (a rollback before any task stopped): the
+                // event alone is not an incident.
+                tracing::info!(service = news.service, error = %e, "a failed deployment with no stopped task to show");
+                return Ok(());
+            }
+        };
+        if route.ignores(investigation.diagnosis.category) {
+            summary.ignored += 1;
+            return Ok(());
+        }
+        let event = StoppedEvent {
+            id: news.id.clone(),
+            task: investigation.evidence.task.clone(),
+        };
+        let key = incidents::key(&route.channel, &event.task, &investigation.diagnosis);
+        let alerted = Investigated {
+            investigation,
+            access,
+        };
+        self.announce_in(route, &event, &alerted, summary).await?;
+        if self.deployment_news(&key, news).await? {
+            summary.deployments += 1;
+        }
+        Ok(())
     }
 
     /// Close the incident as recovered, edit its parent, and say so in its thread.
