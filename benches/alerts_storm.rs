@@ -196,6 +196,8 @@ async fn storm(moto: &moto::Moto, scale: usize) {
     let mut history: Vec<(Instant, BTreeMap<String, usize>)> = Vec::new();
     let mut peak_per_channel_second = 0usize;
     let mut quiet_since: Option<(Instant, usize)> = None;
+    // When the first and the last incident's parent card appeared.
+    let (mut first_parent, mut all_parents): (Option<Duration>, Option<Duration>) = (None, None);
     let drained = loop {
         let calls = slack.all_calls().await;
         let mut per_channel: BTreeMap<String, usize> = BTreeMap::new();
@@ -231,6 +233,12 @@ async fn storm(moto: &moto::Moto, scale: usize) {
             }
         }
         history.push((now, per_channel));
+        if parents > 0 && first_parent.is_none() {
+            first_parent = Some(started.elapsed());
+        }
+        if parents >= noisy_services && all_parents.is_none() {
+            all_parents = Some(started.elapsed());
+        }
         if parents + lines >= announced {
             break Some((started.elapsed(), parents, lines, calls.len()));
         }
@@ -288,12 +296,98 @@ async fn storm(moto: &moto::Moto, scale: usize) {
         ecs_logs as f64 / stops.len() as f64,
         aws.calls_by_operation()
     );
-    for (service, calls) in metrics {
+    for (service, calls) in &metrics {
         println!(
             "  {service} calls per event: {:.2} ({calls} in all)",
-            calls as f64 / stops.len() as f64
+            *calls as f64 / stops.len() as f64
         );
     }
+    let seconds = |d: Option<Duration>| {
+        d.map_or("never".to_string(), |d| format!("{:.1} s", d.as_secs_f64()))
+    };
+    println!(
+        "  event to card: first parent {}, every incident's parent {}",
+        seconds(first_parent),
+        seconds(all_parents)
+    );
+
+    // The lifecycle: every service is steady again (the silent ones too: ECS repeats
+    // steady state). The incidents' cards are edited to Recovered; the others post nothing.
+    let posts_before = slack.calls("chat.postMessage").await.len();
+    let dynamodb_before = metrics.get("dynamodb").copied().unwrap_or(0);
+    let steady_sent = Instant::now();
+    let steady: Vec<String> = services
+        .iter()
+        .map(|service| {
+            let cluster = stops
+                .iter()
+                .find(|s| s.service == *service)
+                .map(|s| s.cluster.clone())
+                .unwrap_or_default();
+            json!({
+                "version": "0", "id": format!("steady-{service}"), "detail-type": "ECS Service Action",
+                "source": "aws.ecs", "account": "123456789012", "region": REGION,
+                "time": chrono::Utc::now().to_rfc3339(),
+                "resources": [format!("arn:aws:ecs:{REGION}:123456789012:service/{cluster}/{service}")],
+                "detail": {"eventType": "INFO", "eventName": "SERVICE_STEADY_STATE",
+                           "createdAt": chrono::Utc::now().to_rfc3339()}
+            })
+            .to_string()
+        })
+        .collect();
+    for chunk in steady.chunks(10) {
+        let mut batch = sqs.send_message_batch().queue_url(&queue_url);
+        for (i, body) in chunk.iter().enumerate() {
+            batch = batch.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("s{i}"))
+                    .message_body(body)
+                    .build()
+                    .expect("a batch entry"),
+            );
+        }
+        batch.send().await.expect("moto accepts the batch");
+    }
+    let recovered_in = loop {
+        let updates = slack.calls("chat.update").await;
+        let recovered: std::collections::BTreeSet<String> = updates
+            .iter()
+            .filter(|u| u.to_string().contains("Recovered: "))
+            .filter_map(|u| u["ts"].as_str().map(str::to_string))
+            .collect();
+        if recovered.len() >= noisy_services {
+            break Some(steady_sent.elapsed());
+        }
+        if steady_sent.elapsed() > Duration::from_secs(120) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let recovered_lines = slack
+        .calls("chat.postMessage")
+        .await
+        .iter()
+        .skip(posts_before)
+        .filter(|p| p.to_string().contains("Recovered at"))
+        .count();
+    let dynamodb_after = reqwest_metrics()
+        .await
+        .get("dynamodb")
+        .copied()
+        .unwrap_or(0);
+    println!(
+        "  event to Recovered: {} steady-state events ({} with an open incident): every card Recovered in {}; {} Recovered lines, {} other posts",
+        steady.len(),
+        noisy_services,
+        seconds(recovered_in),
+        recovered_lines,
+        slack.calls("chat.postMessage").await.len() - posts_before - recovered_lines
+    );
+    println!(
+        "  DynamoDB calls per steady-state event: {:.1}",
+        (dynamodb_after - dynamodb_before) as f64 / steady.len() as f64
+    );
     if let Some(kib) = peak_memory_kib() {
         println!("  peak memory (whole process):   {} MiB", kib / 1024);
     }
