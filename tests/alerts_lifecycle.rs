@@ -632,7 +632,10 @@ async fn a_failed_deployment_with_no_incident_opens_one_from_its_newest_stopped_
     .await;
     let (parents, thread) = world.posts().await;
     assert_eq!(parents.len(), 1, "{parents:#?}");
-    assert!(parents[0].to_string().contains(&id), "the newest stopped task's card");
+    assert!(
+        parents[0].to_string().contains(&id),
+        "the newest stopped task's card"
+    );
     let lines: Vec<String> = thread
         .iter()
         .map(Value::to_string)
