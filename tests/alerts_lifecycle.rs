@@ -46,6 +46,28 @@ fn assert_each_stop_once(parents: &[Value], thread: &[Value], n: u32) {
     }
 }
 
+/// Wait until the crash loop's parent counts its `n` stops and the queue is drained;
+/// then there is one parent, and every stop is the parent or one line, once.
+async fn all_stops_posted_once(world: &World, logs: &impl Fn() -> String, n: u32) {
+    until(
+        Duration::from_secs(150),
+        &format!("all {n} stops are counted on the parent"),
+        logs,
+        || world.updated_with(&format!("{n} tasks stopped")),
+    )
+    .await;
+    until(
+        Duration::from_secs(60),
+        "the queue is drained",
+        logs,
+        || async { world.queue_depth().await == (0, 0) },
+    )
+    .await;
+    let (parents, thread) = world.posts().await;
+    assert_eq!(parents.len(), 1, "one parent: {parents:#?}\n{}", logs());
+    assert_each_stop_once(&parents, &thread, n);
+}
+
 /// A crash loop of `web`: stops 1..=n, exit 1.
 fn crash_loop(n: u32) -> Vec<Value> {
     (1..=n)
@@ -118,23 +140,7 @@ async fn a_replica_killed_mid_burst_loses_no_stop_and_posts_no_second_parent() {
     let b = world.replica("b").await;
     let logs = logs_of(&[&a, &b]);
 
-    until(
-        Duration::from_secs(150),
-        "the survivor accounts for all 6 stops",
-        &logs,
-        || world.updated_with("6 tasks stopped"),
-    )
-    .await;
-    until(
-        Duration::from_secs(60),
-        "the queue is drained",
-        &logs,
-        || async { world.queue_depth().await == (0, 0) },
-    )
-    .await;
-    let (parents, thread) = world.posts().await;
-    assert_eq!(parents.len(), 1, "one parent: {parents:#?}\n{}", logs());
-    assert_each_stop_once(&parents, &thread, 6);
+    all_stops_posted_once(&world, &logs, 6).await;
     assert!(
         logs().contains("the parent was posted by a replica that went away"),
         "{}",
@@ -156,23 +162,7 @@ async fn slack_answering_429_for_longer_than_the_lease_gets_one_parent() {
     for e in events.iter().chain(events.iter()) {
         world.send(&e.to_string()).await;
     }
-    until(
-        Duration::from_secs(150),
-        "all 4 stops are counted on the parent",
-        &logs,
-        || world.updated_with("4 tasks stopped"),
-    )
-    .await;
-    until(
-        Duration::from_secs(60),
-        "the queue is drained",
-        &logs,
-        || async { world.queue_depth().await == (0, 0) },
-    )
-    .await;
-    let (parents, thread) = world.posts().await;
-    assert_eq!(parents.len(), 1, "one parent: {parents:#?}\n{}", logs());
-    assert_each_stop_once(&parents, &thread, 4);
+    all_stops_posted_once(&world, &logs, 4).await;
     assert!(
         logs().contains("waiting as Retry-After asks"),
         "Slack's 429 was met: {}",

@@ -355,7 +355,6 @@ pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> Slac
         }
     }
     if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
-        blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(STATUS_BLOCK));
         if let Some(header) = blocks
             .iter_mut()
             .find(|b| b.get("type").and_then(Value::as_str) == Some("header"))
@@ -374,16 +373,36 @@ pub fn parent(card: &SlackMessageContent, incident: &Incident, now: i64) -> Slac
         if incident.recovered_at.is_some() {
             without_incident_buttons(blocks);
         }
-        let status = json!({
-            "type": "context",
-            "block_id": STATUS_BLOCK,
-            "elements": [{"type": "mrkdwn", "text": status_line(incident, now)}]
-        });
-        let at = blocks
-            .iter()
-            .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
-            .map_or(0, |i| i + 1);
-        blocks.insert(at, status);
+        put_under_header(blocks, STATUS_BLOCK, status_line(incident, now));
+    }
+    serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+}
+
+/// Replace the context line `block_id` of `blocks` with `text`, right under the header.
+fn put_under_header(blocks: &mut Vec<Value>, block_id: &str, text: String) {
+    blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(block_id));
+    let line = json!({
+        "type": "context",
+        "block_id": block_id,
+        "elements": [{"type": "mrkdwn", "text": text}]
+    });
+    let at = blocks
+        .iter()
+        .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
+        .map_or(0, |i| i + 1);
+    blocks.insert(at, line);
+}
+
+/// `card` with its blocks changed by `change`.
+fn with_blocks(
+    card: &SlackMessageContent,
+    change: impl FnOnce(&mut Vec<Value>),
+) -> SlackMessageContent {
+    let Ok(mut value) = serde_json::to_value(card) else {
+        return card.clone();
+    };
+    if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
+        change(blocks);
     }
     serde_json::from_value(value).unwrap_or_else(|_| card.clone())
 }
@@ -394,23 +413,9 @@ const ORIGIN_BLOCK: &str = "ecs_why_origin";
 /// `card` with a line naming where the task ran ("payments-prod (210987654321) ·
 /// eu-west-1"), under the header.
 pub fn with_origin(card: &SlackMessageContent, label: &str) -> SlackMessageContent {
-    let Ok(mut value) = serde_json::to_value(card) else {
-        return card.clone();
-    };
-    if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
-        blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(ORIGIN_BLOCK));
-        let line = json!({
-            "type": "context",
-            "block_id": ORIGIN_BLOCK,
-            "elements": [{"type": "mrkdwn", "text": format!(":cloud: {}", mrkdwn(label))}]
-        });
-        let at = blocks
-            .iter()
-            .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
-            .map_or(0, |i| i + 1);
-        blocks.insert(at, line);
-    }
-    serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+    with_blocks(card, |blocks| {
+        put_under_header(blocks, ORIGIN_BLOCK, format!(":cloud: {}", mrkdwn(label)));
+    })
 }
 
 /// The block id of the line that links the incident this one recurs after.
@@ -426,9 +431,6 @@ pub fn with_recurrence(
     let Some(previous) = &incident.previous else {
         return card.clone();
     };
-    let Ok(mut value) = serde_json::to_value(card) else {
-        return card.clone();
-    };
     let gap = (incident.opened_at - previous.ended_at).max(0);
     let ago = if gap >= 5400 {
         format!("{} h", (gap + 1800) / 3600)
@@ -442,20 +444,13 @@ pub fn with_recurrence(
         Some(link) => format!("<{link}|last incident>"),
         None => "last incident".to_string(),
     };
-    let line = json!({
-        "type": "context",
-        "block_id": RECURRED_BLOCK,
-        "elements": [{"type": "mrkdwn", "text": format!(":leftwards_arrow_with_hook: recurred; {last} ended {ago} before")}]
-    });
-    if let Some(blocks) = value.get_mut("blocks").and_then(Value::as_array_mut) {
-        blocks.retain(|b| b.get("block_id").and_then(Value::as_str) != Some(RECURRED_BLOCK));
-        let at = blocks
-            .iter()
-            .position(|b| b.get("type").and_then(Value::as_str) == Some("header"))
-            .map_or(0, |i| i + 1);
-        blocks.insert(at, line);
-    }
-    serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+    with_blocks(card, |blocks| {
+        put_under_header(
+            blocks,
+            RECURRED_BLOCK,
+            format!(":leftwards_arrow_with_hook: recurred; {last} ended {ago} before"),
+        );
+    })
 }
 
 /// Buttons on an alert's parent card: Acknowledge, Mute and the card's first three.
