@@ -49,11 +49,12 @@ fn assert_each_stop_once(parents: &[Value], thread: &[Value], n: u32) {
 /// Wait until the crash loop's parent counts its `n` stops and the queue is drained;
 /// then there is one parent, and every stop is the parent or one line, once.
 async fn all_stops_posted_once(world: &World, logs: &impl Fn() -> String, n: u32) {
+    let counted = format!("{n} tasks stopped");
     until(
         Duration::from_secs(150),
         &format!("all {n} stops are counted on the parent"),
         logs,
-        || world.updated_with(&format!("{n} tasks stopped")),
+        || world.updated_with(&counted),
     )
     .await;
     until(
