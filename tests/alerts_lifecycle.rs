@@ -57,13 +57,7 @@ async fn all_stops_posted_once(world: &World, logs: &impl Fn() -> String, n: u32
         || world.updated_with(&counted),
     )
     .await;
-    until(
-        Duration::from_secs(60),
-        "the queue is drained",
-        logs,
-        || async { world.queue_depth().await == (0, 0) },
-    )
-    .await;
+    world.drained(Duration::from_secs(60), logs).await;
     let (parents, thread) = world.posts().await;
     assert_eq!(parents.len(), 1, "one parent: {parents:#?}\n{}", logs());
     assert_each_stop_once(&parents, &thread, n);
@@ -238,13 +232,7 @@ async fn an_incident_shows_its_failed_deployment_then_recovers_in_place() {
         || world.updated_with("Recovered: "),
     )
     .await;
-    until(
-        Duration::from_secs(30),
-        "the queue is drained",
-        &logs,
-        || async { world.queue_depth().await == (0, 0) },
-    )
-    .await;
+    world.drained(Duration::from_secs(30), &logs).await;
 
     let (parents, thread) = world.posts().await;
     assert_eq!(parents.len(), 1, "steady api posts nothing: {parents:#?}");
@@ -614,13 +602,7 @@ async fn a_failed_deployment_with_no_incident_opens_one_from_its_newest_stopped_
         || world.updated_with("Deployment failed: web"),
     )
     .await;
-    until(
-        Duration::from_secs(30),
-        "the queue is drained",
-        &logs,
-        || async { world.queue_depth().await == (0, 0) },
-    )
-    .await;
+    world.drained(Duration::from_secs(30), &logs).await;
     let (parents, thread) = world.posts().await;
     assert_eq!(parents.len(), 1, "{parents:#?}");
     assert!(

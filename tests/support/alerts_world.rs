@@ -191,6 +191,14 @@ impl World {
         )
     }
 
+    /// Wait (at most `limit`) until the queue has no message left, visible or in flight.
+    pub async fn drained(&self, limit: Duration, logs: &impl Fn() -> String) {
+        until(limit, "the queue is drained", logs, || async {
+            self.queue_depth().await == (0, 0)
+        })
+        .await;
+    }
+
     /// Whether some chat.update so far contains `text`.
     pub async fn updated_with(&self, text: &str) -> bool {
         self.slack
