@@ -1173,7 +1173,9 @@ fn manifest_has_only_the_needed_scopes_and_every_route() {
             "app_mentions:read",
             "channels:read",
             "groups:read",
-            "files:write"
+            "files:write",
+            "channels:history",
+            "groups:history"
         ]
     );
     for needle in [

@@ -50,7 +50,11 @@ impl Moto {
             "{} is missing: run scripts/test-env first (it installs moto[server] into ./.venv)",
             server.display()
         );
-        let mut child = Command::new(&server)
+        // moto's own server, with DynamoDB's conditional writes atomic as in DynamoDB
+        // (see the launcher's doc string).
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py");
+        let mut child = Command::new(venv().join("bin/python"))
+            .arg(&launcher)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
