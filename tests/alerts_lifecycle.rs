@@ -603,6 +603,41 @@ async fn a_failed_deployment_with_no_incident_opens_one_from_its_newest_stopped_
     )
     .await;
     world.drained(Duration::from_secs(30), &logs).await;
+    // The circuit breaker rolls back: the card says to which revision.
+    world.aws.add_deployments(
+        "prod",
+        "web",
+        &[
+            (
+                "ecs-svc/7000000000000000001",
+                "ACTIVE",
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/web:42",
+            ),
+            (
+                "ecs-svc/6000000000000000009",
+                "PRIMARY",
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/web:41",
+            ),
+        ],
+    );
+    let rollback = service_event(
+        "rolling-back",
+        "ECS Deployment State Change",
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "web",
+        "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/6000000000000000009.",
+    )
+    .to_string();
+    world.send(&rollback).await;
+    world.send(&rollback).await;
+    until(
+        Duration::from_secs(30),
+        "the card says where it rolled back to",
+        &logs,
+        || world.updated_with("deployment failed, rolled back to web:41"),
+    )
+    .await;
+    world.drained(Duration::from_secs(30), &logs).await;
     let (parents, thread) = world.posts().await;
     assert_eq!(parents.len(), 1, "{parents:#?}");
     assert!(
@@ -615,4 +650,9 @@ async fn a_failed_deployment_with_no_incident_opens_one_from_its_newest_stopped_
         .filter(|t| t.contains("Deployment ecs-svc/7000000000000000001 failed"))
         .collect();
     assert_eq!(lines.len(), 1, "{thread:#?}");
+    let rolled: Vec<&Value> = thread
+        .iter()
+        .filter(|t| t.to_string().contains("Rolling back to web:41"))
+        .collect();
+    assert_eq!(rolled.len(), 1, "{thread:#?}");
 }

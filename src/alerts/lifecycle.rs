@@ -16,6 +16,7 @@ use crate::config::routes::{AlertRoute, Origin};
 use crate::incidents::{self, stored_parent};
 use crate::investigate::access::Channel;
 use crate::investigate::{Access, Subject};
+use crate::render::escape::mrkdwn;
 use crate::state::{self, StateError};
 use crate::task_ref::{Target, TaskRef};
 use std::time::Duration;
@@ -191,10 +192,20 @@ impl Announcer {
         }
         let deployment = news.deployment_id.as_deref().unwrap_or("a deployment");
         let (summary, line) = match news.what {
-            ServiceChange::RollingBack => (
-                format!("deployment {deployment} failed, rolling back"),
-                format!(":rewind: Rolling back: {}", reason_of(news)),
-            ),
+            ServiceChange::RollingBack => match self.rollback_revision(news).await {
+                Some(revision) => (
+                    format!("deployment failed, rolled back to {revision}"),
+                    format!(
+                        ":rewind: Rolling back to {}: {}",
+                        mrkdwn(&revision),
+                        reason_of(news)
+                    ),
+                ),
+                None => (
+                    format!("deployment {deployment} failed, rolling back"),
+                    format!(":rewind: Rolling back: {}", reason_of(news)),
+                ),
+            },
             _ => (
                 format!("deployment {deployment} failed"),
                 format!(
@@ -222,10 +233,60 @@ impl Announcer {
     }
 }
 
+impl Announcer {
+    /// The task definition (`web:41`) a rollback returns to: the deployment its reason
+    /// names ("rolling back to deploymentId ecs-svc/987"), as the service lists it now.
+    async fn rollback_revision(&self, news: &ServiceNews) -> Option<String> {
+        let target = rollback_target(news.reason.as_deref()?)?;
+        let access = Access::resolve(&self.settings, news.account.as_deref(), None);
+        let deployments = self
+            .investigator
+            .deployments(
+                &news.cluster,
+                &news.service,
+                news.region.as_deref(),
+                &access,
+            )
+            .await;
+        let definition = deployments
+            .iter()
+            .find(|d| d.id == target)?
+            .task_definition
+            .as_deref()?;
+        Some(crate::arn::task_definition_name(definition).to_string())
+    }
+}
+
+/// The deployment id a circuit breaker's reason says it rolls back to.
+fn rollback_target(reason: &str) -> Option<&str> {
+    let (_, after) = reason.split_once("deploymentId ")?;
+    let id = after
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(['.', ',']);
+    (!id.is_empty()).then_some(id)
+}
+
 /// The event's reason, escaped, or what happened when it gives none.
 fn reason_of(news: &ServiceNews) -> String {
     match news.reason.as_deref() {
         Some(reason) => crate::render::escape::mrkdwn(reason).into_owned(),
         None => news.what.event_name().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollback_names_the_deployment_it_returns_to() {
+        assert_eq!(
+            rollback_target(
+                "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/9876543210."
+            ),
+            Some("ecs-svc/9876543210")
+        );
+        assert_eq!(rollback_target("rolling back"), None);
     }
 }

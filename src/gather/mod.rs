@@ -534,6 +534,27 @@ impl Gatherer {
             .map_err(|err| GatherError::clone(&err))
     }
 
+    /// A service's settings and deployments as ECS lists them now (DescribeServices).
+    pub async fn service_facts(
+        &self,
+        cluster: &str,
+        service: &str,
+        region: Option<&str>,
+    ) -> Result<crate::evidence::ServiceFacts, GatherError> {
+        let clients = self.clients(region);
+        ecs::describe_service(&clients.ecs, cluster, service, 0)
+            .await
+            .map(|(_, facts)| facts)
+            .map_err(|failure| {
+                ecs::ecs_error(
+                    failure,
+                    "ecs:DescribeServices",
+                    cluster,
+                    clients.region.as_deref(),
+                )
+            })
+    }
+
     /// The `limit` most recent events of a service, newest first.
     pub async fn service_events(
         &self,

@@ -273,4 +273,23 @@ impl Investigate for Investigator {
     ) -> BoxFuture<'a, Result<FollowUpFound, InvestigateError>> {
         Box::pin(self.follow(kind, button, access))
     }
+
+    fn deployments<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+        region: Option<&'a str>,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Vec<crate::evidence::Deployment>> {
+        Box::pin(async move {
+            let gatherer = self.gatherer(access).await;
+            match gatherer.service_facts(cluster, service, region).await {
+                Ok(facts) => facts.deployments,
+                Err(e) => {
+                    tracing::warn!(service, error = %e, "could not read the service's deployments");
+                    Vec::new()
+                }
+            }
+        })
+    }
 }

@@ -152,6 +152,18 @@ pub trait Investigate: Send + Sync + 'static {
         button: &'a ButtonRef,
         access: &'a Access,
     ) -> BoxFuture<'a, Result<FollowUpFound, InvestigateError>>;
+
+    /// A service's deployments as ECS lists them now (what a rollback rolls back to);
+    /// empty when they cannot be read.
+    fn deployments<'a>(
+        &'a self,
+        _cluster: &'a str,
+        _service: &'a str,
+        _region: Option<&'a str>,
+        _access: &'a Access,
+    ) -> BoxFuture<'a, Vec<crate::evidence::Deployment>> {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 /// Run the checks `investigation`'s diagnosis asks for with `gatherer` (reusing those

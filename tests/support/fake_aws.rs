@@ -59,6 +59,8 @@ struct Data {
     task_definitions: Vec<Value>,
     /// (cluster, service) -> events
     services: BTreeMap<(String, String), Vec<Value>>,
+    /// A service's deployments as DescribeServices lists them.
+    deployments: BTreeMap<(String, String), Vec<Value>>,
     /// (group, stream) -> (timestamp ms, message)
     logs: BTreeMap<(String, String), Vec<(i64, String)>>,
     cloudtrail: Vec<Value>,
@@ -226,6 +228,28 @@ impl FakeAws {
             .unwrap()
             .services
             .insert((cluster.to_string(), service.to_string()), events);
+    }
+
+    /// The deployments DescribeServices lists for a service added with [`add_service`]:
+    /// (id, status, task definition ARN).
+    pub fn add_deployments(
+        &self,
+        cluster: &str,
+        service: &str,
+        deployments: &[(&str, &str, &str)],
+    ) {
+        let deployments = deployments
+            .iter()
+            .map(|(id, status, definition)| {
+                json!({"id": id, "status": status, "taskDefinition": definition})
+            })
+            .collect();
+        self.shared
+            .data
+            .lock()
+            .unwrap()
+            .deployments
+            .insert((cluster.to_string(), service.to_string()), deployments);
     }
 
     /// Log lines (oldest first), one a second from `start_ms`.
@@ -563,6 +587,11 @@ fn describe_services(data: &Data, request: &Value) -> Response {
                 "serviceArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{name}"),
                 "status": "ACTIVE",
                 "events": events,
+                "deployments": data
+                    .deployments
+                    .get(&(cluster.clone(), name.to_string()))
+                    .cloned()
+                    .unwrap_or_default(),
             })),
             None => failures.push(json!({"arn": wanted, "reason": "MISSING"})),
         }
