@@ -339,6 +339,14 @@ async fn an_unacknowledged_incident_is_escalated_once_across_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_that_cannot_be_placed_open_an_incident_that_recovers() {
     let world = World::start().await;
+    world.aws.add_service(
+        "prod",
+        "batch",
+        &[(
+            1_700_000_000.0,
+            "(service batch) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance 0123) has insufficient memory available.",
+        )],
+    );
     let replica = world.replica("placement").await;
     let logs = logs_of(&[&replica]);
     let placement = |id: &str| {
@@ -382,6 +390,10 @@ async fn tasks_that_cannot_be_placed_open_an_incident_that_recovers() {
     assert!(
         card.contains("batch-asg") && card.contains("Add capacity"),
         "{card}"
+    );
+    assert!(
+        card.contains("has insufficient memory available"),
+        "the service's events on the card: {card}"
     );
     let ts = parents[0]["ts"]
         .as_str()

@@ -84,7 +84,7 @@ pub(super) enum Source<'a> {
     /// A stopped task, investigated.
     Task(&'a Investigated),
     /// A service's tasks that cannot be placed or started.
-    Unplaced(&'a ServiceNews),
+    Unplaced(&'a ServiceNews, &'a [crate::evidence::ServiceEvent]),
 }
 
 /// One investigation of the event's task, and the access it was read with.
@@ -314,9 +314,9 @@ impl Announcer {
                     None => card,
                 }
             }
-            Source::Unplaced(news) => {
+            Source::Unplaced(news, events) => {
                 let label = self.origin_label(news.account.as_deref(), news.region.as_deref());
-                super::unplaced::card(incident, news, label.as_deref())
+                super::unplaced::card(incident, news, events, label.as_deref())
             }
         };
         if incident.previous.is_some() {

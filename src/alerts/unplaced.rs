@@ -11,8 +11,11 @@ use super::event::{ServiceChange, ServiceNews};
 use crate::config::routes::AlertRoute;
 use crate::diagnose::catalog::Cause;
 use crate::diagnose::CauseId;
+use crate::evidence::ServiceEvent;
 use crate::follow_up::ButtonRef;
 use crate::incidents;
+use crate::investigate::access::Channel;
+use crate::investigate::Access;
 use crate::render::escape::mrkdwn;
 use crate::state::{self, Incident, Join};
 use serde_json::{json, Value};
@@ -30,8 +33,35 @@ const QUOTA_WORDS: &[&str] = &["quota", "limit exceeded", "limitexceeded", "you'
 /// Words of a reason that mean the placement constraints or attributes.
 const CONSTRAINT_WORDS: &[&str] = &["attribute", "memberof", "distinctinstance"];
 
-/// Read the event's kind and reason.
-pub fn read(news: &ServiceNews) -> Unplaced {
+/// Read the event's kind and reason, and the service's recent events when the reason
+/// alone does not tell (a start impaired by a quota says so only in the events).
+pub fn read(news: &ServiceNews, events: &[ServiceEvent]) -> Unplaced {
+    let by_reason = read_reason(news);
+    if by_reason.cause != CauseId::Other {
+        return by_reason;
+    }
+    let said: String = events
+        .iter()
+        .map(|e| e.message.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if QUOTA_WORDS.iter().any(|w| said.contains(w)) {
+        return Unplaced {
+            cause: CauseId::TaskLimitQuota,
+            headline: "an account quota stops new tasks".to_string(),
+        };
+    }
+    if said.contains("unable to place a task") {
+        return Unplaced {
+            cause: CauseId::InsufficientResourcesPlacement,
+            headline: "no capacity to place tasks".to_string(),
+        };
+    }
+    by_reason
+}
+
+/// Read the event's kind and reason alone.
+fn read_reason(news: &ServiceNews) -> Unplaced {
     let reason = news.reason.as_deref().unwrap_or_default();
     let lower = reason.to_ascii_lowercase();
     let quoted = if reason.is_empty() {
@@ -75,7 +105,24 @@ impl Announcer {
         news: &ServiceNews,
         summary: &mut Summary,
     ) -> Result<(), String> {
-        let read = read(news);
+        let access = Access::resolve(
+            &self.settings,
+            news.account.as_deref(),
+            Some(Channel {
+                id: &route.channel,
+                name: None,
+            }),
+        );
+        let events = self
+            .investigator
+            .service_events(
+                &news.cluster,
+                &news.service,
+                news.region.as_deref(),
+                &access,
+            )
+            .await;
+        let read = read(news, &events);
         if route.ignores(read.cause) {
             summary.ignored += 1;
             return Ok(());
@@ -108,7 +155,7 @@ impl Announcer {
                 .map(|after| (after, route.escalate_to.clone())),
         };
         let line = thread_line(news, join.stopped_at);
-        self.count(join, Source::Unplaced(news), line, summary)
+        self.count(join, Source::Unplaced(news, &events), line, summary)
             .await
     }
 }
@@ -127,8 +174,13 @@ fn thread_line(news: &ServiceNews, at: i64) -> String {
 
 /// The incident's parent card: the headline, what it means and how to fix it, ECS's
 /// words, where; Acknowledge and Mute; the metadata that marks it as the parent.
-pub fn card(incident: &Incident, news: &ServiceNews, origin: Option<&str>) -> SlackMessageContent {
-    let read = read(news);
+pub fn card(
+    incident: &Incident,
+    news: &ServiceNews,
+    events: &[ServiceEvent],
+    origin: Option<&str>,
+) -> SlackMessageContent {
+    let read = read(news, events);
     let cause = Cause::get(read.cause);
     let header = format!("{}: {}", news.service, read.headline);
     let (title, meaning) = if read.cause == CauseId::Other {
@@ -172,6 +224,21 @@ pub fn card(incident: &Incident, news: &ServiceNews, origin: Option<&str>) -> Sl
             .collect();
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
             "text": format!("Capacity providers: {}", providers.join(", "))}]}));
+    }
+    if !events.is_empty() {
+        let said: Vec<String> = events
+            .iter()
+            .take(3)
+            .map(|e| {
+                let at = e
+                    .created_at
+                    .map(|t| format!("{} ", incidents::date(t.timestamp(), "{time}")))
+                    .unwrap_or_default();
+                format!("• {at}{}", mrkdwn(&crate::text::truncate(&e.message, 300)))
+            })
+            .collect();
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": format!("*The service's latest events*\n{}", said.join("\n"))}}));
     }
     if read.cause != CauseId::Other {
         let fixes: Vec<String> = cause
@@ -226,21 +293,34 @@ mod tests {
 
     #[test]
     fn placement_failures_are_read_from_ecs_reason() {
-        let memory = read(&news(ServiceChange::PlacementFailure, "RESOURCE:MEMORY"));
+        let memory = read(
+            &news(ServiceChange::PlacementFailure, "RESOURCE:MEMORY"),
+            &[],
+        );
         assert_eq!(memory.cause, CauseId::InsufficientResourcesPlacement);
         assert_eq!(
             memory.headline,
             "no capacity to place tasks (RESOURCE:MEMORY)"
         );
-        let constraint = read(&news(ServiceChange::PlacementFailure, "ATTRIBUTE"));
+        let constraint = read(&news(ServiceChange::PlacementFailure, "ATTRIBUTE"), &[]);
         assert!(constraint.headline.contains("placement constraints"));
-        let quota = read(&news(
-            ServiceChange::ConfigurationFailure,
-            "You've reached the limit on the number of tasks you can run concurrently",
-        ));
+        let quota = read(
+            &news(
+                ServiceChange::ConfigurationFailure,
+                "You've reached the limit on the number of tasks you can run concurrently",
+            ),
+            &[],
+        );
         assert_eq!(quota.cause, CauseId::TaskLimitQuota);
-        let impaired = read(&news(ServiceChange::StartImpaired, ""));
+        let impaired = read(&news(ServiceChange::StartImpaired, ""), &[]);
         assert_eq!(impaired.headline, "tasks keep failing to start");
+        // The reason says nothing; the service's events say it is a quota.
+        let events = [ServiceEvent {
+            created_at: None,
+            message: "(service batch) failed to launch a task with (error You've reached the limit on the number of tasks you can run concurrently).".into(),
+        }];
+        let quota_in_events = read(&news(ServiceChange::StartImpaired, ""), &events);
+        assert_eq!(quota_in_events.cause, CauseId::TaskLimitQuota);
     }
 
     #[test]
@@ -255,6 +335,7 @@ mod tests {
                 ServiceChange::PlacementFailure,
                 "RESOURCE:MEMORY <!channel>",
             ),
+            &[ServiceEvent { created_at: None, message: "(service batch) was unable to place a task because no container instance met all of its requirements.".into() }],
             Some("123456789012 · eu-west-1"),
         );
         let text = serde_json::to_string(&card).unwrap();
@@ -272,6 +353,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Add capacity"), "the catalog's fixes: {text}");
+        assert!(
+            text.contains("unable to place a task"),
+            "the service's events: {text}"
+        );
         assert!(text.contains(incidents::PARENT_EVENT_TYPE), "{text}");
         let value = text
             .split("\"value\":\"")

@@ -274,6 +274,25 @@ impl Investigate for Investigator {
         Box::pin(self.follow(kind, button, access))
     }
 
+    fn service_events<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: &'a str,
+        _region: Option<&'a str>,
+        access: &'a Access,
+    ) -> BoxFuture<'a, Vec<crate::evidence::ServiceEvent>> {
+        Box::pin(async move {
+            let gatherer = self.gatherer(access).await;
+            match gatherer.service_events(cluster, service, 5).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(service, error = %e, "could not read the service's events");
+                    Vec::new()
+                }
+            }
+        })
+    }
+
     fn deployments<'a>(
         &'a self,
         cluster: &'a str,

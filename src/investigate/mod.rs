@@ -153,6 +153,18 @@ pub trait Investigate: Send + Sync + 'static {
         access: &'a Access,
     ) -> BoxFuture<'a, Result<FollowUpFound, InvestigateError>>;
 
+    /// A service's most recent events, newest first (why its tasks cannot be placed);
+    /// empty when they cannot be read.
+    fn service_events<'a>(
+        &'a self,
+        _cluster: &'a str,
+        _service: &'a str,
+        _region: Option<&'a str>,
+        _access: &'a Access,
+    ) -> BoxFuture<'a, Vec<crate::evidence::ServiceEvent>> {
+        Box::pin(async { Vec::new() })
+    }
+
     /// A service's deployments as ECS lists them now (what a rollback rolls back to);
     /// empty when they cannot be read.
     fn deployments<'a>(
