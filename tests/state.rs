@@ -20,6 +20,7 @@ async fn the_memory_store_keeps_the_contract() {
     contract::an_incident_recovers_once(&store).await;
     contract::acknowledge_and_mute(&store).await;
     contract::racing_first_times_have_one_winner(Arc::new(MemoryStore::default())).await;
+    contract::a_key_is_held_once_and_released_by_its_holder(Arc::new(MemoryStore::default())).await;
 }
 
 #[tokio::test]
@@ -35,7 +36,8 @@ async fn the_dynamodb_store_keeps_the_contract_on_moto() {
     contract::an_incident_recovers_once(&store).await;
     contract::acknowledge_and_mute(&store).await;
     let shared: Arc<dyn StateStore> = Arc::new(store.clone());
-    contract::racing_first_times_have_one_winner(shared).await;
+    contract::racing_first_times_have_one_winner(shared.clone()).await;
+    contract::a_key_is_held_once_and_released_by_its_holder(shared).await;
 }
 
 #[tokio::test]

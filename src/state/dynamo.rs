@@ -33,6 +33,8 @@ type Item = HashMap<String, AttributeValue>;
 
 /// The attribute holding the claim on a stop's unposted line.
 const UNPOSTED: &str = "unposted#";
+/// The attribute of a held key's value ([`StateStore::hold`]).
+const HELD_VALUE: &str = "held";
 /// How long an index of open incidents outlives its last change.
 const INDEX_KEEP: i64 = 2 * 86_400;
 
@@ -295,6 +297,83 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// [`StateStore::hold`]: a conditional put (absent or expired); when it is held,
+    /// the holder's value, read consistently.
+    async fn hold_key(
+        &self,
+        key: &str,
+        value: &str,
+        keep: Duration,
+    ) -> Result<Option<String>, StateError> {
+        let at = now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item(HELD_VALUE, s(value))
+            .item("expires_at", n(at + secs(keep)))
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) if is_condition_failed(&e) => {
+                // Held: by whom. (Released in between: someone held it a moment ago.)
+                Ok(Some(self.held_value(key).await?.unwrap_or_default()))
+            }
+            Err(e) => Err(self.failure("PutItem", &e)),
+        }
+    }
+
+    async fn held_value(&self, key: &str) -> Result<Option<String>, StateError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.failure("GetItem", &e))?;
+        let Some(item) = output.item() else {
+            return Ok(None);
+        };
+        let expires = item
+            .get("expires_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(i64::MAX);
+        if expires < now() {
+            return Ok(None);
+        }
+        Ok(item
+            .get(HELD_VALUE)
+            .and_then(|v| v.as_s().ok())
+            .map(String::clone))
+    }
+
+    async fn release_key(&self, key: &str, value: &str) -> Result<(), StateError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", HELD_VALUE)
+            .expression_attribute_values(":v", s(value))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(self.failure("DeleteItem", &e)),
+        }
+    }
+}
+
 impl StateStore for DynamoStore {
     fn first_time<'a>(
         &'a self,
@@ -526,6 +605,26 @@ impl StateStore for DynamoStore {
             ],
             vec![],
         ))
+    }
+    fn hold<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+        Box::pin(self.hold_key(key, value, keep))
+    }
+
+    fn held<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+        Box::pin(self.held_value(key))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(self.release_key(key, value))
     }
 }
 

@@ -18,6 +18,8 @@ const MAX_INCIDENTS: usize = 10_000;
 pub struct MemoryStore {
     seen: moka::sync::Cache<String, Duration>,
     incidents: Mutex<Incidents>,
+    /// [`StateStore::hold`]: key -> (value, expires at).
+    held: Mutex<HashMap<String, (String, i64)>>,
 }
 
 /// The incidents by key, and the open ones by scope.
@@ -49,6 +51,7 @@ impl Default for MemoryStore {
                 .expire_after(KeepFor)
                 .build(),
             incidents: Mutex::new(Incidents::default()),
+            held: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -71,6 +74,15 @@ impl MemoryStore {
     fn with_all<T>(&self, f: impl FnOnce(&mut Incidents) -> T) -> T {
         let mut incidents = self.incidents.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut incidents)
+    }
+
+    fn with_held<T>(&self, f: impl FnOnce(&mut HashMap<String, (String, i64)>) -> T) -> T {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let now = super::now();
+        if held.len() >= MAX_INCIDENTS {
+            held.retain(|_, (_, until)| *until >= now);
+        }
+        f(&mut held)
     }
 
     fn with_incidents<T>(&self, f: impl FnOnce(&mut HashMap<String, Incident>) -> T) -> T {
@@ -314,5 +326,45 @@ impl StateStore for MemoryStore {
             incident.mute_until_recovered = until_recovered;
             Some(incident.clone())
         }))
+    }
+
+    fn hold<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+        ready(self.with_held(|held| {
+            let now = super::now();
+            match held.get(key) {
+                Some((holder, until)) if *until >= now => Some(holder.clone()),
+                _ => {
+                    held.insert(key.to_string(), (value.to_string(), now + secs(keep)));
+                    None
+                }
+            }
+        }))
+    }
+
+    fn held<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>> {
+        ready(self.with_held(|held| {
+            let now = super::now();
+            held.get(key)
+                .filter(|(_, until)| *until >= now)
+                .map(|(value, _)| value.clone())
+        }))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), StateError>> {
+        self.with_held(|held| {
+            if held.get(key).is_some_and(|(holder, _)| holder == value) {
+                held.remove(key);
+            }
+        });
+        ready(())
     }
 }

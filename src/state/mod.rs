@@ -311,6 +311,23 @@ pub trait StateStore: Send + Sync + 'static {
         at: i64,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
 
+    /// Hold `key` with `value` for `keep`, unless it is held: `None` when this caller
+    /// holds it now, else the holder's value. Of callers racing, exactly one holds it.
+    /// (Offered actions, and who started one.)
+    fn hold<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, StateError>>;
+
+    /// The value held under `key`, unless it expired.
+    fn held<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>>;
+
+    /// Let go of `key` if it still holds `value` (someone else's hold stays).
+    fn release<'a>(&'a self, key: &'a str, value: &'a str)
+        -> BoxFuture<'a, Result<(), StateError>>;
+
     /// Mute the incident's further stops until `until`.
     fn mute<'a>(
         &'a self,

@@ -293,3 +293,35 @@ pub async fn acknowledge_and_mute(store: &dyn StateStore) {
     assert!(until_recovered.mute_until_recovered);
     assert_eq!(store.mute("incident#none", t0, false).await.unwrap(), None);
 }
+
+/// A held key has one holder, others learn who; a release by someone else keeps it.
+pub async fn a_key_is_held_once_and_released_by_its_holder(store: Arc<dyn StateStore>) {
+    let key = format!("action#{}", now());
+    let keep = Duration::from_secs(60);
+    let tries = (0..8).map(|i| {
+        let store = store.clone();
+        let key = key.clone();
+        tokio::spawn(async move { store.hold(&key, &format!("U{i}"), keep).await })
+    });
+    let results: Vec<_> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let winners = results.iter().filter(|r| r.is_none()).count();
+    assert_eq!(winners, 1, "{results:?}");
+    let holder = store.held(&key).await.unwrap().expect("held");
+    assert!(
+        results.iter().flatten().all(|seen| *seen == holder),
+        "every loser is told the one holder: {results:?} vs {holder}"
+    );
+    store.release(&key, "somebody-else").await.unwrap();
+    assert_eq!(
+        store.held(&key).await.unwrap().as_deref(),
+        Some(holder.as_str())
+    );
+    store.release(&key, &holder).await.unwrap();
+    assert_eq!(store.held(&key).await.unwrap(), None);
+    assert_eq!(store.hold(&key, "U9", keep).await.unwrap(), None);
+    assert_eq!(store.held(&key).await.unwrap().as_deref(), Some("U9"));
+}
