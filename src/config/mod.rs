@@ -13,6 +13,7 @@
 //! ```
 
 pub mod accounts;
+pub mod actions;
 pub mod routes;
 
 pub use accounts::{Account, AccountMap};
@@ -56,6 +57,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     /// DynamoDB table shared by replicas (`ECS_WHY_STATE_TABLE`); `None`: in memory.
     pub state_table: Option<String>,
+    /// `[actions]`: Roll back and Restart from the card; `None`: off, no write call.
+    pub actions: Option<actions::ActionSettings>,
 }
 
 /// Stopped-task alerts: where the events come from and which channel hears of what.
@@ -213,9 +216,14 @@ impl Settings {
                 ));
             }
         }
-        let (channels, accounts, routes) = match get("ECS_WHY_CONFIG") {
+        let (channels, accounts, routes, actions) = match get("ECS_WHY_CONFIG") {
             Some(path) => load_config(Path::new(&path))?,
-            None => (ChannelMap::default(), AccountMap::default(), Vec::new()),
+            None => (
+                ChannelMap::default(),
+                AccountMap::default(),
+                Vec::new(),
+                None,
+            ),
         };
         let queue_url = get("ECS_WHY_EVENTS_QUEUE_URL");
         if let Some(url) = &queue_url {
@@ -247,6 +255,7 @@ impl Settings {
             limits: Limits::default(),
             alerts: AlertSettings { queue_url, routes },
             state_table: get("ECS_WHY_STATE_TABLE"),
+            actions,
         })
     }
 
@@ -278,10 +287,19 @@ struct ConfigFile {
     #[serde(default)]
     #[allow(dead_code)]
     accounts: toml::Table,
+    /// Checked by [`actions::parse`].
+    #[serde(default)]
+    #[allow(dead_code)]
+    actions: toml::Table,
 }
 
-/// The file's channel mappings, accounts and alert routes.
-type ConfigTables = (ChannelMap, AccountMap, Vec<routes::AlertRoute>);
+/// The file's channel mappings, accounts, alert routes and actions.
+type ConfigTables = (
+    ChannelMap,
+    AccountMap,
+    Vec<routes::AlertRoute>,
+    Option<actions::ActionSettings>,
+);
 
 /// Read the TOML file named by `ECS_WHY_CONFIG` once, and validate its channel
 /// mappings, its accounts and its `[[alerts]]` routes.
@@ -297,7 +315,8 @@ fn load_config(path: &Path) -> Result<ConfigTables, ConfigError> {
     let channels = ChannelMap::parse(&text).map_err(bad_file)?;
     let accounts = AccountMap::parse(&text).map_err(bad_file)?;
     let routes = routes::parse(&text).map_err(bad_file)?;
-    Ok((channels, accounts, routes))
+    let actions = actions::parse(&text).map_err(bad_file)?;
+    Ok((channels, accounts, routes, actions))
 }
 
 impl ChannelMap {
