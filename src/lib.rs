@@ -5,6 +5,7 @@
 //! [`diagnose::Diagnosis`] without I/O, and [`render`] prints it for a terminal, as JSON,
 //! or as a Slack message.
 
+pub mod actions;
 pub mod alerts;
 pub mod arn;
 pub mod aws;

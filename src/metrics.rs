@@ -21,6 +21,8 @@ pub const COMMANDS: &str = "ecs_why_commands_total";
 pub const ALERTS: &str = "ecs_why_alert_events_total";
 /// Button presses handled, by `action` and `outcome`.
 pub const BUTTONS: &str = "ecs_why_buttons_total";
+/// Roll back and Restart presses, by `action` and `outcome`.
+pub const ACTIONS: &str = "ecs_why_actions_total";
 /// Time from a request to its diagnosis, in seconds (histogram).
 pub const DIAGNOSIS_SECONDS: &str = "ecs_why_diagnosis_duration_seconds";
 /// AWS API calls made, by `service` and `operation`.
@@ -97,6 +99,10 @@ fn describe() {
     describe_counter!(COMMANDS, "Slash commands handled, by outcome.");
     describe_counter!(BUTTONS, "Button presses handled, by action and outcome.");
     describe_counter!(
+        ACTIONS,
+        "Roll back and Restart presses, by action and outcome (refused, started, completed, failed, not_started, timed_out)."
+    );
+    describe_counter!(
         ALERTS,
         "Stopped-task events read from the alert queue, by outcome."
     );
@@ -130,6 +136,11 @@ pub fn alert(outcome: &'static str) {
 /// Counts one button press by its action (`"more_logs"`, `"rerun"`, …) and outcome.
 pub fn button(action: &'static str, outcome: &'static str) {
     counter!(BUTTONS, "action" => action, "outcome" => outcome).increment(1);
+}
+
+/// Counts one step of a guarded action (`"rollback"`, `"restart"`) by its outcome.
+pub fn action(action: &'static str, outcome: &'static str) {
+    counter!(ACTIONS, "action" => action, "outcome" => outcome).increment(1);
 }
 
 /// Records how long one diagnosis took, in seconds.

@@ -105,7 +105,8 @@ pub async fn start_alerts(app: &App, sqs: Option<aws_sdk_sqs::Client>) {
         app.bot().investigator(),
         app.bot().state(),
         outbox,
-    );
+    )
+    .with_actions(app.bot().actions());
     let announcer = Arc::new(announcer);
     let consumer = crate::alerts::consumer::Consumer::new(sqs, queue_url, announcer.clone());
     let shutdown = app.shutdown().clone();

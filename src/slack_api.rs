@@ -215,6 +215,18 @@ impl Poster {
         Ok(response.permalink.to_string())
     }
 
+    /// `usergroups.users.list`: the user ids in a user group (needs `usergroups:read`).
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, PostError> {
+        let request = SlackApiUserGroupsUsersListRequest::new(group.into());
+        let session = self.client.open_session(&self.token);
+        let response = self
+            .retrying("usergroups.users.list", || {
+                session.usergroups_users_list(&request)
+            })
+            .await?;
+        Ok(response.users.iter().map(|u| u.to_string()).collect())
+    }
+
     /// `chat.postEphemeral`: visible to one user only.
     pub async fn post_ephemeral(
         &self,

@@ -76,6 +76,8 @@ pub struct Announcer {
     pub(super) outbox: Outbox,
     /// This replica, as the holder of leases and claims.
     pub(super) replica: String,
+    /// Roll back and Restart on the cards, when `[actions]` is configured.
+    pub(super) actions: Option<Arc<crate::actions::press::Actions>>,
 }
 
 /// What an incident's parent card is made from.
@@ -107,7 +109,38 @@ impl Announcer {
             state,
             outbox,
             replica: replica_id(),
+            actions: None,
         }
+    }
+
+    /// Offer Roll back and Restart on the cards it posts (in the channels `[actions]`
+    /// names).
+    pub fn with_actions(mut self, actions: Option<Arc<crate::actions::press::Actions>>) -> Self {
+        self.actions = actions;
+        self
+    }
+
+    /// An incident's parent card for `investigation`: the card with the incident's
+    /// Acknowledge and Mute buttons, and the actions it may offer (without its status
+    /// line, which is added when shown).
+    async fn parent_card(
+        &self,
+        incident: &Incident,
+        investigation: &Investigation,
+    ) -> slack_morphism::prelude::SlackMessageContent {
+        let mut card = parent_card(incident, investigation);
+        if let Some(actions) = &self.actions {
+            card = actions
+                .offer_on(
+                    &card,
+                    &investigation.evidence,
+                    &incident.channel,
+                    Some(&incident.key),
+                    incidents::ALERT_BUTTONS,
+                )
+                .await;
+        }
+        card
     }
 
     /// Announce one stopped task in every channel whose route matches it.
@@ -304,7 +337,7 @@ impl Announcer {
         let _lease = self.renewing(Renew::Lease(incident.key.clone()));
         let mut card = match source {
             Source::Task(alerted) => {
-                let card = parent_card(incident, &alerted.investigation);
+                let card = self.parent_card(incident, &alerted.investigation).await;
                 let task = &alerted.investigation.diagnosis.task;
                 match self.origin_label(
                     crate::arn::account(&task.arn),
@@ -421,7 +454,7 @@ impl Announcer {
         else {
             return;
         };
-        let card = parent_card(incident, &confirmed);
+        let card = self.parent_card(incident, &confirmed).await;
         let stored = serde_json::to_string(&card).unwrap_or_default();
         if let Err(e) = self.state.set_parent(&incident.key, ts, &stored).await {
             tracing::warn!(error = %e, "could not record the alert's confirmed card");

@@ -8,6 +8,7 @@
 //! are untrusted).
 
 use super::commands::PayloadError;
+use crate::actions::ActionKind;
 use crate::follow_up::{ButtonRef, FollowUp};
 use slack_morphism::prelude::{SlackInteractionActionContainer, SlackInteractionEvent};
 
@@ -35,6 +36,12 @@ pub struct ButtonPress {
     pub request: Result<(FollowUp, ButtonRef), String>,
     /// The "Open in console" URL button: nothing to do but ack.
     pub is_link: bool,
+    /// A Roll back or Restart button: the action and the offer id it carries (its
+    /// shape checked here; everything else comes from the bot's own state). When set,
+    /// `request` is not used.
+    pub operate: Option<Result<(ActionKind, String), String>>,
+    /// The card the button is on, as Slack sent it (Block Kit JSON).
+    pub card: Option<serde_json::Value>,
 }
 
 /// What a press over HTTP carries that slack-morphism's typed interaction drops: the
@@ -145,6 +152,10 @@ fn from_typed(
             message_ts,
             thread_ts,
             response_url: press.response_url.as_ref().map(|u| u.0.to_string()),
+            card: press
+                .message
+                .as_ref()
+                .and_then(|m| serde_json::to_value(&m.content).ok()),
         },
         action.action_id.as_ref(),
         action.value.as_deref(),
@@ -173,15 +184,21 @@ struct Pressed {
     message_ts: Option<String>,
     thread_ts: Option<String>,
     response_url: Option<String>,
+    card: Option<serde_json::Value>,
 }
 
 impl ButtonPress {
     /// The press of the button `action_id` carrying `value` (validated here); `is_url`:
     /// the button opens a link.
     fn new(pressed: Pressed, action_id: &str, value: Option<&str>, is_url: bool) -> ButtonPress {
+        let operate = ActionKind::from_action_id(action_id).map(|kind| match value {
+            Some(id) if crate::actions::is_offer_id(id) => Ok((kind, id.to_string())),
+            _ => Err("this action button carries no offer ecs-why made; run `/ecs why` again for a new card".to_string()),
+        });
         let follow_up = FollowUp::from_action_id(action_id);
         let is_link = follow_up == Some(FollowUp::OpenConsole) || is_url;
         let request = match follow_up {
+            None if operate.is_some() => Err("an action button".into()),
             None => Err(format!(
                 "the button `{}` is not an ecs-why button; run `/ecs why` again for a new card",
                 crate::text::truncate(action_id, 60)
@@ -204,6 +221,8 @@ impl ButtonPress {
             response_url: pressed.response_url,
             request,
             is_link,
+            operate,
+            card: pressed.card,
         }
     }
 }

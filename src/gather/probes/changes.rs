@@ -89,6 +89,13 @@ fn display_name(current: &str, definition: &TaskDefinition) -> String {
     }
 }
 
+/// The definition the service ran before the deployment that started the task (what a
+/// rollback returns to), and why it was chosen: "previous deployment" or "previous
+/// revision".
+pub fn rollback_target(evidence: &Evidence) -> Option<(String, &'static str)> {
+    previous_definition(evidence, evidence.task_definition.as_ref()?)
+}
+
 /// The definition to compare with, and why it was chosen.
 fn previous_definition(
     evidence: &Evidence,

@@ -97,7 +97,9 @@ impl Bot {
         asker: &Asker,
         answer: &Investigation,
     ) -> Result<Card, Outcome> {
-        let card = blocks::card_of(answer);
+        let card = self
+            .with_actions(blocks::card_of(answer), answer, &asker.channel)
+            .await;
         let posted = self
             .poster
             .post_message(&asker.channel, asker.thread.as_deref(), &card)
@@ -160,7 +162,9 @@ impl Bot {
         confirmed: &Investigation,
         with_extras: bool,
     ) {
-        let mut card = blocks::card_of(confirmed);
+        let mut card = self
+            .with_actions(blocks::card_of(confirmed), confirmed, channel)
+            .await;
         if let Some(user) = rechecked_by {
             blocks::stamp_rechecked(&mut card, chrono::Utc::now(), user);
         }
@@ -226,7 +230,9 @@ impl Bot {
             .await;
             return Outcome::BadInput;
         };
-        let mut card = blocks::card_of(answer);
+        let mut card = self
+            .with_actions(blocks::card_of(answer), answer, &asker.channel)
+            .await;
         blocks::stamp_rechecked(&mut card, chrono::Utc::now(), &asker.user);
         match self.poster.update(&asker.channel, ts, &card).await {
             Ok(()) => Outcome::Answered,

@@ -23,6 +23,7 @@ use super::commands::{self, Command, SlashCommand};
 use super::events::{Delivery, Mention};
 use super::limits::{Coalescer, RateLimiter};
 use super::replies::{self, failure_message, text, Outcome};
+use crate::actions::press::Actions;
 use crate::config::Settings;
 use crate::follow_up::FollowUp;
 use crate::investigate::access::Channel;
@@ -42,6 +43,7 @@ use tracing::Instrument;
 
 mod buttons;
 mod cards;
+mod operate;
 
 type Diagnosed = Result<Investigation, InvestigateError>;
 
@@ -59,6 +61,8 @@ pub struct Bot {
     state: Arc<dyn StateStore>,
     channel_names: ChannelNames,
     shutdown: Shutdown,
+    /// Roll back and Restart, when `[actions]` is configured.
+    actions: Option<Arc<Actions>>,
 }
 
 /// The one card posted for a [`CardKey`], shared by everyone who asks. A card that
@@ -85,12 +89,14 @@ impl Bot {
         shutdown: Shutdown,
     ) -> Bot {
         let limits = &settings.limits;
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         Bot {
+            actions: Actions::new(settings.clone(), state.clone(), poster.clone()),
             permits: Semaphore::new(limits.max_in_flight.max(1)),
             diagnoses: Coalescer::new(limits.coalesce_window),
             cards: Coalescer::new(limits.coalesce_window),
             users: RateLimiter::per_minute(limits.per_user_per_minute),
-            state: Arc::new(MemoryStore::default()),
+            state,
             channel_names: ChannelNames::default(),
             shutdown,
             settings,
@@ -101,8 +107,14 @@ impl Bot {
 
     /// Use `state` (shared by replicas) instead of this process's memory.
     pub fn with_state(mut self, state: Arc<dyn StateStore>) -> Bot {
+        self.actions = Actions::new(self.settings.clone(), state.clone(), self.poster.clone());
         self.state = state;
         self
+    }
+
+    /// Roll back and Restart, when configured (the alerts offer them on their cards).
+    pub fn actions(&self) -> Option<Arc<Actions>> {
+        self.actions.clone()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -158,6 +170,10 @@ impl Bot {
         tracing::info!(user = press.user_id, channel = ?press.channel_id, "button press");
         let bot = self.clone();
         let asker = Asker::from(press.as_ref());
+        if let Some(operate) = press.operate.clone() {
+            self.operate(*press, operate);
+            return;
+        }
         match press.request.clone() {
             Err(_) if press.is_link => {
                 metrics::button(FollowUp::OpenConsole.action_id(), Outcome::Link.label())

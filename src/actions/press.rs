@@ -1,0 +1,492 @@
+//! The actions service: offers buttons on cards, and answers their presses.
+//!
+//! A press is trusted for nothing but the offer id it carries and who Slack says pressed
+//! it, in which channel. In order: the id has an offer's shape and names one the bot
+//! made (not expired); it is the action its button said; the channel is the offer's and
+//! has actions on; the presser is allowed (a user id in `allowed`, or a member of an
+//! allowed user group, looked up and kept a minute); nobody started this offer before
+//! (one conditional write: two presses, people or replicas, one winner, and the others
+//! are told who started it and when); and no other action on the service is under way.
+//! A refused press changes nothing and its presser is told why; every step is counted in
+//! `ecs_why_actions_total` and written to the audit log (target `ecs_why::audit`).
+
+use super::watch::{self, Progress};
+use super::{card, offer, run, ActionKind, Offer, Started, OFFER_KEEP, WATCH_AT_MOST};
+use crate::config::Settings;
+use crate::evidence::Evidence;
+use crate::slack_api::Poster;
+use crate::state::{self, StateStore};
+use serde_json::Value;
+use slack_morphism::prelude::SlackMessageContent;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a user group's members are trusted before they are looked up again.
+const MEMBERS_KEEP: Duration = Duration::from_secs(60);
+/// The first looks at a deployment come sooner than the later ones.
+const FIRST_LOOKS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(10)];
+const LOOK_EVERY: Duration = Duration::from_secs(15);
+/// DescribeServices failures in a row before the watch gives up.
+const WATCH_FAILURES: u32 = 5;
+
+/// Offers actions on cards and carries out their presses.
+pub struct Actions {
+    settings: Arc<Settings>,
+    state: Arc<dyn StateStore>,
+    poster: Poster,
+    members: moka::future::Cache<String, Arc<Vec<String>>>,
+}
+
+/// A press of an action button, as Slack reported it.
+pub struct Press {
+    pub kind: ActionKind,
+    pub offer_id: String,
+    pub user: String,
+    pub channel: String,
+    /// The card the button is on.
+    pub card_ts: Option<String>,
+    /// The thread the card is in (or the card itself).
+    pub thread_ts: Option<String>,
+    /// The card as Slack sent it with the press (Block Kit JSON).
+    pub card: Option<Value>,
+}
+
+impl Actions {
+    /// The service, when `[actions]` is configured; `None`: no button, no write call.
+    pub fn new(
+        settings: Arc<Settings>,
+        state: Arc<dyn StateStore>,
+        poster: Poster,
+    ) -> Option<Arc<Actions>> {
+        settings.actions.as_ref()?;
+        Some(Arc::new(Actions {
+            settings,
+            state,
+            poster,
+            members: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(MEMBERS_KEEP)
+                .build(),
+        }))
+    }
+
+    /// `card` with the actions `evidence` allows in `channel` (each kept as an offer
+    /// first), within `limit` buttons. Unchanged when none applies or the offers cannot
+    /// be kept (then nothing could be pressed).
+    pub async fn offer_on(
+        &self,
+        card: &SlackMessageContent,
+        evidence: &Evidence,
+        channel: &str,
+        incident: Option<&str>,
+        limit: usize,
+    ) -> SlackMessageContent {
+        let Some(actions) = &self.settings.actions else {
+            return card.clone();
+        };
+        let offers = offer::possible(evidence, channel, incident, actions, state::now());
+        if offers.is_empty() {
+            return card.clone();
+        }
+        let mut buttons = Vec::new();
+        for offered in &offers {
+            let Some(id) = super::new_offer_id() else {
+                tracing::warn!("no random offer id (is /dev/urandom readable?); no action offered");
+                return card.clone();
+            };
+            let kept = serde_json::to_string(offered).unwrap_or_default();
+            match self
+                .state
+                .hold(&super::offer_key(&id), &kept, OFFER_KEEP)
+                .await
+            {
+                Ok(None) => buttons.push(offer::button(offered, &id, &self.settings.accounts)),
+                Ok(Some(_)) => tracing::warn!("an offer id was taken already; action not offered"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not keep an action's offer; not offered");
+                    return card.clone();
+                }
+            }
+        }
+        let Ok(mut value) = serde_json::to_value(card) else {
+            return card.clone();
+        };
+        offer::fit(&mut value, buttons, limit);
+        serde_json::from_value(value).unwrap_or_else(|_| card.clone())
+    }
+
+    /// Check `press` and, if it passes, start its action. `Err` is a sentence for the
+    /// presser alone (nothing was changed).
+    pub async fn press(self: &Arc<Self>, press: Press) -> Result<(), String> {
+        let checked = self.check(&press).await;
+        let (offer, role) = match checked {
+            Ok(found) => found,
+            Err(why) => {
+                crate::metrics::action(press.kind.label(), "refused");
+                tracing::warn!(
+                    target: "ecs_why::audit",
+                    action = press.kind.label(),
+                    outcome = "refused",
+                    user = press.user,
+                    channel = press.channel,
+                    offer = crate::text::truncate(&press.offer_id, 40).as_ref(),
+                    reason = why,
+                    "action refused"
+                );
+                return Err(why);
+            }
+        };
+        self.start(press, offer, role).await;
+        Ok(())
+    }
+
+    /// Everything a press must pass before anything is called; on success this press
+    /// holds the offer and the service.
+    async fn check(&self, press: &Press) -> Result<(Offer, String), String> {
+        let Some(actions) = &self.settings.actions else {
+            return Err("actions are off in this bot's configuration".into());
+        };
+        let not_offered = || {
+            "this button is not an action ecs-why offered, or its offer ran out (offers last a day); run `/ecs why` again for a new card".to_string()
+        };
+        if !super::is_offer_id(&press.offer_id) {
+            return Err(not_offered());
+        }
+        let kept = self
+            .state
+            .held(&super::offer_key(&press.offer_id))
+            .await
+            .map_err(|e| format!("could not read the offer: {e}"))?
+            .ok_or_else(not_offered)?;
+        let offer: Offer = serde_json::from_str(&kept).map_err(|_| not_offered())?;
+        if offer.kind != press.kind {
+            return Err(not_offered());
+        }
+        if offer.channel != press.channel || !actions.in_channel(&press.channel) {
+            return Err(
+                "actions are not on in this channel ([actions] channels); nothing was changed"
+                    .into(),
+            );
+        }
+        self.allowed(&press.user, &actions.allowed).await?;
+        let Some(role) = actions.role_for(&offer.account) else {
+            return Err(format!(
+                "no write role is configured for account {} ([actions] role_arn, or [actions.accounts.\"{}\"]); nothing was changed",
+                offer.account, offer.account
+            ));
+        };
+        let started = Started {
+            user: press.user.clone(),
+            at: state::now(),
+            kind: offer.kind,
+            offer: press.offer_id.clone(),
+        };
+        let mine = serde_json::to_string(&started).unwrap_or_default();
+        let store_failed = |e: state::StateError| format!("nothing was changed: {e}");
+        let started_key = super::started_key(&press.offer_id);
+        if let Some(holder) = self
+            .state
+            .hold(&started_key, &mine, OFFER_KEEP)
+            .await
+            .map_err(store_failed)?
+        {
+            return Err(match serde_json::from_str::<Started>(&holder) {
+                Ok(by) => format!(
+                    "<@{}> started this {} {}; its outcome comes in the thread",
+                    by.user,
+                    by.kind.label(),
+                    slack_time(by.at)
+                ),
+                Err(_) => "someone started this action already".into(),
+            });
+        }
+        let busy_for = WATCH_AT_MOST + actions.settle + Duration::from_secs(300);
+        let held = self.state.hold(&offer.service_key(), &mine, busy_for).await;
+        match held {
+            Ok(None) => Ok((offer, role.to_string())),
+            Ok(Some(holder)) => {
+                let _ = self.state.release(&started_key, &mine).await;
+                Err(match serde_json::from_str::<Started>(&holder) {
+                    Ok(by) => format!(
+                        "a {} of {} by <@{}> began {} and is still being watched; nothing was changed, wait for its outcome",
+                        by.kind.label(),
+                        offer.service,
+                        by.user,
+                        slack_time(by.at)
+                    ),
+                    Err(_) => format!("another action on {} is under way; nothing was changed", offer.service),
+                })
+            }
+            Err(e) => {
+                let _ = self.state.release(&started_key, &mine).await;
+                Err(store_failed(e))
+            }
+        }
+    }
+
+    /// `user` is in `allowed`, or in one of its user groups.
+    async fn allowed(&self, user: &str, allowed: &[String]) -> Result<(), String> {
+        if allowed.iter().any(|a| a == user) {
+            return Ok(());
+        }
+        let mut unchecked = Vec::new();
+        for group in allowed.iter().filter(|a| a.starts_with('S')) {
+            let poster = self.poster.clone();
+            let members = self
+                .members
+                .try_get_with(group.clone(), async move {
+                    poster.usergroup_members(group).await.map(Arc::new)
+                })
+                .await;
+            match members {
+                Ok(members) if members.iter().any(|m| m == user) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => unchecked.push(format!("{group} ({e})")),
+            }
+        }
+        if unchecked.is_empty() {
+            Err("you are not on this bot's actions allow-list ([actions] allowed); ask someone who is, or an operator to add you".into())
+        } else {
+            Err(format!(
+                "you are not on the actions allow-list by id, and the user groups could not be read: {}; is the usergroups:read scope granted?",
+                unchecked.join(", ")
+            ))
+        }
+    }
+
+    /// Assume the write role, check the service is as offered, call UpdateService once,
+    /// say so in the thread, then watch the deployment in the background.
+    async fn start(self: &Arc<Self>, press: Press, offer: Offer, role: String) {
+        let place = offer::where_(&offer, &self.settings.accounts);
+        let begun = async {
+            let session = run::assume(&role, &press.user, &offer.region).await?;
+            let now = run::service_now(&session, &offer).await?;
+            if offer.kind == ActionKind::RollBack {
+                let runs = crate::arn::task_definition_name(&now.task_definition);
+                if runs != offer.from_name() {
+                    return Err(format!(
+                        "{} runs {runs} now, not {} as when this was offered; run `/ecs why` again for a new card",
+                        offer.service,
+                        offer.from_name()
+                    ));
+                }
+                if let Some(to) = &offer.to {
+                    run::target_deployable(&session, to).await?;
+                }
+            }
+            let deployment = run::update(&session, &offer).await?;
+            Ok::<_, String>((session, deployment))
+        }
+        .await;
+        let (session, deployment) = match begun {
+            Ok(begun) => begun,
+            Err(why) => {
+                self.not_started(&press, &offer, &why).await;
+                return;
+            }
+        };
+        crate::metrics::action(offer.kind.label(), "started");
+        tracing::info!(
+            target: "ecs_why::audit",
+            action = offer.kind.label(),
+            outcome = "started",
+            user = press.user,
+            session = session.assumed,
+            account = offer.account,
+            region = offer.region,
+            cluster = offer.cluster,
+            service = offer.service,
+            from = offer.from_name(),
+            to = offer.to_name().unwrap_or(""),
+            deployment,
+            "action started"
+        );
+        let line = watch::started_line(&offer, &press.user, &place, &deployment);
+        self.say(&press, &line).await;
+        let state_line = format!(
+            ":hourglass_flowing_sand: {} under way, started by <@{}> {}",
+            match offer.kind {
+                ActionKind::RollBack => format!("rollback to `{}`", offer.to_name().unwrap_or("?")),
+                ActionKind::Restart => "restart".to_string(),
+            },
+            press.user,
+            slack_time(state::now())
+        );
+        self.show_state(&press, &offer, &state_line).await;
+        let actions = self.clone();
+        tokio::spawn(async move {
+            actions.watch(press, offer, session, deployment).await;
+        });
+    }
+
+    /// The action could not start: say why in the thread, and let go of the offer and
+    /// the service so it can be pressed again.
+    async fn not_started(&self, press: &Press, offer: &Offer, why: &str) {
+        crate::metrics::action(offer.kind.label(), "not_started");
+        tracing::warn!(
+            target: "ecs_why::audit",
+            action = offer.kind.label(),
+            outcome = "not_started",
+            user = press.user,
+            account = offer.account,
+            cluster = offer.cluster,
+            service = offer.service,
+            reason = why,
+            "action did not start"
+        );
+        self.release(press, offer).await;
+        let line = format!(
+            ":warning: <@{}>'s {} of *{}* did not start: {}. Nothing was changed.",
+            press.user,
+            offer.kind.label(),
+            crate::render::escape::mrkdwn(&offer.service),
+            crate::render::escape::mrkdwn(why)
+        );
+        self.say(press, &line).await;
+    }
+
+    async fn release(&self, press: &Press, offer: &Offer) {
+        for key in [super::started_key(&press.offer_id), offer.service_key()] {
+            if let Ok(Some(value)) = self.state.held(&key).await {
+                let mine = serde_json::from_str::<Started>(&value)
+                    .is_ok_and(|s| s.user == press.user && s.offer == press.offer_id);
+                if mine {
+                    let _ = self.state.release(&key, &value).await;
+                }
+            }
+        }
+    }
+
+    /// Look at the deployment until it completes (then stays steady for `settle`),
+    /// fails, is replaced, or [`WATCH_AT_MOST`] passes; then say how it went.
+    async fn watch(
+        &self,
+        press: Press,
+        offer: Offer,
+        session: run::WriteSession,
+        deployment: String,
+    ) {
+        let settle = self
+            .settings
+            .actions
+            .as_ref()
+            .map_or(crate::config::actions::DEFAULT_SETTLE, |a| a.settle);
+        let deadline = tokio::time::Instant::now() + WATCH_AT_MOST;
+        let mut waits = FIRST_LOOKS.into_iter().chain(std::iter::repeat(LOOK_EVERY));
+        let mut failures = 0;
+        let mut last: Progress;
+        let mut finished = false;
+        loop {
+            tokio::time::sleep(waits.next().unwrap_or(LOOK_EVERY)).await;
+            match run::service_now(&session, &offer).await {
+                Ok(now) => {
+                    failures = 0;
+                    last = watch::judge(&now.deployments, &deployment);
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = e, "could not look at an action's deployment");
+                    if failures >= WATCH_FAILURES {
+                        last = Progress::Failed(format!("could not follow the deployment: {e}"));
+                        break;
+                    }
+                    continue;
+                }
+            }
+            match last {
+                Progress::Reached { .. } => {
+                    tokio::time::sleep(settle).await;
+                    if let Ok(now) = run::service_now(&session, &offer).await {
+                        last = watch::judge(&now.deployments, &deployment);
+                    }
+                    finished = matches!(last, Progress::Reached { running, desired } if running >= desired);
+                    break;
+                }
+                Progress::Failed(_) | Progress::Superseded(_) => break,
+                Progress::Rolling { .. } if tokio::time::Instant::now() >= deadline => break,
+                Progress::Rolling { .. } => {}
+            }
+        }
+        let outcome = watch::outcome_label(&last, finished);
+        let line = watch::outcome_line(&offer, &last, settle, finished);
+        crate::metrics::action(offer.kind.label(), outcome);
+        tracing::info!(
+            target: "ecs_why::audit",
+            action = offer.kind.label(),
+            outcome,
+            user = press.user,
+            account = offer.account,
+            cluster = offer.cluster,
+            service = offer.service,
+            deployment,
+            "action finished"
+        );
+        self.say(&press, &line).await;
+        self.show_state(&press, &offer, &line).await;
+        self.release(&press, &offer).await;
+    }
+
+    /// A line in the card's thread, for everyone.
+    async fn say(&self, press: &Press, line: &str) {
+        let thread = press.thread_ts.as_deref().or(press.card_ts.as_deref());
+        let content = SlackMessageContent::new().with_text(line.to_string());
+        if let Err(e) = self
+            .poster
+            .post_message(&press.channel, thread, &content)
+            .await
+        {
+            tracing::warn!(error = %e, "could not post an action's line in its thread");
+        }
+    }
+
+    /// The card's action buttons replaced by `line`: on the alert's stored parent when
+    /// the card is one (so later updates keep it), else on the card as pressed.
+    async fn show_state(&self, press: &Press, offer: &Offer, line: &str) {
+        let Some(ts) = press.card_ts.as_deref() else {
+            return;
+        };
+        if let Some(key) = &offer.incident {
+            if let Ok(Some(incident)) = self.state.incident(key).await {
+                if let Some((parent_ts, stored)) = crate::incidents::stored_parent(&incident) {
+                    if parent_ts == ts {
+                        let Ok(value) = serde_json::to_value(&stored) else {
+                            return;
+                        };
+                        let changed = card::with_state(&value, line);
+                        let text = changed.to_string();
+                        if let Err(e) = self.state.set_parent(key, ts, &text).await {
+                            tracing::warn!(error = %e, "could not record the card's action state");
+                        }
+                        if let Ok(changed) = serde_json::from_value(changed) {
+                            let shown = crate::incidents::parent(&changed, &incident, state::now());
+                            if let Err(e) = self.poster.update(&press.channel, ts, &shown).await {
+                                tracing::warn!(error = %e, "could not show the action's state on the card");
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+        let Some(pressed) = &press.card else {
+            return;
+        };
+        let changed = card::with_state(pressed, line);
+        match serde_json::from_value::<SlackMessageContent>(changed) {
+            Ok(content) => {
+                if let Err(e) = self.poster.update(&press.channel, ts, &content).await {
+                    tracing::warn!(error = %e, "could not show the action's state on the card");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the pressed card could not be read back"),
+        }
+    }
+}
+
+/// `at` as Slack shows a time in each reader's zone ("at 10:42").
+fn slack_time(at: i64) -> String {
+    let fallback = chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.format("%H:%M UTC").to_string())
+        .unwrap_or_default();
+    format!("at <!date^{at}^{{time}}|{fallback}>")
+}
