@@ -1175,7 +1175,8 @@ fn manifest_has_only_the_needed_scopes_and_every_route() {
             "groups:read",
             "files:write",
             "channels:history",
-            "groups:history"
+            "groups:history",
+            "usergroups:read"
         ]
     );
     for needle in [

@@ -334,7 +334,7 @@ impl Actions {
             reason = why,
             "action did not start"
         );
-        self.release(press, offer).await;
+        self.release(press, offer, true).await;
         let line = format!(
             ":warning: <@{}>'s {} of *{}* did not start: {}. Nothing was changed.",
             press.user,
@@ -345,8 +345,15 @@ impl Actions {
         self.say(press, &line).await;
     }
 
-    async fn release(&self, press: &Press, offer: &Offer) {
-        for key in [super::started_key(&press.offer_id), offer.service_key()] {
+    /// Let go of the service (another action on it may start) and, when the action did
+    /// not happen (`retry`), of the offer too, so it can be pressed again. An offer
+    /// whose action ran stays taken: a later press of it is told who ran it.
+    async fn release(&self, press: &Press, offer: &Offer, retry: bool) {
+        let mut keys = vec![offer.service_key()];
+        if retry {
+            keys.push(super::started_key(&press.offer_id));
+        }
+        for key in keys {
             if let Ok(Some(value)) = self.state.held(&key).await {
                 let mine = serde_json::from_str::<Started>(&value)
                     .is_ok_and(|s| s.user == press.user && s.offer == press.offer_id);
@@ -423,7 +430,7 @@ impl Actions {
         );
         self.say(&press, &line).await;
         self.show_state(&press, &offer, &line).await;
-        self.release(&press, &offer).await;
+        self.release(&press, &offer, false).await;
     }
 
     /// A line in the card's thread, for everyone.

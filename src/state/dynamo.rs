@@ -349,10 +349,7 @@ impl DynamoStore {
         if expires < now() {
             return Ok(None);
         }
-        Ok(item
-            .get(HELD_VALUE)
-            .and_then(|v| v.as_s().ok())
-            .map(String::clone))
+        Ok(item.get(HELD_VALUE).and_then(|v| v.as_s().ok()).cloned())
     }
 
     async fn release_key(&self, key: &str, value: &str) -> Result<(), StateError> {

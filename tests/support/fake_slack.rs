@@ -242,6 +242,17 @@ impl FakeSlack {
         self.post_delay_ms.store(ms, Ordering::SeqCst);
     }
 
+    /// `usergroups.users.list` of `group` answers `members`.
+    pub async fn usergroup(&self, group: &str, members: &[&str]) {
+        Mock::given(path("/api/usergroups.users.list"))
+            .and(wiremock::matchers::query_param("usergroup", group))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"ok": true, "users": members})),
+            )
+            .mount(&self.server)
+            .await;
+    }
+
     /// The next `times` calls of `api_method` answer 429 with `Retry-After: seconds`.
     pub async fn rate_limit_for(&self, api_method: &str, seconds: u64, times: u64) {
         Mock::given(method("POST"))

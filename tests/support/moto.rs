@@ -44,6 +44,12 @@ impl Moto {
     /// handing it over would leave a window in which another socket (even the readiness
     /// probe's own ephemeral port) takes it, and the test would talk to nothing.
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// [`Moto::start`] with environment variables for moto itself (such as
+    /// `MOTO_ECS_SERVICE_RUNNING`, the running count of the services it creates).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let server = venv().join("bin/moto_server");
         assert!(
             server.exists(),
@@ -56,6 +62,7 @@ impl Moto {
         let mut child = Command::new(venv().join("bin/python"))
             .arg(&launcher)
             .args(["-H", "127.0.0.1", "-p", "0"])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -89,6 +96,35 @@ impl Moto {
 
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Run tests/moto/`script` against this server; what it printed, as JSON.
+    pub fn run_seed(&self, script: &str) -> serde_json::Value {
+        let python = venv().join("bin/python");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/moto")
+            .join(script);
+        let output = Command::new(&python)
+            .arg(&path)
+            .arg(self.endpoint())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not run {}: {e}; run scripts/test-env",
+                    python.display()
+                )
+            });
+        assert!(
+            output.status.success(),
+            "{script} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{script} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
     }
 
     /// Run tests/moto/seed_ecs.py against this server.
