@@ -100,7 +100,7 @@ fn describe() {
     describe_counter!(BUTTONS, "Button presses handled, by action and outcome.");
     describe_counter!(
         ACTIONS,
-        "Roll back and Restart presses, by action and outcome (refused, started, completed, failed, not_started, timed_out)."
+        "Roll back and Restart presses, by action and outcome (refused, started, resumed, not_started, completed, failed, superseded, timed_out)."
     );
     describe_counter!(
         ALERTS,

@@ -433,7 +433,7 @@ async fn an_allowed_press_rolls_back_once_and_the_thread_says_how_it_went() {
         )
         .await;
     let told = stage.wait_told("again", &logs).await;
-    assert!(told.contains("started this rollback"), "{told}");
+    assert!(told.contains("ran this rollback at <!date^"), "{told}");
     assert_eq!(
         stage
             .thread_lines()
@@ -563,4 +563,102 @@ async fn without_actions_no_card_has_an_action_button() {
     let told = stage.wait_told("forged", &logs).await;
     assert!(told.contains("actions are off"), "{told}");
     assert_eq!(stage.service_runs().await, "web:2");
+}
+
+#[tokio::test]
+async fn a_replica_killed_while_it_watches_leaves_the_action_to_the_next_press() {
+    // A long settle keeps the first replica watching when it is killed.
+    let config = ACTIONS.replace("settle = \"1s\"", "settle = \"20s\"");
+    let stage = Stage::start(&config, false).await;
+    let a = stage.replica("a").await;
+    let b = stage.replica("b").await;
+    let logs = || format!("== a\n{}\n== b\n{}", a.logs(), b.logs());
+    stage.ask(&a, &stage.seeded("task_arn")).await;
+    let card = card_with_actions(&stage, &logs).await;
+    let roll_back = find_button(&card, ROLL_BACK).unwrap();
+    stage
+        .press(
+            &a, ROLL_BACK, &roll_back, "U0ALICE", CHANNEL, &card, "alice",
+        )
+        .await;
+    until(
+        Duration::from_secs(30),
+        "the rollback's thread line",
+        &logs,
+        || async {
+            stage
+                .thread_lines()
+                .iter()
+                .any(|l| l.contains("rolled *web* back to `web:1`"))
+        },
+    )
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &a.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success(), "SIGKILL the replica");
+    assert!(
+        stage
+            .thread_lines()
+            .iter()
+            .all(|l| !l.contains("rollback complete")),
+        "killed mid-watch"
+    );
+
+    // While its hold lasts, the action is still Alice's.
+    stage
+        .press(
+            &b,
+            ROLL_BACK,
+            &roll_back,
+            "U0BOB",
+            CHANNEL,
+            &card,
+            "bob-early",
+        )
+        .await;
+    let told = stage.wait_told("bob-early", &logs).await;
+    assert!(told.contains("<@U0ALICE> started this rollback"), "{told}");
+
+    // Then the next press takes it over: no second UpdateService, the outcome is told.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    stage
+        .press(&b, ROLL_BACK, &roll_back, "U0BOB", CHANNEL, &card, "bob")
+        .await;
+    until(
+        Duration::from_secs(90),
+        "the rollback's outcome",
+        &logs,
+        || async {
+            stage
+                .thread_lines()
+                .iter()
+                .any(|l| l.contains("rollback complete"))
+        },
+    )
+    .await;
+    let lines = stage.thread_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("<@U0BOB> picked up <@U0ALICE>'s rollback of *web*")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("rolled *web*")).count(),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("rollback complete"))
+            .count(),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(stage.service_runs().await, "web:1");
+    assert_eq!(actions_total(&[&b], "rollback", "started").await, 0);
+    assert_eq!(actions_total(&[&b], "rollback", "resumed").await, 1);
 }

@@ -14,6 +14,7 @@
 //! to the action's state ([`card`]).
 
 pub mod card;
+pub mod lease;
 pub mod offer;
 pub mod press;
 pub mod run;
@@ -132,14 +133,38 @@ pub fn is_offer_id(id: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
-/// Who started an action, and when (kept under [`started_key`] and the service key).
+/// Who started an action, and when (kept under [`started_key`] and the service key:
+/// leased while its replica works on it, kept a day once it is done).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Started {
     pub user: String,
     pub at: i64,
     pub kind: ActionKind,
     pub offer: String,
+    /// Its outcome was told.
+    #[serde(default)]
+    pub done: bool,
 }
+
+/// The state-store key of an offer's write call: written before UpdateService and again
+/// with the deployment it started, so a replica taking over a dead one's action watches
+/// that deployment instead of calling again.
+pub fn attempt_key(id: &str) -> String {
+    format!("attempt#{id}")
+}
+
+/// What [`attempt_key`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub user: String,
+    pub at: i64,
+    /// The deployment UpdateService started, once it answered.
+    pub deployment: Option<String>,
+}
+
+/// How long a replica's hold on an action lasts unless renewed (it renews every third
+/// of it while alive): a replica that dies lets go this long after.
+pub const ACTION_LEASE: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,14 @@
 //! A refused press changes nothing and its presser is told why; every step is counted in
 //! `ecs_why_actions_total` and written to the audit log (target `ecs_why::audit`).
 
+use super::lease::Lease;
 use super::watch::{self, Progress};
-use super::{card, offer, run, ActionKind, Offer, Started, OFFER_KEEP, WATCH_AT_MOST};
+use super::{
+    card, offer, run, ActionKind, Attempt, Offer, Started, ACTION_LEASE, OFFER_KEEP, WATCH_AT_MOST,
+};
 use crate::config::Settings;
 use crate::evidence::Evidence;
+use crate::render::escape::mrkdwn;
 use crate::slack_api::Poster;
 use crate::state::{self, StateStore};
 use serde_json::Value;
@@ -115,11 +119,12 @@ impl Actions {
         serde_json::from_value(value).unwrap_or_else(|_| card.clone())
     }
 
-    /// Check `press` and, if it passes, start its action. `Err` is a sentence for the
-    /// presser alone (nothing was changed).
+    /// Check `press` and, if it passes, start its action (or take over one whose
+    /// replica went away). `Err` is a sentence (mrkdwn, its untrusted parts escaped)
+    /// for the presser alone: nothing was changed.
     pub async fn press(self: &Arc<Self>, press: Press) -> Result<(), String> {
         let checked = self.check(&press).await;
-        let (offer, role) = match checked {
+        let (offer, role, lease) = match checked {
             Ok(found) => found,
             Err(why) => {
                 crate::metrics::action(press.kind.label(), "refused");
@@ -136,13 +141,13 @@ impl Actions {
                 return Err(why);
             }
         };
-        self.start(press, offer, role).await;
+        self.start(press, offer, role, lease).await;
         Ok(())
     }
 
     /// Everything a press must pass before anything is called; on success this press
-    /// holds the offer and the service.
-    async fn check(&self, press: &Press) -> Result<(Offer, String), String> {
+    /// holds the offer and the service (leased, renewed while this replica works).
+    async fn check(&self, press: &Press) -> Result<(Offer, String, Lease), String> {
         let Some(actions) = &self.settings.actions else {
             return Err("actions are off in this bot's configuration".into());
         };
@@ -156,7 +161,7 @@ impl Actions {
             .state
             .held(&super::offer_key(&press.offer_id))
             .await
-            .map_err(|e| format!("could not read the offer: {e}"))?
+            .map_err(|e| format!("could not read the offer: {}", mrkdwn(&e.to_string())))?
             .ok_or_else(not_offered)?;
         let offer: Offer = serde_json::from_str(&kept).map_err(|_| not_offered())?;
         if offer.kind != press.kind {
@@ -180,17 +185,25 @@ impl Actions {
             at: state::now(),
             kind: offer.kind,
             offer: press.offer_id.clone(),
+            done: false,
         };
         let mine = serde_json::to_string(&started).unwrap_or_default();
-        let store_failed = |e: state::StateError| format!("nothing was changed: {e}");
+        let store_failed =
+            |e: state::StateError| format!("nothing was changed: {}", mrkdwn(&e.to_string()));
         let started_key = super::started_key(&press.offer_id);
         if let Some(holder) = self
             .state
-            .hold(&started_key, &mine, OFFER_KEEP)
+            .hold(&started_key, &mine, ACTION_LEASE)
             .await
             .map_err(store_failed)?
         {
             return Err(match serde_json::from_str::<Started>(&holder) {
+                Ok(by) if by.done => format!(
+                    "<@{}> ran this {} {}; its outcome is in the thread",
+                    by.user,
+                    by.kind.label(),
+                    slack_time(by.at)
+                ),
                 Ok(by) => format!(
                     "<@{}> started this {} {}; its outcome comes in the thread",
                     by.user,
@@ -200,21 +213,30 @@ impl Actions {
                 Err(_) => "someone started this action already".into(),
             });
         }
-        let busy_for = WATCH_AT_MOST + actions.settle + Duration::from_secs(300);
-        let held = self.state.hold(&offer.service_key(), &mine, busy_for).await;
+        let held = self
+            .state
+            .hold(&offer.service_key(), &mine, ACTION_LEASE)
+            .await;
         match held {
-            Ok(None) => Ok((offer, role.to_string())),
+            Ok(None) => {
+                let keys = vec![started_key, offer.service_key()];
+                let lease = Lease::keep(self.state.clone(), keys, mine);
+                Ok((offer, role.to_string(), lease))
+            }
             Ok(Some(holder)) => {
                 let _ = self.state.release(&started_key, &mine).await;
                 Err(match serde_json::from_str::<Started>(&holder) {
                     Ok(by) => format!(
                         "a {} of {} by <@{}> began {} and is still being watched; nothing was changed, wait for its outcome",
                         by.kind.label(),
-                        offer.service,
+                        mrkdwn(&offer.service),
                         by.user,
                         slack_time(by.at)
                     ),
-                    Err(_) => format!("another action on {} is under way; nothing was changed", offer.service),
+                    Err(_) => format!(
+                        "another action on {} is under way; nothing was changed",
+                        mrkdwn(&offer.service)
+                    ),
                 })
             }
             Err(e) => {
@@ -241,7 +263,7 @@ impl Actions {
             match members {
                 Ok(members) if members.iter().any(|m| m == user) => return Ok(()),
                 Ok(_) => {}
-                Err(e) => unchecked.push(format!("{group} ({e})")),
+                Err(e) => unchecked.push(format!("{group} ({})", mrkdwn(&e.to_string()))),
             }
         }
         if unchecked.is_empty() {
@@ -254,12 +276,35 @@ impl Actions {
         }
     }
 
-    /// Assume the write role, check the service is as offered, call UpdateService once,
+    /// Assume the write role, check the service is as offered, call UpdateService once
+    /// (or, taking over from a replica that went away, find the deployment it started),
     /// say so in the thread, then watch the deployment in the background.
-    async fn start(self: &Arc<Self>, press: Press, offer: Offer, role: String) {
+    async fn start(self: &Arc<Self>, press: Press, offer: Offer, role: String, lease: Lease) {
         let place = offer::where_(&offer, &self.settings.accounts);
+        let attempt_key = super::attempt_key(&press.offer_id);
+        let attempt = Attempt {
+            user: press.user.clone(),
+            at: state::now(),
+            deployment: None,
+        };
+        let first = serde_json::to_string(&attempt).unwrap_or_default();
+        let earlier = match self.state.hold(&attempt_key, &first, OFFER_KEEP).await {
+            Ok(None) => None,
+            Ok(Some(earlier)) => serde_json::from_str::<Attempt>(&earlier).ok(),
+            Err(e) => {
+                self.not_started(&press, &offer, &e.to_string(), lease)
+                    .await;
+                return;
+            }
+        };
         let begun = async {
             let session = run::assume(&role, &press.user, &offer.region).await?;
+            if let Some(earlier) = &earlier {
+                let found = self.earlier_deployment(&session, &offer, earlier).await?;
+                if let Some(deployment) = found {
+                    return Ok::<_, String>((session, deployment, true));
+                }
+            }
             let now = run::service_now(&session, &offer).await?;
             if offer.kind == ActionKind::RollBack {
                 let runs = crate::arn::task_definition_name(&now.task_definition);
@@ -275,21 +320,37 @@ impl Actions {
                 }
             }
             let deployment = run::update(&session, &offer).await?;
-            Ok::<_, String>((session, deployment))
+            Ok((session, deployment, false))
         }
         .await;
-        let (session, deployment) = match begun {
+        let (session, deployment, taken_over) = match begun {
             Ok(begun) => begun,
             Err(why) => {
-                self.not_started(&press, &offer, &why).await;
+                self.not_started(&press, &offer, &why, lease).await;
                 return;
             }
         };
-        crate::metrics::action(offer.kind.label(), "started");
+        let recorded = Attempt {
+            deployment: Some(deployment.clone()),
+            ..earlier.clone().unwrap_or(attempt)
+        };
+        let recorded = serde_json::to_string(&recorded).unwrap_or_default();
+        let current = self.state.held(&attempt_key).await.ok().flatten();
+        if let Some(current) = current {
+            if let Err(e) = self
+                .state
+                .replace(&attempt_key, &current, &recorded, OFFER_KEEP)
+                .await
+            {
+                tracing::warn!(error = %e, "could not record an action's deployment");
+            }
+        }
+        let outcome = if taken_over { "resumed" } else { "started" };
+        crate::metrics::action(offer.kind.label(), outcome);
         tracing::info!(
             target: "ecs_why::audit",
             action = offer.kind.label(),
-            outcome = "started",
+            outcome,
             user = press.user,
             session = session.assumed,
             account = offer.account,
@@ -299,9 +360,19 @@ impl Actions {
             from = offer.from_name(),
             to = offer.to_name().unwrap_or(""),
             deployment,
-            "action started"
+            "action {outcome}"
         );
-        let line = watch::started_line(&offer, &press.user, &place, &deployment);
+        let line = match (&earlier, taken_over) {
+            (Some(earlier), true) => format!(
+                ":eyes: <@{}> picked up <@{}>'s {} of *{}* (the replica doing it went away) · deployment `{}`",
+                press.user,
+                earlier.user,
+                offer.kind.label(),
+                crate::render::escape::mrkdwn(&offer.service),
+                crate::render::escape::mrkdwn(&deployment)
+            ),
+            _ => watch::started_line(&offer, &press.user, &place, &deployment),
+        };
         self.say(&press, &line).await;
         let state_line = format!(
             ":hourglass_flowing_sand: {} under way, started by <@{}> {}",
@@ -309,19 +380,54 @@ impl Actions {
                 ActionKind::RollBack => format!("rollback to `{}`", offer.to_name().unwrap_or("?")),
                 ActionKind::Restart => "restart".to_string(),
             },
-            press.user,
+            earlier
+                .as_ref()
+                .map_or(press.user.as_str(), |e| e.user.as_str()),
             slack_time(state::now())
         );
         self.show_state(&press, &offer, &state_line).await;
         let actions = self.clone();
         tokio::spawn(async move {
-            actions.watch(press, offer, session, deployment).await;
+            actions
+                .watch(press, offer, session, deployment, lease)
+                .await;
         });
+    }
+
+    /// The deployment an earlier attempt of this offer started, when its replica went
+    /// away: the one it recorded, else one the service began after the attempt (it may
+    /// have died between UpdateService and recording). `None`: it never called.
+    async fn earlier_deployment(
+        &self,
+        session: &run::WriteSession,
+        offer: &Offer,
+        earlier: &Attempt,
+    ) -> Result<Option<String>, String> {
+        if let Some(deployment) = &earlier.deployment {
+            return Ok(Some(deployment.clone()));
+        }
+        let now = run::service_now(session, offer).await?;
+        let began_after = now.deployments.iter().find(|d| {
+            d.status.as_deref() == Some("PRIMARY")
+                && d.created_at
+                    .is_some_and(|t| t.timestamp() >= earlier.at - 5)
+        });
+        let rolled = offer.kind == ActionKind::RollBack
+            && offer.to_name() == Some(crate::arn::task_definition_name(&now.task_definition));
+        Ok(match began_after {
+            Some(d) => Some(d.id.clone()),
+            None if rolled => now
+                .deployments
+                .iter()
+                .find(|d| d.status.as_deref() == Some("PRIMARY"))
+                .map(|d| d.id.clone()),
+            None => None,
+        })
     }
 
     /// The action could not start: say why in the thread, and let go of the offer and
     /// the service so it can be pressed again.
-    async fn not_started(&self, press: &Press, offer: &Offer, why: &str) {
+    async fn not_started(&self, press: &Press, offer: &Offer, why: &str, lease: Lease) {
         crate::metrics::action(offer.kind.label(), "not_started");
         tracing::warn!(
             target: "ecs_why::audit",
@@ -334,7 +440,23 @@ impl Actions {
             reason = why,
             "action did not start"
         );
-        self.release(press, offer, true).await;
+        lease.release().await;
+        let _ = self
+            .state
+            .release(
+                &super::attempt_key(&press.offer_id),
+                &self
+                    .state
+                    .held(&super::attempt_key(&press.offer_id))
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|a| {
+                        serde_json::from_str::<Attempt>(a).is_ok_and(|a| a.deployment.is_none())
+                    })
+                    .unwrap_or_default(),
+            )
+            .await;
         let line = format!(
             ":warning: <@{}>'s {} of *{}* did not start: {}. Nothing was changed.",
             press.user,
@@ -345,33 +467,16 @@ impl Actions {
         self.say(press, &line).await;
     }
 
-    /// Let go of the service (another action on it may start) and, when the action did
-    /// not happen (`retry`), of the offer too, so it can be pressed again. An offer
-    /// whose action ran stays taken: a later press of it is told who ran it.
-    async fn release(&self, press: &Press, offer: &Offer, retry: bool) {
-        let mut keys = vec![offer.service_key()];
-        if retry {
-            keys.push(super::started_key(&press.offer_id));
-        }
-        for key in keys {
-            if let Ok(Some(value)) = self.state.held(&key).await {
-                let mine = serde_json::from_str::<Started>(&value)
-                    .is_ok_and(|s| s.user == press.user && s.offer == press.offer_id);
-                if mine {
-                    let _ = self.state.release(&key, &value).await;
-                }
-            }
-        }
-    }
-
     /// Look at the deployment until it completes (then stays steady for `settle`),
-    /// fails, is replaced, or [`WATCH_AT_MOST`] passes; then say how it went.
+    /// fails, is replaced, or [`WATCH_AT_MOST`] passes; then say how it went. Stops
+    /// silently if another replica took the action over.
     async fn watch(
         &self,
         press: Press,
         offer: Offer,
         session: run::WriteSession,
         deployment: String,
+        lease: Lease,
     ) {
         let settle = self
             .settings
@@ -385,6 +490,9 @@ impl Actions {
         let mut finished = false;
         loop {
             tokio::time::sleep(waits.next().unwrap_or(LOOK_EVERY)).await;
+            if lease.lost() {
+                return;
+            }
             match run::service_now(&session, &offer).await {
                 Ok(now) => {
                     failures = 0;
@@ -414,6 +522,9 @@ impl Actions {
                 Progress::Rolling { .. } => {}
             }
         }
+        if lease.lost() {
+            return;
+        }
         let outcome = watch::outcome_label(&last, finished);
         let line = watch::outcome_line(&offer, &last, settle, finished);
         crate::metrics::action(offer.kind.label(), outcome);
@@ -430,7 +541,15 @@ impl Actions {
         );
         self.say(&press, &line).await;
         self.show_state(&press, &offer, &line).await;
-        self.release(&press, &offer, false).await;
+        let done = Started {
+            user: press.user.clone(),
+            at: state::now(),
+            kind: offer.kind,
+            offer: press.offer_id.clone(),
+            done: true,
+        };
+        let done = serde_json::to_string(&done).unwrap_or_default();
+        lease.finish(&done, OFFER_KEEP).await;
     }
 
     /// A line in the card's thread, for everyone.

@@ -352,6 +352,34 @@ impl DynamoStore {
         Ok(item.get(HELD_VALUE).and_then(|v| v.as_s().ok()).cloned())
     }
 
+    async fn replace_key(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+        keep: Duration,
+    ) -> Result<bool, StateError> {
+        let at = now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item(HELD_VALUE, s(new))
+            .item("expires_at", n(at + secs(keep)))
+            .condition_expression("#v = :old AND expires_at >= :now")
+            .expression_attribute_names("#v", HELD_VALUE)
+            .expression_attribute_values(":old", s(old))
+            .expression_attribute_values(":now", n(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(self.failure("PutItem", &e)),
+        }
+    }
+
     async fn release_key(&self, key: &str, value: &str) -> Result<(), StateError> {
         let result = self
             .client
@@ -622,6 +650,16 @@ impl StateStore for DynamoStore {
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(self.release_key(key, value))
+    }
+
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        old: &'a str,
+        new: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        Box::pin(self.replace_key(key, old, new, keep))
     }
 }
 

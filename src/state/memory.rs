@@ -355,6 +355,26 @@ impl StateStore for MemoryStore {
         }))
     }
 
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        old: &'a str,
+        new: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<bool, StateError>> {
+        ready(self.with_held(|held| {
+            let now = super::now();
+            match held.get_mut(key) {
+                Some((holder, until)) if *until >= now && holder == old => {
+                    *holder = new.to_string();
+                    *until = now + secs(keep);
+                    true
+                }
+                _ => false,
+            }
+        }))
+    }
+
     fn release<'a>(
         &'a self,
         key: &'a str,

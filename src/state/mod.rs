@@ -324,6 +324,16 @@ pub trait StateStore: Send + Sync + 'static {
     /// The value held under `key`, unless it expired.
     fn held<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<String>, StateError>>;
 
+    /// Replace what `key` holds with `new` for `keep`, if it still holds `old` (not
+    /// expired): true when replaced. Renews a hold, or records progress under it.
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        old: &'a str,
+        new: &'a str,
+        keep: Duration,
+    ) -> BoxFuture<'a, Result<bool, StateError>>;
+
     /// Let go of `key` if it still holds `value` (someone else's hold stays).
     fn release<'a>(&'a self, key: &'a str, value: &'a str)
         -> BoxFuture<'a, Result<(), StateError>>;

@@ -315,6 +315,14 @@ pub async fn a_key_is_held_once_and_released_by_its_holder(store: Arc<dyn StateS
         results.iter().flatten().all(|seen| *seen == holder),
         "every loser is told the one holder: {results:?} vs {holder}"
     );
+    assert!(!store
+        .replace(&key, "somebody-else", "U7", keep)
+        .await
+        .unwrap());
+    assert!(
+        store.replace(&key, &holder, &holder, keep).await.unwrap(),
+        "renewed"
+    );
     store.release(&key, "somebody-else").await.unwrap();
     assert_eq!(
         store.held(&key).await.unwrap().as_deref(),
@@ -324,4 +332,6 @@ pub async fn a_key_is_held_once_and_released_by_its_holder(store: Arc<dyn StateS
     assert_eq!(store.held(&key).await.unwrap(), None);
     assert_eq!(store.hold(&key, "U9", keep).await.unwrap(), None);
     assert_eq!(store.held(&key).await.unwrap().as_deref(), Some("U9"));
+    assert!(store.replace(&key, "U9", "U9 done", keep).await.unwrap());
+    assert_eq!(store.held(&key).await.unwrap().as_deref(), Some("U9 done"));
 }
