@@ -186,6 +186,15 @@ impl Stage {
         self.told(reply).await
     }
 
+    /// Wait (at most `seconds`) for a thread reply containing `text`.
+    async fn wait_line(&self, text: &str, seconds: u64, logs: &impl Fn() -> String) {
+        let what = format!("a thread line with {text}");
+        until(Duration::from_secs(seconds), &what, logs, || async {
+            self.thread_lines().iter().any(|l| l.contains(text))
+        })
+        .await;
+    }
+
     /// Thread replies in the actions channel.
     fn thread_lines(&self) -> Vec<String> {
         self.slack
@@ -370,18 +379,9 @@ async fn an_allowed_press_rolls_back_once_and_the_thread_says_how_it_went() {
         stage.press(&b, ROLL_BACK, &roll_back, "U0ALICE", CHANNEL, &card, "alice"),
     );
     assert_eq!((bob, alice), (200, 200));
-    until(
-        Duration::from_secs(30),
-        "the rollback's thread line",
-        &logs,
-        || async {
-            stage
-                .thread_lines()
-                .iter()
-                .any(|l| l.contains("rolled *web* back to `web:1`"))
-        },
-    )
-    .await;
+    stage
+        .wait_line("rolled *web* back to `web:1`", 30, &logs)
+        .await;
     let loser = if stage.told("bob").await.is_empty() {
         "alice"
     } else {
@@ -395,18 +395,7 @@ async fn an_allowed_press_rolls_back_once_and_the_thread_says_how_it_went() {
     assert_eq!(stage.service_runs().await, "web:1");
 
     // The outcome, in the thread and on the card.
-    until(
-        Duration::from_secs(60),
-        "the rollback's outcome",
-        &logs,
-        || async {
-            stage
-                .thread_lines()
-                .iter()
-                .any(|l| l.contains("rollback complete"))
-        },
-    )
-    .await;
+    stage.wait_line("rollback complete", 60, &logs).await;
     let lines = stage.thread_lines();
     let started: Vec<&String> = lines
         .iter()
@@ -500,18 +489,7 @@ async fn an_alert_card_restarts_its_service_and_keeps_the_outcome() {
     stage
         .press(&a, RESTART, &restart, "U0ALICE", CHANNEL, &card, "alice")
         .await;
-    until(
-        Duration::from_secs(60),
-        "the restart's outcome",
-        &logs,
-        || async {
-            stage
-                .thread_lines()
-                .iter()
-                .any(|l| l.contains("restart complete"))
-        },
-    )
-    .await;
+    stage.wait_line("restart complete", 60, &logs).await;
     let lines = stage.thread_lines();
     assert!(
         lines
@@ -581,18 +559,9 @@ async fn a_replica_killed_while_it_watches_leaves_the_action_to_the_next_press()
             &a, ROLL_BACK, &roll_back, "U0ALICE", CHANNEL, &card, "alice",
         )
         .await;
-    until(
-        Duration::from_secs(30),
-        "the rollback's thread line",
-        &logs,
-        || async {
-            stage
-                .thread_lines()
-                .iter()
-                .any(|l| l.contains("rolled *web* back to `web:1`"))
-        },
-    )
-    .await;
+    stage
+        .wait_line("rolled *web* back to `web:1`", 30, &logs)
+        .await;
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &a.child.id().to_string()])
         .status()
@@ -626,18 +595,7 @@ async fn a_replica_killed_while_it_watches_leaves_the_action_to_the_next_press()
     stage
         .press(&b, ROLL_BACK, &roll_back, "U0BOB", CHANNEL, &card, "bob")
         .await;
-    until(
-        Duration::from_secs(90),
-        "the rollback's outcome",
-        &logs,
-        || async {
-            stage
-                .thread_lines()
-                .iter()
-                .any(|l| l.contains("rollback complete"))
-        },
-    )
-    .await;
+    stage.wait_line("rollback complete", 90, &logs).await;
     let lines = stage.thread_lines();
     assert!(
         lines

@@ -127,17 +127,7 @@ impl Actions {
         let (offer, role, lease) = match checked {
             Ok(found) => found,
             Err(why) => {
-                crate::metrics::action(press.kind.label(), "refused");
-                tracing::warn!(
-                    target: "ecs_why::audit",
-                    action = press.kind.label(),
-                    outcome = "refused",
-                    user = press.user,
-                    channel = press.channel,
-                    offer = crate::text::truncate(&press.offer_id, 40).as_ref(),
-                    reason = why,
-                    "action refused"
-                );
+                audit(press.kind, "refused", &press.user, None, &why);
                 return Err(why);
             }
         };
@@ -346,22 +336,8 @@ impl Actions {
             }
         }
         let outcome = if taken_over { "resumed" } else { "started" };
-        crate::metrics::action(offer.kind.label(), outcome);
-        tracing::info!(
-            target: "ecs_why::audit",
-            action = offer.kind.label(),
-            outcome,
-            user = press.user,
-            session = session.assumed,
-            account = offer.account,
-            region = offer.region,
-            cluster = offer.cluster,
-            service = offer.service,
-            from = offer.from_name(),
-            to = offer.to_name().unwrap_or(""),
-            deployment,
-            "action {outcome}"
-        );
+        let detail = format!("deployment {deployment} as {}", session.assumed);
+        audit(offer.kind, outcome, &press.user, Some(&offer), &detail);
         let line = match (&earlier, taken_over) {
             (Some(earlier), true) => format!(
                 ":eyes: <@{}> picked up <@{}>'s {} of *{}* (the replica doing it went away) · deployment `{}`",
@@ -428,18 +404,7 @@ impl Actions {
     /// The action could not start: say why in the thread, and let go of the offer and
     /// the service so it can be pressed again.
     async fn not_started(&self, press: &Press, offer: &Offer, why: &str, lease: Lease) {
-        crate::metrics::action(offer.kind.label(), "not_started");
-        tracing::warn!(
-            target: "ecs_why::audit",
-            action = offer.kind.label(),
-            outcome = "not_started",
-            user = press.user,
-            account = offer.account,
-            cluster = offer.cluster,
-            service = offer.service,
-            reason = why,
-            "action did not start"
-        );
+        audit(offer.kind, "not_started", &press.user, Some(offer), why);
         lease.release().await;
         let _ = self
             .state
@@ -527,17 +492,12 @@ impl Actions {
         }
         let outcome = watch::outcome_label(&last, finished);
         let line = watch::outcome_line(&offer, &last, settle, finished);
-        crate::metrics::action(offer.kind.label(), outcome);
-        tracing::info!(
-            target: "ecs_why::audit",
-            action = offer.kind.label(),
+        audit(
+            offer.kind,
             outcome,
-            user = press.user,
-            account = offer.account,
-            cluster = offer.cluster,
-            service = offer.service,
-            deployment,
-            "action finished"
+            &press.user,
+            Some(&offer),
+            &format!("deployment {deployment}"),
         );
         self.say(&press, &line).await;
         self.show_state(&press, &offer, &line).await;
@@ -607,6 +567,38 @@ impl Actions {
             Err(e) => tracing::warn!(error = %e, "the pressed card could not be read back"),
         }
     }
+}
+
+/// Count a step of an action and write its audit line (target `ecs_why::audit`): who,
+/// what, where, and the detail (the reason of a refusal, the deployment and the write
+/// session of a start).
+fn audit(kind: ActionKind, outcome: &'static str, user: &str, offer: Option<&Offer>, detail: &str) {
+    crate::metrics::action(kind.label(), outcome);
+    let (account, region, cluster, service, from, to) =
+        offer.map_or(("", "", "", "", "", ""), |o| {
+            (
+                o.account.as_str(),
+                o.region.as_str(),
+                o.cluster.as_str(),
+                o.service.as_str(),
+                o.from_name(),
+                o.to_name().unwrap_or(""),
+            )
+        });
+    tracing::info!(
+        target: "ecs_why::audit",
+        action = kind.label(),
+        outcome,
+        user,
+        account,
+        region,
+        cluster,
+        service,
+        from,
+        to,
+        detail,
+        "action {outcome}"
+    );
 }
 
 /// `at` as Slack shows a time in each reader's zone ("at 10:42").

@@ -113,6 +113,11 @@ impl DynamoStore {
     }
 
     async fn read(&self, key: &str) -> Result<Option<Incident>, StateError> {
+        Ok(self.get(key).await?.as_ref().map(incident_from))
+    }
+
+    /// The item under `key`, read consistently.
+    async fn get(&self, key: &str) -> Result<Option<Item>, StateError> {
         let output = self
             .client
             .get_item()
@@ -122,7 +127,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| self.failure("GetItem", &e))?;
-        Ok(output.item().map(incident_from))
+        Ok(output.item)
     }
 
     /// An update that must find the item; `None` when there is none (or `condition`
@@ -298,6 +303,38 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// Put `value` under `key` for `keep` if `condition` holds (`:now` is bound);
+    /// false when it does not.
+    async fn put_held(
+        &self,
+        key: &str,
+        value: &str,
+        keep: Duration,
+        condition: &str,
+        old: Option<&str>,
+    ) -> Result<bool, StateError> {
+        let at = now();
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(key))
+            .item(HELD_VALUE, s(value))
+            .item("expires_at", n(at + secs(keep)))
+            .condition_expression(condition)
+            .expression_attribute_values(":now", n(at));
+        if let Some(old) = old {
+            request = request
+                .expression_attribute_names("#v", HELD_VALUE)
+                .expression_attribute_values(":old", s(old));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(self.failure("PutItem", &e)),
+        }
+    }
+
     /// [`StateStore::hold`]: a conditional put (absent or expired); when it is held,
     /// the holder's value, read consistently.
     async fn hold_key(
@@ -306,39 +343,16 @@ impl DynamoStore {
         value: &str,
         keep: Duration,
     ) -> Result<Option<String>, StateError> {
-        let at = now();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item(HELD_VALUE, s(value))
-            .item("expires_at", n(at + secs(keep)))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", n(at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(e) if is_condition_failed(&e) => {
-                // Held: by whom. (Released in between: someone held it a moment ago.)
-                Ok(Some(self.held_value(key).await?.unwrap_or_default()))
-            }
-            Err(e) => Err(self.failure("PutItem", &e)),
+        let absent = "attribute_not_exists(pk) OR expires_at < :now";
+        if self.put_held(key, value, keep, absent, None).await? {
+            return Ok(None);
         }
+        // Held: by whom. (Released in between: someone held it a moment ago.)
+        Ok(Some(self.held_value(key).await?.unwrap_or_default()))
     }
 
     async fn held_value(&self, key: &str) -> Result<Option<String>, StateError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.failure("GetItem", &e))?;
-        let Some(item) = output.item() else {
+        let Some(item) = self.get(key).await? else {
             return Ok(None);
         };
         let expires = item
@@ -359,25 +373,8 @@ impl DynamoStore {
         new: &str,
         keep: Duration,
     ) -> Result<bool, StateError> {
-        let at = now();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(key))
-            .item(HELD_VALUE, s(new))
-            .item("expires_at", n(at + secs(keep)))
-            .condition_expression("#v = :old AND expires_at >= :now")
-            .expression_attribute_names("#v", HELD_VALUE)
-            .expression_attribute_values(":old", s(old))
-            .expression_attribute_values(":now", n(at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(self.failure("PutItem", &e)),
-        }
+        let still_old = "#v = :old AND expires_at >= :now";
+        self.put_held(key, new, keep, still_old, Some(old)).await
     }
 
     async fn release_key(&self, key: &str, value: &str) -> Result<(), StateError> {

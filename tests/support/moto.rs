@@ -129,29 +129,8 @@ impl Moto {
 
     /// Run tests/moto/seed_ecs.py against this server.
     pub fn seed(&self) -> Seeded {
-        let python = venv().join("bin/python");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/moto/seed_ecs.py");
-        let output = Command::new(&python)
-            .arg(&script)
-            .arg(self.endpoint())
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "could not run {}: {e}; run scripts/test-env",
-                    python.display()
-                )
-            });
-        assert!(
-            output.status.success(),
-            "seed_ecs.py failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "seed_ecs.py printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&output.stdout)
-            )
-        })
+        serde_json::from_value(self.run_seed("seed_ecs.py"))
+            .unwrap_or_else(|e| panic!("seed_ecs.py printed another shape: {e}"))
     }
 
     /// An SDK configuration pointing at this server with static test credentials.
