@@ -15,6 +15,7 @@ import sys
 import time
 
 import boto3
+from cluster_host import cluster_with_host
 
 endpoint = sys.argv[1]
 region = "us-east-1"
@@ -25,28 +26,8 @@ ecs = session.client("ecs", endpoint_url=endpoint)
 ec2 = session.client("ec2", endpoint_url=endpoint)
 logs = session.client("logs", endpoint_url=endpoint)
 
-# Long task ARNs (task/CLUSTER/ID), as every account has had since 2021.
-ecs.put_account_setting(name="taskLongArnFormat", value="enabled")
-
 cluster = "moto-cluster"
-ecs.create_cluster(clusterName=cluster)
-
-image_id = ec2.describe_images()["Images"][0]["ImageId"]
-instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.large")[
-    "Instances"
-][0]
-document = {
-    "instanceId": instance["InstanceId"],
-    "region": region,
-    "availabilityZone": f"{region}a",
-    "instanceType": "t3.large",
-    "accountId": "123456789012",
-    "imageId": image_id,
-    "privateIp": "10.0.0.10",
-}
-ecs.register_container_instance(
-    cluster=cluster, instanceIdentityDocument=json.dumps(document)
-)
+cluster_with_host(ecs, ec2, cluster, region)
 
 log_group = "/ecs/moto-web"
 definition = ecs.register_task_definition(

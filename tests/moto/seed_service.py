@@ -12,6 +12,7 @@ import json
 import sys
 
 import boto3
+from cluster_host import cluster_with_host
 
 endpoint = sys.argv[1]
 region = "us-east-1"
@@ -21,24 +22,9 @@ session = boto3.session.Session(
 ecs = session.client("ecs", endpoint_url=endpoint)
 ec2 = session.client("ec2", endpoint_url=endpoint)
 
-ecs.put_account_setting(name="taskLongArnFormat", value="enabled")
 ecs.put_account_setting(name="serviceLongArnFormat", value="enabled")
 cluster = "prod"
-ecs.create_cluster(clusterName=cluster)
-image_id = ec2.describe_images()["Images"][0]["ImageId"]
-instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.large")[
-    "Instances"
-][0]
-document = {
-    "instanceId": instance["InstanceId"],
-    "region": region,
-    "availabilityZone": f"{region}a",
-    "instanceType": "t3.large",
-    "accountId": "123456789012",
-    "imageId": image_id,
-    "privateIp": "10.0.0.10",
-}
-ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=json.dumps(document))
+cluster_with_host(ecs, ec2, cluster, region)
 
 
 def register(tag):
