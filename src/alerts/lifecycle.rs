@@ -241,13 +241,15 @@ impl Announcer {
         let access = Access::resolve(&self.settings, news.account.as_deref(), None);
         let deployments = self
             .investigator
-            .deployments(
+            .service(
                 &news.cluster,
                 &news.service,
                 news.region.as_deref(),
                 &access,
             )
-            .await;
+            .await
+            .map(|service| service.facts.deployments)
+            .unwrap_or_default();
         let definition = deployments
             .iter()
             .find(|d| d.id == target)?

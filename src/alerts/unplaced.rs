@@ -115,13 +115,15 @@ impl Announcer {
         );
         let events = self
             .investigator
-            .service_events(
+            .service(
                 &news.cluster,
                 &news.service,
                 news.region.as_deref(),
                 &access,
             )
-            .await;
+            .await
+            .map(|service| service.events)
+            .unwrap_or_default();
         let read = read(news, &events);
         if route.ignores(read.cause) {
             summary.ignored += 1;

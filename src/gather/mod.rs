@@ -534,36 +534,17 @@ impl Gatherer {
             .map_err(|err| GatherError::clone(&err))
     }
 
-    /// A service's settings and deployments as ECS lists them now (DescribeServices).
-    pub async fn service_facts(
+    /// A service as DescribeServices shows it now, in `region` (else the default): its
+    /// `limit` most recent events, newest first, and its settings and deployments.
+    pub async fn describe_service(
         &self,
         cluster: &str,
         service: &str,
         region: Option<&str>,
-    ) -> Result<crate::evidence::ServiceFacts, GatherError> {
-        let clients = self.clients(region);
-        ecs::describe_service(&clients.ecs, cluster, service, 0)
-            .await
-            .map(|(_, facts)| facts)
-            .map_err(|failure| {
-                ecs::ecs_error(
-                    failure,
-                    "ecs:DescribeServices",
-                    cluster,
-                    clients.region.as_deref(),
-                )
-            })
-    }
-
-    /// The `limit` most recent events of a service, newest first.
-    pub async fn service_events(
-        &self,
-        cluster: &str,
-        service: &str,
         limit: usize,
-    ) -> Result<Vec<ServiceEvent>, GatherError> {
-        let clients = self.clients(None);
-        ecs::service_events(&clients.ecs, cluster, service, limit)
+    ) -> Result<(Vec<ServiceEvent>, crate::evidence::ServiceFacts), GatherError> {
+        let clients = self.clients(region);
+        ecs::describe_service(&clients.ecs, cluster, service, limit)
             .await
             .map_err(|failure| match failure.kind {
                 FailureKind::NotFound => GatherError::BadInput(format!(

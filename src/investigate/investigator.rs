@@ -239,8 +239,9 @@ impl Investigator {
         let events = match task.service_name() {
             Some(service) => {
                 gatherer
-                    .service_events(task.cluster_name(), service, SERVICE_EVENTS)
+                    .describe_service(task.cluster_name(), service, task.region(), SERVICE_EVENTS)
                     .await?
+                    .0
             }
             None => Vec::new(),
         };
@@ -274,39 +275,20 @@ impl Investigate for Investigator {
         Box::pin(self.follow(kind, button, access))
     }
 
-    fn service_events<'a>(
-        &'a self,
-        cluster: &'a str,
-        service: &'a str,
-        _region: Option<&'a str>,
-        access: &'a Access,
-    ) -> BoxFuture<'a, Vec<crate::evidence::ServiceEvent>> {
-        Box::pin(async move {
-            let gatherer = self.gatherer(access).await;
-            match gatherer.service_events(cluster, service, 5).await {
-                Ok(events) => events,
-                Err(e) => {
-                    tracing::warn!(service, error = %e, "could not read the service's events");
-                    Vec::new()
-                }
-            }
-        })
-    }
-
-    fn deployments<'a>(
+    fn service<'a>(
         &'a self,
         cluster: &'a str,
         service: &'a str,
         region: Option<&'a str>,
         access: &'a Access,
-    ) -> BoxFuture<'a, Vec<crate::evidence::Deployment>> {
+    ) -> BoxFuture<'a, Option<super::ServiceState>> {
         Box::pin(async move {
             let gatherer = self.gatherer(access).await;
-            match gatherer.service_facts(cluster, service, region).await {
-                Ok(facts) => facts.deployments,
+            match gatherer.describe_service(cluster, service, region, 5).await {
+                Ok((events, facts)) => Some(super::ServiceState { events, facts }),
                 Err(e) => {
-                    tracing::warn!(service, error = %e, "could not read the service's deployments");
-                    Vec::new()
+                    tracing::warn!(service, error = %e, "could not read the service");
+                    None
                 }
             }
         })

@@ -78,6 +78,14 @@ pub enum FollowUpFound {
     ServiceEvents(Vec<ServiceEvent>),
 }
 
+/// A service as DescribeServices shows it now.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceState {
+    /// The latest events, newest first.
+    pub events: Vec<ServiceEvent>,
+    pub facts: crate::evidence::ServiceFacts,
+}
+
 /// Why an investigation has no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -153,28 +161,17 @@ pub trait Investigate: Send + Sync + 'static {
         access: &'a Access,
     ) -> BoxFuture<'a, Result<FollowUpFound, InvestigateError>>;
 
-    /// A service's most recent events, newest first (why its tasks cannot be placed);
-    /// empty when they cannot be read.
-    fn service_events<'a>(
+    /// A service as ECS shows it now, in `region`: its latest events (why its tasks
+    /// cannot be placed) and its deployments (what a rollback returns to). `None` when
+    /// it cannot be read (the reason is logged).
+    fn service<'a>(
         &'a self,
         _cluster: &'a str,
         _service: &'a str,
         _region: Option<&'a str>,
         _access: &'a Access,
-    ) -> BoxFuture<'a, Vec<crate::evidence::ServiceEvent>> {
-        Box::pin(async { Vec::new() })
-    }
-
-    /// A service's deployments as ECS lists them now (what a rollback rolls back to);
-    /// empty when they cannot be read.
-    fn deployments<'a>(
-        &'a self,
-        _cluster: &'a str,
-        _service: &'a str,
-        _region: Option<&'a str>,
-        _access: &'a Access,
-    ) -> BoxFuture<'a, Vec<crate::evidence::Deployment>> {
-        Box::pin(async { Vec::new() })
+    ) -> BoxFuture<'a, Option<ServiceState>> {
+        Box::pin(async { None })
     }
 }
 
