@@ -19,6 +19,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app_token = settings.app_token.clone();
     let app = crate::slack::build(settings).await?;
     start_alerts(&app, None).await;
+    if let Some(actions) = app.bot().actions() {
+        // Finishes the actions of replicas that went away.
+        let shutdown = app.shutdown().clone();
+        app.shutdown()
+            .spawn(crate::actions::sweep::run(actions, shutdown));
+    }
     // The connection cap follows the descriptor limit actually in force.
     let app = match crate::slack::connections::raise_fd_limit() {
         Ok((before, after)) => {

@@ -18,6 +18,7 @@ pub mod lease;
 pub mod offer;
 pub mod press;
 pub mod run;
+pub mod sweep;
 pub mod watch;
 
 use serde::{Deserialize, Serialize};
@@ -153,14 +154,23 @@ pub fn attempt_key(id: &str) -> String {
     format!("attempt#{id}")
 }
 
-/// What [`attempt_key`] holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What [`attempt_key`] holds: who pressed, where, and what the call started, so
+/// another replica can finish the action if this one goes away.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
     pub user: String,
     pub at: i64,
     /// The deployment UpdateService started, once it answered.
     pub deployment: Option<String>,
+    pub channel: String,
+    pub card_ts: Option<String>,
+    pub thread_ts: Option<String>,
+    /// The card as pressed (Block Kit JSON), to show the outcome on it.
+    pub card: Option<serde_json::Value>,
 }
+
+/// The index of the offers whose action is under way (read by every replica's sweep).
+pub const RUNNING: &str = "actions#running";
 
 /// How long a replica's hold on an action lasts unless renewed (it renews every third
 /// of it while alive): a replica that dies lets go this long after.

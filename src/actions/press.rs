@@ -35,8 +35,8 @@ const WATCH_FAILURES: u32 = 5;
 
 /// Offers actions on cards and carries out their presses.
 pub struct Actions {
-    settings: Arc<Settings>,
-    state: Arc<dyn StateStore>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) state: Arc<dyn StateStore>,
     poster: Poster,
     members: moka::future::Cache<String, Arc<Vec<String>>>,
 }
@@ -269,17 +269,33 @@ impl Actions {
     /// Assume the write role, check the service is as offered, call UpdateService once
     /// (or, taking over from a replica that went away, find the deployment it started),
     /// say so in the thread, then watch the deployment in the background.
-    async fn start(self: &Arc<Self>, press: Press, offer: Offer, role: String, lease: Lease) {
+    pub(super) async fn start(
+        self: &Arc<Self>,
+        press: Press,
+        offer: Offer,
+        role: String,
+        lease: Lease,
+    ) {
         let place = offer::where_(&offer, &self.settings.accounts);
         let attempt_key = super::attempt_key(&press.offer_id);
         let attempt = Attempt {
             user: press.user.clone(),
             at: state::now(),
             deployment: None,
+            channel: press.channel.clone(),
+            card_ts: press.card_ts.clone(),
+            thread_ts: press.thread_ts.clone(),
+            card: press.card.clone(),
         };
         let first = serde_json::to_string(&attempt).unwrap_or_default();
         let earlier = match self.state.hold(&attempt_key, &first, OFFER_KEEP).await {
-            Ok(None) => None,
+            Ok(None) => {
+                // Every replica's sweep finishes it if this one goes away.
+                if let Err(e) = self.state.list(super::RUNNING, &press.offer_id).await {
+                    tracing::warn!(error = %e, "could not list an action as running");
+                }
+                None
+            }
             Ok(Some(earlier)) => serde_json::from_str::<Attempt>(&earlier).ok(),
             Err(e) => {
                 self.not_started(&press, &offer, &e.to_string(), lease)
@@ -339,6 +355,13 @@ impl Actions {
         let detail = format!("deployment {deployment} as {}", session.assumed);
         audit(offer.kind, outcome, &press.user, Some(&offer), &detail);
         let line = match (&earlier, taken_over) {
+            (Some(earlier), true) if earlier.user == press.user => format!(
+                ":eyes: <@{}>'s {} of *{}* is watched again (the replica doing it went away) · deployment `{}`",
+                earlier.user,
+                offer.kind.label(),
+                crate::render::escape::mrkdwn(&offer.service),
+                crate::render::escape::mrkdwn(&deployment)
+            ),
             (Some(earlier), true) => format!(
                 ":eyes: <@{}> picked up <@{}>'s {} of *{}* (the replica doing it went away) · deployment `{}`",
                 press.user,
@@ -406,6 +429,9 @@ impl Actions {
     async fn not_started(&self, press: &Press, offer: &Offer, why: &str, lease: Lease) {
         audit(offer.kind, "not_started", &press.user, Some(offer), why);
         lease.release().await;
+        if let Err(e) = self.state.unlist(super::RUNNING, &press.offer_id).await {
+            tracing::warn!(error = %e, "could not unlist an action");
+        }
         let _ = self
             .state
             .release(
@@ -510,6 +536,9 @@ impl Actions {
         };
         let done = serde_json::to_string(&done).unwrap_or_default();
         lease.finish(&done, OFFER_KEEP).await;
+        if let Err(e) = self.state.unlist(super::RUNNING, &press.offer_id).await {
+            tracing::warn!(error = %e, "could not unlist a finished action");
+        }
     }
 
     /// A line in the card's thread, for everyone.

@@ -534,6 +534,10 @@ impl StateStore for DynamoStore {
         })
     }
 
+    fn list<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+        Box::pin(self.index(index, key, "ADD"))
+    }
+
     fn unlist<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
         Box::pin(self.index(index, key, "DELETE"))
     }

@@ -243,6 +243,16 @@ impl StateStore for MemoryStore {
         }))
     }
 
+    fn list<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
+        self.with_all(|all| {
+            all.open
+                .entry(index.to_string())
+                .or_default()
+                .insert(key.to_string());
+        });
+        ready(())
+    }
+
     fn unlist<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>> {
         self.with_all(|all| {
             if let Some(keys) = all.open.get_mut(index) {

@@ -271,6 +271,14 @@ pub trait StateStore: Send + Sync + 'static {
         at: i64,
     ) -> BoxFuture<'a, Result<Option<Incident>, StateError>>;
 
+    /// Add `key` to the index `index` (read with [`StateStore::listed`]).
+    fn list<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>>;
+
+    /// The keys in the index `index`.
+    fn listed<'a>(&'a self, index: &'a str) -> BoxFuture<'a, Result<Vec<String>, StateError>> {
+        self.open_incidents(index)
+    }
+
     /// Drop `key` from the index `index` (an incident the digest no longer needs).
     fn unlist<'a>(&'a self, index: &'a str, key: &'a str) -> BoxFuture<'a, Result<(), StateError>>;
 

@@ -334,4 +334,9 @@ pub async fn a_key_is_held_once_and_released_by_its_holder(store: Arc<dyn StateS
     assert_eq!(store.held(&key).await.unwrap().as_deref(), Some("U9"));
     assert!(store.replace(&key, "U9", "U9 done", keep).await.unwrap());
     assert_eq!(store.held(&key).await.unwrap().as_deref(), Some("U9 done"));
+    let index = format!("running#{key}");
+    store.list(&index, "a").await.unwrap();
+    store.list(&index, "b").await.unwrap();
+    store.unlist(&index, "a").await.unwrap();
+    assert_eq!(store.listed(&index).await.unwrap(), ["b"]);
 }
