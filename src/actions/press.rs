@@ -432,22 +432,7 @@ impl Actions {
         if let Err(e) = self.state.unlist(super::RUNNING, &press.offer_id).await {
             tracing::warn!(error = %e, "could not unlist an action");
         }
-        let _ = self
-            .state
-            .release(
-                &super::attempt_key(&press.offer_id),
-                &self
-                    .state
-                    .held(&super::attempt_key(&press.offer_id))
-                    .await
-                    .ok()
-                    .flatten()
-                    .filter(|a| {
-                        serde_json::from_str::<Attempt>(a).is_ok_and(|a| a.deployment.is_none())
-                    })
-                    .unwrap_or_default(),
-            )
-            .await;
+        self.forget_attempt(&press.offer_id).await;
         let line = format!(
             ":warning: <@{}>'s {} of *{}* did not start: {}. Nothing was changed.",
             press.user,
@@ -456,6 +441,18 @@ impl Actions {
             crate::render::escape::mrkdwn(why)
         );
         self.say(press, &line).await;
+    }
+
+    /// Forget an attempt that started no deployment, so the offer can be pressed again.
+    async fn forget_attempt(&self, id: &str) {
+        let key = super::attempt_key(id);
+        if let Ok(Some(kept)) = self.state.held(&key).await {
+            if serde_json::from_str::<Attempt>(&kept).is_ok_and(|a| a.deployment.is_none()) {
+                if let Err(e) = self.state.release(&key, &kept).await {
+                    tracing::warn!(error = %e, "could not forget an action's attempt");
+                }
+            }
+        }
     }
 
     /// Look at the deployment until it completes (then stays steady for `settle`),

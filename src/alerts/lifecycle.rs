@@ -234,19 +234,25 @@ impl Announcer {
 }
 
 impl Announcer {
+    /// The service `news` is about, as ECS shows it now (in the event's region), read
+    /// with `access`; `None` when it cannot be read.
+    pub(super) async fn service_of(
+        &self,
+        news: &ServiceNews,
+        access: &Access,
+    ) -> Option<crate::investigate::ServiceState> {
+        self.investigator
+            .service(&news.cluster, &news.service, news.region.as_deref(), access)
+            .await
+    }
+
     /// The task definition (`web:41`) a rollback returns to: the deployment its reason
     /// names ("rolling back to deploymentId ecs-svc/987"), as the service lists it now.
     async fn rollback_revision(&self, news: &ServiceNews) -> Option<String> {
         let target = rollback_target(news.reason.as_deref()?)?;
         let access = Access::resolve(&self.settings, news.account.as_deref(), None);
         let deployments = self
-            .investigator
-            .service(
-                &news.cluster,
-                &news.service,
-                news.region.as_deref(),
-                &access,
-            )
+            .service_of(news, &access)
             .await
             .map(|service| service.facts.deployments)
             .unwrap_or_default();

@@ -114,13 +114,7 @@ impl Announcer {
             }),
         );
         let events = self
-            .investigator
-            .service(
-                &news.cluster,
-                &news.service,
-                news.region.as_deref(),
-                &access,
-            )
+            .service_of(news, &access)
             .await
             .map(|service| service.events)
             .unwrap_or_default();
